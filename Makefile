@@ -1,0 +1,43 @@
+# ISMail: the two set-up commands (see README.md) and the steps under them.
+#   make run   install what is missing, build, install the MSI into a Wine
+#              prefix, start the service through the service manager, open the manager
+#   make test  install what is missing, build both targets, run every suite
+#   make stop  end what `make run` started
+SHELL := /bin/bash
+BUILD ?= build
+LINUX_BUILD := $(BUILD)/linux
+WIN_BUILD := $(BUILD)/win
+MSI := $(BUILD)/ISMail.msi
+VERSION := $(shell sed -n 's/^\#define ISM_VERSION_STRING "\(.*\)"/\1/p' resources/version.h)
+GEN := $(shell command -v ninja >/dev/null && echo Ninja || echo "Unix Makefiles")
+
+.PHONY: all bootstrap linux win msi test run stop bench clean
+
+all: linux win msi
+
+bootstrap:
+	@QUIET=1 bash cmake/bootstrap.sh
+
+linux: bootstrap
+	@cmake -S . -B $(LINUX_BUILD) -G "$(GEN)" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(LINUX_BUILD) -j2
+
+win: bootstrap
+	@cmake -S . -B $(WIN_BUILD) -G "$(GEN)" -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/mingw-w64.cmake \
+	  -DISMAIL_DEPS="$$(QUIET=1 bash cmake/bootstrap.sh --print-prefix)" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(WIN_BUILD) -j2
+
+msi: win
+	@bash installer-wix/build-msi.sh $(WIN_BUILD) $(MSI)
+
+test: linux win msi
+	@bash tests/run-all.sh $(LINUX_BUILD) $(WIN_BUILD) $(MSI)
+
+run: win msi
+	@bash scripts/run.sh $(WIN_BUILD) $(MSI)
+
+stop:
+	@bash scripts/run.sh --stop
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,24 @@
+/* ism_log: the service's log, one timestamped line per event, to a file in
+ * the data folder and (in console mode) to standard error. */
+#ifndef ISM_LOG_H
+#define ISM_LOG_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { ISM_LOG_DEBUG, ISM_LOG_INFO, ISM_LOG_WARN, ISM_LOG_ERROR } ism_log_level;
+
+/* path may be NULL (no file); to_stderr mirrors every line to stderr. */
+void ism_log_open(const char *path, int to_stderr);
+void ism_log_close(void);
+void ism_log(ism_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

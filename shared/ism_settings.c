@@ -1,0 +1,218 @@
+/* ism_settings: definitions table, validation and snapshots (see ism_settings.h). */
+#include "ism_settings.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const ism_setting_def ism_setting_defs[ISM_SETTING_COUNT] = {
+#define ISM_X_DEF(id, key, type, def, choices, desc) {key, ISM_T_##type, def, choices, desc},
+    ISM_SETTINGS(ISM_X_DEF)
+#undef ISM_X_DEF
+};
+
+int ism_setting_find(const char *key)
+{
+    for (int i = 0; i < ISM_SETTING_COUNT; i++)
+        if (strcmp(ism_setting_defs[i].key, key) == 0)
+            return i;
+    return -1;
+}
+
+const char *ism_setting_type_hint(const ism_setting_def *def)
+{
+    switch (def->type) {
+    case ISM_T_BOOL: return "on or off (also yes/no, true/false, 1/0)";
+    case ISM_T_PORT: return "a TCP port number from 1 to 65535";
+    case ISM_T_ENUM: return def->choices;
+    case ISM_T_ADDR: return "an IPv4 address such as 0.0.0.0 or 127.0.0.1, or an IPv6 address such as ::";
+    case ISM_T_HOST: return "a host name such as mail.example.com, or empty";
+    case ISM_T_PATH: return "a folder path, or empty for the default";
+    }
+    return "?";
+}
+
+static int ieq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return 0;
+    return *a == *b;
+}
+
+static int valid_ipv4(const char *s)
+{
+    int parts = 0;
+    while (parts < 4) {
+        if (!isdigit((unsigned char)*s))
+            return 0;
+        int v = 0, digits = 0;
+        while (isdigit((unsigned char)*s)) {
+            v = v * 10 + (*s++ - '0');
+            if (++digits > 3 || v > 255)
+                return 0;
+        }
+        parts++;
+        if (parts < 4 && *s++ != '.')
+            return 0;
+    }
+    return *s == '\0';
+}
+
+static int valid_ipv6(const char *s)
+{
+    /* Syntax check only: hex groups, colons, at most one "::"; the platform's
+     * inet_pton makes the final decision when the listener binds. */
+    size_t n = strlen(s);
+    if (n < 2 || n > 45 || !strchr(s, ':'))
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
+            return 0;
+    const char *dbl = strstr(s, "::");
+    return !dbl || !strstr(dbl + 1, "::");
+}
+
+static int valid_hostname(const char *s)
+{
+    size_t n = strlen(s), label = 0;
+    if (n > 253)
+        return 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '.') {
+            if (label == 0 || p[-1] == '-')
+                return 0;
+            label = 0;
+        } else if (isalnum((unsigned char)*p) || (*p == '-' && label > 0)) {
+            if (++label > 63)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+    return n == 0 || label > 0;
+}
+
+int ism_setting_normalize(ism_setting_id id, const char *value, char *out, size_t outsz, ism_err *err)
+{
+    const ism_setting_def *d = &ism_setting_defs[id];
+    if (!value)
+        value = "";
+    switch (d->type) {
+    case ISM_T_BOOL:
+        if (ieq(value, "on") || ieq(value, "true") || ieq(value, "yes") || strcmp(value, "1") == 0) {
+            snprintf(out, outsz, "on");
+            return 0;
+        }
+        if (ieq(value, "off") || ieq(value, "false") || ieq(value, "no") || strcmp(value, "0") == 0) {
+            snprintf(out, outsz, "off");
+            return 0;
+        }
+        break;
+    case ISM_T_PORT: {
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (*value && *end == '\0' && isdigit((unsigned char)*value) && v >= 1 && v <= 65535) {
+            snprintf(out, outsz, "%ld", v);
+            return 0;
+        }
+        break;
+    }
+    case ISM_T_ENUM: {
+        const char *p = d->choices;
+        size_t vl = strlen(value);
+        while (p && *p) {
+            const char *bar = strchr(p, '|');
+            size_t len = bar ? (size_t)(bar - p) : strlen(p);
+            if (len == vl && vl > 0) {
+                char word[64];
+                snprintf(word, sizeof word, "%.*s", (int)len, p);
+                if (ieq(word, value)) {
+                    snprintf(out, outsz, "%s", word);
+                    return 0;
+                }
+            }
+            p = bar ? bar + 1 : NULL;
+        }
+        return ism_err_set(err, ISM_E_INVALID, "%s: '%s' is not allowed; use one of: %s", d->key, value,
+                           d->choices);
+    }
+    case ISM_T_ADDR:
+        if (valid_ipv4(value) || valid_ipv6(value)) {
+            snprintf(out, outsz, "%s", value);
+            return 0;
+        }
+        break;
+    case ISM_T_HOST:
+        if (valid_hostname(value)) {
+            snprintf(out, outsz, "%s", value);
+            for (char *p = out; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+            return 0;
+        }
+        break;
+    case ISM_T_PATH:
+        if (strlen(value) < 1024 && !strpbrk(value, "\r\n\t*?\"<>|")) {
+            snprintf(out, outsz, "%s", value);
+            return 0;
+        }
+        break;
+    }
+    return ism_err_set(err, ISM_E_INVALID, "%s: '%s' is not valid; expected %s", d->key, value,
+                       ism_setting_type_hint(d));
+}
+
+void ism_config_init(ism_config *cfg)
+{
+    cfg->revision = 0;
+    for (int i = 0; i < ISM_SETTING_COUNT; i++)
+        cfg->value[i] = strdup(ism_setting_defs[i].def);
+}
+
+void ism_config_free(ism_config *cfg)
+{
+    for (int i = 0; i < ISM_SETTING_COUNT; i++) {
+        free(cfg->value[i]);
+        cfg->value[i] = NULL;
+    }
+}
+
+void ism_config_put(ism_config *cfg, ism_setting_id id, const char *canonical)
+{
+    char *copy = strdup(canonical);
+    if (!copy)
+        abort(); /* out of memory while holding configuration: nothing sane to do */
+    free(cfg->value[id]);
+    cfg->value[id] = copy;
+}
+
+int ism_config_bool(const ism_config *cfg, ism_setting_id id)
+{
+    return strcmp(cfg->value[id], "on") == 0;
+}
+
+int ism_config_int(const ism_config *cfg, ism_setting_id id)
+{
+    return atoi(cfg->value[id]);
+}
+
+const char *ism_config_str(const ism_config *cfg, ism_setting_id id)
+{
+    return cfg->value[id];
+}
+
+int ism_config_check(const ism_config *cfg, ism_err *err)
+{
+    for (int i = 0; i < ISM_SETTING_COUNT; i++) {
+        if (ism_setting_defs[i].type != ISM_T_PORT)
+            continue;
+        for (int j = i + 1; j < ISM_SETTING_COUNT; j++) {
+            if (ism_setting_defs[j].type == ISM_T_PORT && strcmp(cfg->value[i], cfg->value[j]) == 0)
+                return ism_err_set(err, ISM_E_INVALID,
+                                   "%s and %s are both set to port %s; each listener needs a port of its own",
+                                   ism_setting_defs[i].key, ism_setting_defs[j].key, cfg->value[i]);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,69 @@
+/* ism_settings: typed access to the settings declared in ism_settings.def.
+ *
+ * An ism_config is an immutable-by-convention snapshot of every setting,
+ * parsed and validated; the service builds one per store revision. */
+#ifndef ISM_SETTINGS_H
+#define ISM_SETTINGS_H
+
+#include "ism_error.h"
+#include "ism_settings.def"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+#define ISM_X_ID(id, key, type, def, choices, desc) ISM_S_##id,
+    ISM_SETTINGS(ISM_X_ID)
+#undef ISM_X_ID
+    ISM_SETTING_COUNT
+} ism_setting_id;
+
+typedef enum { ISM_T_BOOL, ISM_T_PORT, ISM_T_ENUM, ISM_T_ADDR, ISM_T_HOST, ISM_T_PATH } ism_setting_type;
+
+typedef struct {
+    const char *key;
+    ism_setting_type type;
+    const char *def;
+    const char *choices;
+    const char *desc;
+} ism_setting_def;
+
+extern const ism_setting_def ism_setting_defs[ISM_SETTING_COUNT];
+
+/* Looks a key up; returns its id or -1. */
+int ism_setting_find(const char *key);
+
+/* Name of a type for messages ("on/off", "port 1-65535", ...). */
+const char *ism_setting_type_hint(const ism_setting_def *def);
+
+/* Checks value for the setting and writes its canonical spelling to
+ * out (e.g. "yes" -> "on"). On failure the message names the key, the bad
+ * value and what is allowed. */
+int ism_setting_normalize(ism_setting_id id, const char *value, char *out, size_t outsz, ism_err *err);
+
+typedef struct {
+    int64_t revision;                  /* store revision this snapshot was read at */
+    char *value[ISM_SETTING_COUNT];    /* canonical strings, never NULL */
+} ism_config;
+
+/* Fills cfg with the defaults. */
+void ism_config_init(ism_config *cfg);
+void ism_config_free(ism_config *cfg);
+/* Replaces one value (copied). */
+void ism_config_put(ism_config *cfg, ism_setting_id id, const char *canonical);
+
+int ism_config_bool(const ism_config *cfg, ism_setting_id id);
+int ism_config_int(const ism_config *cfg, ism_setting_id id);
+const char *ism_config_str(const ism_config *cfg, ism_setting_id id);
+
+/* Checks rules that span several settings (no two listeners on one port).
+ * Returns 0 or -1 with a message naming both keys. */
+int ism_config_check(const ism_config *cfg, ism_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

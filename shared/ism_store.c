@@ -1,0 +1,338 @@
+/* ism_store: the SQLite settings store (see ism_store.h).
+ *
+ * Schema (version 1):
+ *   meta(key, value)            schema_version, revision
+ *   settings(key, value)        every setting an administrator has set; unset
+ *                               keys read as their default from ism_settings.def
+ *   service_state(key, value)   applied_revision, applied_at_ms, error
+ *   listener_state(...)         one row per listener, written by the service */
+#include "ism_store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ism_store {
+    sqlite3 *db;
+    char path[1024];
+};
+
+#define BUSY_TIMEOUT_MS 10000
+
+static int db_fail(ism_store *st, ism_err *err, const char *what)
+{
+    int code = sqlite3_extended_errcode(st->db);
+    const char *hint = "";
+    if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
+        hint = "; another program holds the store locked, try again";
+    else if ((code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB)
+        hint = "; the file is damaged: restore it from a backup or move it aside to start from defaults";
+    else if ((code & 0xff) == SQLITE_READONLY || (code & 0xff) == SQLITE_CANTOPEN || (code & 0xff) == SQLITE_PERM)
+        hint = "; check that the folder exists and that this account may write to it";
+    return ism_err_set(err, ISM_E_STORE, "settings store %s: %s failed: %s%s", st->path, what,
+                       sqlite3_errmsg(st->db), hint);
+}
+
+static int exec(ism_store *st, const char *sql, ism_err *err)
+{
+    if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(st, err, sql);
+    return 0;
+}
+
+static const char *const migrations[] = {
+    /* to version 1 */
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS service_state(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS listener_state(name TEXT PRIMARY KEY, port INTEGER NOT NULL,"
+    " open INTEGER NOT NULL, tls INTEGER NOT NULL, fingerprint TEXT NOT NULL, error TEXT NOT NULL);"
+    "INSERT OR IGNORE INTO meta VALUES('revision', '0');",
+};
+
+static int meta_int(ism_store *st, const char *key, int64_t *out, ism_err *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key=?", -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "reading meta");
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(st, err, "reading meta");
+    return 0;
+}
+
+static int migrate(ism_store *st, ism_err *err)
+{
+    int64_t have = 0;
+    int has_meta = 0;
+    sqlite3_stmt *s;
+    if (exec(st, "BEGIN IMMEDIATE", err))
+        return -1;
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'", -1, &s,
+                           NULL) == SQLITE_OK) {
+        has_meta = sqlite3_step(s) == SQLITE_ROW;
+        sqlite3_finalize(s);
+    }
+    if (has_meta && meta_int(st, "schema_version", &have, err))
+        goto fail;
+    if (have > ISM_STORE_SCHEMA_VERSION) {
+        ism_err_set(err, ISM_E_STORE,
+                    "settings store %s has schema version %lld, newer than this program understands (%d); "
+                    "install the matching or a newer ISMail",
+                    st->path, (long long)have, ISM_STORE_SCHEMA_VERSION);
+        goto fail;
+    }
+    for (int64_t v = have; v < ISM_STORE_SCHEMA_VERSION; v++) {
+        if (exec(st, migrations[v], err))
+            goto fail;
+        char sql[128];
+        snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta VALUES('schema_version', '%lld')", (long long)v + 1);
+        if (exec(st, sql, err))
+            goto fail;
+    }
+    return exec(st, "COMMIT", err);
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int ism_store_open(ism_store **out, const char *path, ism_err *err)
+{
+    ism_store *st = calloc(1, sizeof *st);
+    if (!st)
+        return ism_err_set(err, ISM_E_STORE, "out of memory opening the settings store");
+    snprintf(st->path, sizeof st->path, "%s", path);
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        db_fail(st, err, "opening");
+        goto fail;
+    }
+    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+    if (exec(st, "PRAGMA journal_mode=WAL", err) || exec(st, "PRAGMA synchronous=NORMAL", err) ||
+        exec(st, "PRAGMA foreign_keys=ON", err) || migrate(st, err))
+        goto fail;
+    *out = st;
+    return 0;
+fail:
+    ism_store_close(st);
+    return -1;
+}
+
+void ism_store_close(ism_store *st)
+{
+    if (!st)
+        return;
+    sqlite3_close(st->db);
+    free(st);
+}
+
+/* Fills an initialised cfg from the store inside the caller's transaction. */
+static int load_locked(ism_store *st, ism_config *cfg, ism_err *err)
+{
+    sqlite3_stmt *s;
+    if (meta_int(st, "revision", &cfg->revision, err))
+        return -1;
+    if (sqlite3_prepare_v2(st->db, "SELECT key, value FROM settings", -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "reading settings");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(s, 0);
+        const char *val = (const char *)sqlite3_column_text(s, 1);
+        int id = key ? ism_setting_find(key) : -1;
+        char canon[1024];
+        /* A key this version does not know (written by a newer one) is kept
+         * in the store but ignored; a value that no longer validates reads
+         * as the default rather than taking the service down. */
+        if (id >= 0 && val && ism_setting_normalize((ism_setting_id)id, val, canon, sizeof canon, NULL) == 0)
+            ism_config_put(cfg, (ism_setting_id)id, canon);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return db_fail(st, err, "reading settings");
+    return 0;
+}
+
+int ism_store_load(ism_store *st, ism_config *cfg, ism_err *err)
+{
+    ism_config_init(cfg);
+    if (exec(st, "BEGIN", err))
+        return -1;
+    int rc = load_locked(st, cfg, err);
+    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    return rc;
+}
+
+int ism_store_set(ism_store *st, size_t n, const char *const keys[], const char *const values[], ism_err *err)
+{
+    char (*canon)[1024] = calloc(n ? n : 1, sizeof *canon);
+    int *ids = calloc(n ? n : 1, sizeof *ids);
+    ism_config cfg;
+    int rc = -1, in_txn = 0;
+    ism_config_init(&cfg);
+    if (!canon || !ids) {
+        ism_err_set(err, ISM_E_STORE, "out of memory");
+        goto out;
+    }
+    /* Validate every pair before touching the store. */
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = ism_setting_find(keys[i]);
+        if (ids[i] < 0) {
+            ism_err_set(err, ISM_E_USAGE, "%s: no such setting; 'ismailctl show' lists them all", keys[i]);
+            goto out;
+        }
+        const char *v = values[i] ? values[i] : ism_setting_defs[ids[i]].def;
+        if (ism_setting_normalize((ism_setting_id)ids[i], v, canon[i], sizeof canon[i], err))
+            goto out;
+    }
+    if (exec(st, "BEGIN IMMEDIATE", err))
+        goto out;
+    in_txn = 1;
+    if (load_locked(st, &cfg, err))
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        ism_config_put(&cfg, (ism_setting_id)ids[i], canon[i]);
+    if (ism_config_check(&cfg, err))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *s;
+        const char *sql = values[i] ? "INSERT OR REPLACE INTO settings VALUES(?, ?)" : "DELETE FROM settings WHERE key=?";
+        if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+            db_fail(st, err, "writing settings");
+            goto out;
+        }
+        sqlite3_bind_text(s, 1, keys[i], -1, SQLITE_STATIC);
+        if (values[i])
+            sqlite3_bind_text(s, 2, canon[i], -1, SQLITE_STATIC);
+        int step = sqlite3_step(s);
+        sqlite3_finalize(s);
+        if (step != SQLITE_DONE) {
+            db_fail(st, err, "writing settings");
+            goto out;
+        }
+    }
+    if (exec(st, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='revision'", err) ||
+        exec(st, "COMMIT", err))
+        goto out;
+    in_txn = 0;
+    rc = 0;
+out:
+    if (in_txn)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    ism_config_free(&cfg);
+    free(canon);
+    free(ids);
+    return rc;
+}
+
+int ism_store_revision(ism_store *st, int64_t *rev, ism_err *err)
+{
+    return meta_int(st, "revision", rev, err);
+}
+
+int ism_store_data_version(ism_store *st, int64_t *dv, ism_err *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA data_version", -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "PRAGMA data_version");
+    int rc = sqlite3_step(s);
+    *dv = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : db_fail(st, err, "PRAGMA data_version");
+}
+
+static int put_state(ism_store *st, const char *key, const char *value, ism_err *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO service_state VALUES(?, ?)", -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "writing service state");
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_fail(st, err, "writing service state");
+}
+
+int ism_store_write_status(ism_store *st, const ism_status *status, ism_err *err)
+{
+    char num[32];
+    if (exec(st, "BEGIN IMMEDIATE", err))
+        return -1;
+    snprintf(num, sizeof num, "%lld", (long long)status->applied_revision);
+    if (put_state(st, "applied_revision", num, err))
+        goto fail;
+    snprintf(num, sizeof num, "%lld", (long long)status->applied_at_ms);
+    if (put_state(st, "applied_at_ms", num, err) || put_state(st, "error", status->error, err) ||
+        exec(st, "DELETE FROM listener_state", err))
+        goto fail;
+    for (int i = 0; i < status->n_listeners; i++) {
+        const ism_listener_state *l = &status->listeners[i];
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(st->db, "INSERT INTO listener_state VALUES(?,?,?,?,?,?)", -1, &s, NULL) != SQLITE_OK) {
+            db_fail(st, err, "writing listener state");
+            goto fail;
+        }
+        sqlite3_bind_text(s, 1, l->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 2, l->port);
+        sqlite3_bind_int(s, 3, l->open);
+        sqlite3_bind_int(s, 4, l->tls);
+        sqlite3_bind_text(s, 5, l->fingerprint, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 6, l->error, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE) {
+            db_fail(st, err, "writing listener state");
+            goto fail;
+        }
+    }
+    return exec(st, "COMMIT", err);
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int ism_store_read_status(ism_store *st, ism_status *status, ism_err *err)
+{
+    sqlite3_stmt *s;
+    memset(status, 0, sizeof *status);
+    status->applied_revision = -1;
+    if (exec(st, "BEGIN", err))
+        return -1;
+    if (sqlite3_prepare_v2(st->db, "SELECT key, value FROM service_state", -1, &s, NULL) != SQLITE_OK)
+        goto fail;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(s, 0);
+        const char *v = (const char *)sqlite3_column_text(s, 1);
+        if (!k || !v)
+            continue;
+        if (strcmp(k, "applied_revision") == 0)
+            status->applied_revision = strtoll(v, NULL, 10);
+        else if (strcmp(k, "applied_at_ms") == 0)
+            status->applied_at_ms = strtoll(v, NULL, 10);
+        else if (strcmp(k, "error") == 0)
+            snprintf(status->error, sizeof status->error, "%s", v);
+    }
+    sqlite3_finalize(s);
+    if (sqlite3_prepare_v2(st->db, "SELECT name, port, open, tls, fingerprint, error FROM listener_state ORDER BY rowid",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto fail;
+    while (sqlite3_step(s) == SQLITE_ROW && status->n_listeners < ISM_MAX_LISTENERS) {
+        ism_listener_state *l = &status->listeners[status->n_listeners++];
+        snprintf(l->name, sizeof l->name, "%s", (const char *)sqlite3_column_text(s, 0));
+        l->port = sqlite3_column_int(s, 1);
+        l->open = sqlite3_column_int(s, 2);
+        l->tls = sqlite3_column_int(s, 3);
+        snprintf(l->fingerprint, sizeof l->fingerprint, "%s", (const char *)sqlite3_column_text(s, 4));
+        snprintf(l->error, sizeof l->error, "%s", (const char *)sqlite3_column_text(s, 5));
+    }
+    sqlite3_finalize(s);
+    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    return 0;
+fail:
+    db_fail(st, err, "reading service state");
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}

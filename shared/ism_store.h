@@ -1,0 +1,72 @@
+/* ism_store: the SQLite settings store, the one channel between the manager,
+ * ismailctl and the service.
+ *
+ * Writers validate, then change settings in one BEGIN IMMEDIATE transaction
+ * that also bumps the store revision; readers take consistent snapshots. The
+ * service watches PRAGMA data_version (which moves only for commits made by
+ * *other* connections) and writes back what it applied. */
+#ifndef ISM_STORE_H
+#define ISM_STORE_H
+
+#include "ism_error.h"
+#include "ism_settings.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ISM_STORE_SCHEMA_VERSION 1
+#define ISM_STORE_FILE "ismail.db"
+
+typedef struct ism_store ism_store;
+
+/* Opens (creating and migrating as needed) the store at path. WAL mode,
+ * a busy timeout, foreign keys on. */
+int ism_store_open(ism_store **out, const char *path, ism_err *err);
+void ism_store_close(ism_store *st);
+
+/* Reads every setting (defaults for the unset ones) and the revision in one
+ * read transaction. cfg must be ism_config_free()d. */
+int ism_store_load(ism_store *st, ism_config *cfg, ism_err *err);
+
+/* Validates n key/value pairs, then writes them all or none, bumping the
+ * revision once. A NULL value resets that key to its default. On a
+ * validation error nothing is written and the message names the key, the
+ * bad value and what is allowed. */
+int ism_store_set(ism_store *st, size_t n, const char *const keys[], const char *const values[], ism_err *err);
+
+/* The store revision (bumped by every settings write). */
+int ism_store_revision(ism_store *st, int64_t *rev, ism_err *err);
+
+/* PRAGMA data_version of this connection: changes when another connection
+ * has committed since the last call. */
+int ism_store_data_version(ism_store *st, int64_t *dv, ism_err *err);
+
+/* What the service applied, written by the service only. */
+#define ISM_MAX_LISTENERS 16
+typedef struct {
+    char name[16];          /* "smtp", "smtps", ... */
+    int port;
+    int open;               /* listening socket open */
+    int tls;                /* TLS offered (STARTTLS or implicit) */
+    char fingerprint[100];  /* SHA-256 of the certificate served, hex with colons, or "" */
+    char error[256];
+} ism_listener_state;
+
+typedef struct {
+    int64_t applied_revision;   /* -1 when the service never applied anything */
+    int64_t applied_at_ms;      /* Unix time in milliseconds */
+    char error[512];            /* last apply error, "" when the last apply succeeded */
+    int n_listeners;
+    ism_listener_state listeners[ISM_MAX_LISTENERS];
+} ism_status;
+
+int ism_store_write_status(ism_store *st, const ism_status *status, ism_err *err);
+int ism_store_read_status(ism_store *st, ism_status *status, ism_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

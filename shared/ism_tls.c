@@ -1,0 +1,240 @@
+/* ism_tls: TLS context generations and the self-signed first-start
+ * certificate (see ism_tls.h). */
+#include "ism_tls.h"
+#include "ism_platform.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509v3.h>
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Mozilla's "intermediate" configuration (TLS 1.2 part; TLS 1.3 suites are
+ * OpenSSL's defaults), without the finite-field DHE suites. */
+#define INTERMEDIATE_CIPHERS                                                                                      \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"                    \
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define GROUPS "X25519:P-256:P-384"
+#define MAX_PEM (256 * 1024)
+
+struct ism_tls_gen {
+    atomic_int refs;
+    SSL_CTX *ctx;
+    char fingerprint[100];
+};
+
+static BIO *file_bio(const char *path, ism_err *err)
+{
+    char *data;
+    size_t len;
+    if (ism_fs_read(path, MAX_PEM, &data, &len, err))
+        return NULL;
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b)
+        BIO_write(b, data, (int)len);
+    OPENSSL_cleanse(data, len);
+    free(data);
+    if (!b)
+        ism_err_set(err, ISM_E_TLS, "out of memory reading %s", path);
+    return b;
+}
+
+static void fingerprint(X509 *x, char *out, size_t outsz)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    out[0] = '\0';
+    if (!X509_digest(x, EVP_sha256(), md, &n))
+        return;
+    for (unsigned int i = 0; i < n && (i * 3 + 3) < outsz; i++)
+        snprintf(out + i * 3, outsz - i * 3, i + 1 < n ? "%02X:" : "%02X", md[i]);
+}
+
+int ism_tls_gen_build(ism_tls_gen **out, const char *profile, const char *crt_path, const char *key_path,
+                      ism_err *err)
+{
+    ism_tls_gen *g = calloc(1, sizeof *g);
+    BIO *cb = NULL, *kb = NULL;
+    X509 *leaf = NULL;
+    EVP_PKEY *key = NULL;
+    if (!g)
+        return ism_err_set(err, ISM_E_TLS, "out of memory building a TLS context");
+    atomic_init(&g->refs, 1);
+    ERR_clear_error();
+    g->ctx = SSL_CTX_new(TLS_server_method());
+    if (!g->ctx) {
+        ism_err_set(err, ISM_E_TLS, "cannot create a TLS context");
+        goto fail;
+    }
+    int modern = strcmp(profile, "modern") == 0;
+    SSL_CTX_set_min_proto_version(g->ctx, modern ? TLS1_3_VERSION : TLS1_2_VERSION);
+    SSL_CTX_set_options(g->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(g->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                 SSL_MODE_RELEASE_BUFFERS);
+    if (!SSL_CTX_set_cipher_list(g->ctx, INTERMEDIATE_CIPHERS) || !SSL_CTX_set1_groups_list(g->ctx, GROUPS)) {
+        ism_err_set(err, ISM_E_TLS, "tls.profile %s: the cipher or group list was refused by OpenSSL", profile);
+        goto fail;
+    }
+
+    if (!(cb = file_bio(crt_path, err)))
+        goto fail;
+    leaf = PEM_read_bio_X509(cb, NULL, NULL, NULL);
+    if (!leaf) {
+        ism_err_set(err, ISM_E_TLS, "%s: no PEM certificate found; the file must start with the domain's certificate",
+                    crt_path);
+        goto fail;
+    }
+    if (SSL_CTX_use_certificate(g->ctx, leaf) != 1) {
+        ism_err_set(err, ISM_E_TLS, "%s: certificate refused", crt_path);
+        goto fail;
+    }
+    X509 *ca;
+    while ((ca = PEM_read_bio_X509(cb, NULL, NULL, NULL)) != NULL) {
+        if (!SSL_CTX_add0_chain_cert(g->ctx, ca)) {
+            X509_free(ca);
+            ism_err_set(err, ISM_E_TLS, "%s: a chain certificate was refused", crt_path);
+            goto fail;
+        }
+    }
+    ERR_clear_error(); /* the loop above ends on "no start line" */
+
+    if (!(kb = file_bio(key_path, err)))
+        goto fail;
+    key = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL);
+    if (!key) {
+        ism_err_set(err, ISM_E_TLS,
+                    "%s: no usable private key (PEM without a pass phrase is required); is it the right file?",
+                    key_path);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey(g->ctx, key) != 1 || SSL_CTX_check_private_key(g->ctx) != 1) {
+        ism_err_set(err, ISM_E_TLS, "%s does not match the certificate %s; install the key made with its CSR",
+                    key_path, crt_path);
+        goto fail;
+    }
+    fingerprint(leaf, g->fingerprint, sizeof g->fingerprint);
+    X509_free(leaf);
+    EVP_PKEY_free(key);
+    BIO_free(cb);
+    BIO_free(kb);
+    *out = g;
+    return 0;
+fail:
+    ism_err_add_openssl(err);
+    X509_free(leaf);
+    EVP_PKEY_free(key);
+    BIO_free(cb);
+    BIO_free(kb);
+    ism_tls_gen_unref(g);
+    return -1;
+}
+
+ism_tls_gen *ism_tls_gen_ref(ism_tls_gen *g)
+{
+    if (g)
+        atomic_fetch_add(&g->refs, 1);
+    return g;
+}
+
+void ism_tls_gen_unref(ism_tls_gen *g)
+{
+    if (g && atomic_fetch_sub(&g->refs, 1) == 1) {
+        SSL_CTX_free(g->ctx);
+        free(g);
+    }
+}
+
+SSL_CTX *ism_tls_gen_ctx(const ism_tls_gen *g)
+{
+    return g->ctx;
+}
+
+const char *ism_tls_gen_fingerprint(const ism_tls_gen *g)
+{
+    return g->fingerprint;
+}
+
+static int pem_out(BIO *b, char **data, long *len)
+{
+    char *p;
+    *len = BIO_get_mem_data(b, &p);
+    *data = p;
+    return *len > 0;
+}
+
+int ism_tls_selfsign(const char *domain, const char *crt_path, const char *key_path, ism_err *err)
+{
+    EVP_PKEY *key = NULL;
+    X509 *x = NULL;
+    BIO *kb = NULL, *cb = NULL;
+    X509_EXTENSION *ext = NULL;
+    int rc = -1;
+    char san[300];
+    ERR_clear_error();
+    key = EVP_RSA_gen(2048);
+    x = X509_new();
+    if (!key || !x)
+        goto ssl_fail;
+    X509_set_version(x, 2);
+    unsigned char serial[16];
+    BIGNUM *bn = NULL;
+    if (RAND_bytes(serial, sizeof serial) != 1 || !(bn = BN_bin2bn(serial, sizeof serial, NULL)))
+        goto ssl_fail;
+    BN_set_bit(bn, 0);
+    BN_clear_bit(bn, 127); /* positive, 16 bytes */
+    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+    BN_free(bn);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)domain, -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"ISMail self-signed", -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509_set_pubkey(x, key);
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    snprintf(san, sizeof san, "DNS:%s", domain);
+    const char *exts[][2] = {{"subjectAltName", san},
+                             {"basicConstraints", "critical,CA:FALSE"},
+                             {"keyUsage", "critical,digitalSignature,keyEncipherment"},
+                             {"extendedKeyUsage", "serverAuth"},
+                             {"subjectKeyIdentifier", "hash"}};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        ext = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1]);
+        if (!ext || !X509_add_ext(x, ext, -1))
+            goto ssl_fail;
+        X509_EXTENSION_free(ext);
+        ext = NULL;
+    }
+    if (!X509_sign(x, key, EVP_sha256()))
+        goto ssl_fail;
+    kb = BIO_new(BIO_s_mem());
+    cb = BIO_new(BIO_s_mem());
+    char *kd, *cd;
+    long kl, cl;
+    if (!kb || !cb || !PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) || !PEM_write_bio_X509(cb, x) ||
+        !pem_out(kb, &kd, &kl) || !pem_out(cb, &cd, &cl))
+        goto ssl_fail;
+    /* Key first: a certificate without its key would be unusable. */
+    if (ism_fs_write_atomic(key_path, kd, (size_t)kl, 1, err) || ism_fs_write_atomic(crt_path, cd, (size_t)cl, 0, err))
+        goto out;
+    rc = 0;
+    goto out;
+ssl_fail:
+    ism_err_set(err, ISM_E_TLS, "cannot create a self-signed certificate for %s", domain);
+    ism_err_add_openssl(err);
+out:
+    X509_EXTENSION_free(ext);
+    BIO_free(kb);
+    BIO_free(cb);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return rc;
+}

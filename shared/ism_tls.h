@@ -1,0 +1,38 @@
+/* ism_tls: TLS server contexts as immutable, reference-counted generations.
+ *
+ * The service builds a generation off the accept path from a certificate, a
+ * key and a policy, validates it, then publishes it; each connection takes a
+ * reference when its handshake starts and drops it when it ends, so a change
+ * never disturbs a session in flight and a live context is never patched. */
+#ifndef ISM_TLS_H
+#define ISM_TLS_H
+
+#include "ism_error.h"
+
+#include <openssl/ssl.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ism_tls_gen ism_tls_gen;
+
+/* profile: "intermediate" (TLS 1.2 and 1.3) or "modern" (TLS 1.3 only).
+ * crt_path holds the leaf certificate followed by its chain (PEM). */
+int ism_tls_gen_build(ism_tls_gen **out, const char *profile, const char *crt_path, const char *key_path,
+                      ism_err *err);
+ism_tls_gen *ism_tls_gen_ref(ism_tls_gen *g);
+void ism_tls_gen_unref(ism_tls_gen *g);
+SSL_CTX *ism_tls_gen_ctx(const ism_tls_gen *g);
+/* SHA-256 of the leaf certificate, upper-case hex pairs joined by ':' (as openssl x509 -fingerprint). */
+const char *ism_tls_gen_fingerprint(const ism_tls_gen *g);
+
+/* Creates a self-signed certificate (RSA-2048, SHA-256, one year, the domain
+ * in the subject and subjectAltName) and its key, written atomically; the key
+ * file restricted to administrators. */
+int ism_tls_selfsign(const char *domain, const char *crt_path, const char *key_path, ism_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,7 @@
+// Runs every CppUTest group linked into ismail-tests.
+#include <CppUTest/CommandLineTestRunner.h>
+
+int main(int argc, char **argv)
+{
+    return CommandLineTestRunner::RunAllTests(argc, argv);
+}

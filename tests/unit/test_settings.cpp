@@ -1,0 +1,127 @@
+// Settings table: every type's validation, canonical forms and the
+// cross-setting rule (no two listeners on one port).
+#include "ism_settings.h"
+
+#include <CppUTest/TestHarness.h>
+#include <cstring>
+
+TEST_GROUP(Settings){};
+
+static int norm(const char *key, const char *value, char *out)
+{
+    int id = ism_setting_find(key);
+    CHECK(id >= 0);
+    ism_err err = {};
+    return ism_setting_normalize((ism_setting_id)id, value, out, 128, &err);
+}
+
+TEST(Settings, EveryKeyIsFoundAndHasAValidDefault)
+{
+    for (int i = 0; i < ISM_SETTING_COUNT; i++) {
+        char out[1024];
+        ism_err err = {};
+        LONGS_EQUAL(i, ism_setting_find(ism_setting_defs[i].key));
+        LONGS_EQUAL(0, ism_setting_normalize((ism_setting_id)i, ism_setting_defs[i].def, out, sizeof out, &err));
+        STRCMP_EQUAL(ism_setting_defs[i].def, out);
+        CHECK(strlen(ism_setting_defs[i].desc) > 10);
+    }
+    LONGS_EQUAL(-1, ism_setting_find("smtp.tls.nonsense"));
+}
+
+TEST(Settings, ManualDefaults)
+{
+    ism_config c;
+    ism_config_init(&c);
+    LONGS_EQUAL(0, ism_config_bool(&c, ISM_S_SMTP_TLS_INCOMING));
+    LONGS_EQUAL(25, ism_config_int(&c, ISM_S_SMTP_PORT));
+    LONGS_EQUAL(995, ism_config_int(&c, ISM_S_POPS_PORT));
+    LONGS_EQUAL(993, ism_config_int(&c, ISM_S_IMAPS_PORT));
+    STRCMP_EQUAL("intermediate", ism_config_str(&c, ISM_S_TLS_PROFILE));
+    LONGS_EQUAL(0, ism_config_check(&c, NULL));
+    ism_config_free(&c);
+}
+
+TEST(Settings, BooleansAcceptTheUsualSpellings)
+{
+    char out[128];
+    const char *on[] = {"on", "ON", "true", "Yes", "1"};
+    const char *off[] = {"off", "False", "no", "0"};
+    for (const char *v : on) {
+        LONGS_EQUAL(0, norm("smtp.tls.incoming", v, out));
+        STRCMP_EQUAL("on", out);
+    }
+    for (const char *v : off) {
+        LONGS_EQUAL(0, norm("smtp.tls.incoming", v, out));
+        STRCMP_EQUAL("off", out);
+    }
+    LONGS_EQUAL(-1, norm("smtp.tls.incoming", "maybe", out));
+    LONGS_EQUAL(-1, norm("smtp.tls.incoming", "", out));
+}
+
+TEST(Settings, PortsAreRangeChecked)
+{
+    char out[128];
+    LONGS_EQUAL(0, norm("smtp.port", "2525", out));
+    STRCMP_EQUAL("2525", out);
+    LONGS_EQUAL(0, norm("smtp.port", "65535", out));
+    const char *bad[] = {"0", "65536", "70000", "-1", "25x", "", " 25", "+25"};
+    for (const char *v : bad)
+        LONGS_EQUAL(-1, norm("smtp.port", v, out));
+}
+
+TEST(Settings, ErrorNamesTheKeyTheValueAndWhatIsAllowed)
+{
+    char out[128];
+    ism_err err = {};
+    LONGS_EQUAL(-1, ism_setting_normalize(ISM_S_SMTP_PORT, "70000", out, sizeof out, &err));
+    LONGS_EQUAL(ISM_E_INVALID, err.kind);
+    STRCMP_CONTAINS("smtp.port", err.msg);
+    STRCMP_CONTAINS("70000", err.msg);
+    STRCMP_CONTAINS("1 to 65535", err.msg);
+    LONGS_EQUAL(-1, ism_setting_normalize(ISM_S_TLS_PROFILE, "old", out, sizeof out, &err));
+    STRCMP_CONTAINS("tls.profile", err.msg);
+    STRCMP_CONTAINS("intermediate|modern", err.msg);
+}
+
+TEST(Settings, ProfileIsOneOfItsChoices)
+{
+    char out[128];
+    LONGS_EQUAL(0, norm("tls.profile", "Modern", out));
+    STRCMP_EQUAL("modern", out);
+    LONGS_EQUAL(-1, norm("tls.profile", "mod", out));
+    LONGS_EQUAL(-1, norm("tls.profile", "modernx", out));
+}
+
+TEST(Settings, Addresses)
+{
+    char out[128];
+    const char *good[] = {"0.0.0.0", "127.0.0.1", "::", "::1", "fe80::1"};
+    const char *bad[] = {"", "256.0.0.1", "1.2.3", "1.2.3.4.5", "localhost", "1::2::3", "01234.1.1.1"};
+    for (const char *v : good)
+        LONGS_EQUAL(0, norm("listen.address", v, out));
+    for (const char *v : bad)
+        LONGS_EQUAL(-1, norm("listen.address", v, out));
+}
+
+TEST(Settings, HostNames)
+{
+    char out[128];
+    LONGS_EQUAL(0, norm("server.hostname", "Mail.Example.COM", out));
+    STRCMP_EQUAL("mail.example.com", out);
+    LONGS_EQUAL(0, norm("server.hostname", "", out));
+    const char *bad[] = {"-a.com", "a..com", "a b", "a-.com", "under_score.com", "a.com."};
+    for (const char *v : bad)
+        LONGS_EQUAL(-1, norm("server.hostname", v, out));
+}
+
+TEST(Settings, DuplicatePortsAreRefusedNamingBothKeys)
+{
+    ism_config c;
+    ism_err err = {};
+    ism_config_init(&c);
+    ism_config_put(&c, ISM_S_POP_PORT, "25");
+    LONGS_EQUAL(-1, ism_config_check(&c, &err));
+    STRCMP_CONTAINS("smtp.port", err.msg);
+    STRCMP_CONTAINS("pop.port", err.msg);
+    ism_config_free(&c);
+}

@@ -1,0 +1,65 @@
+// TLS generations: the first-start self-signed certificate, building a
+// context from it, fingerprints, and refusals that name the file.
+#include "ism_platform.h"
+#include "ism_tls.h"
+#include "testdir.h"
+
+#include <CppUTest/TestHarness.h>
+#include <string>
+
+TEST_GROUP(Tls)
+{
+    std::string dir, crt, key;
+    void setup() override
+    {
+        dir = ism_test_mkdtemp();
+        crt = dir + "/host.test.crt";
+        key = dir + "/host.test.key";
+    }
+    void teardown() override
+    {
+        ism_test_rmtree(dir);
+    }
+};
+
+TEST(Tls, SelfSignedCertificateBuildsAContext)
+{
+    ism_err err = {};
+    LONGS_EQUAL_TEXT(0, ism_tls_selfsign("host.test", crt.c_str(), key.c_str(), &err), err.msg);
+    ism_tls_gen *g = nullptr;
+    LONGS_EQUAL_TEXT(0, ism_tls_gen_build(&g, "intermediate", crt.c_str(), key.c_str(), &err), err.msg);
+    // 32 bytes as upper-case hex pairs joined by colons.
+    LONGS_EQUAL(32 * 3 - 1, strlen(ism_tls_gen_fingerprint(g)));
+    LONGS_EQUAL(TLS1_2_VERSION, SSL_CTX_get_min_proto_version(ism_tls_gen_ctx(g)));
+    ism_tls_gen *ref = ism_tls_gen_ref(g);
+    ism_tls_gen_unref(g);
+    CHECK(ism_tls_gen_ctx(ref) != nullptr); // still alive through the second reference
+    ism_tls_gen_unref(ref);
+
+    LONGS_EQUAL(0, ism_tls_gen_build(&g, "modern", crt.c_str(), key.c_str(), &err));
+    LONGS_EQUAL(TLS1_3_VERSION, SSL_CTX_get_min_proto_version(ism_tls_gen_ctx(g)));
+    ism_tls_gen_unref(g);
+}
+
+TEST(Tls, KeyOfAnotherCertificateIsRefusedNamingBothFiles)
+{
+    std::string crt2 = dir + "/other.crt", key2 = dir + "/other.key";
+    ism_err err = {};
+    LONGS_EQUAL(0, ism_tls_selfsign("host.test", crt.c_str(), key.c_str(), &err));
+    LONGS_EQUAL(0, ism_tls_selfsign("other.test", crt2.c_str(), key2.c_str(), &err));
+    ism_tls_gen *g = nullptr;
+    LONGS_EQUAL(-1, ism_tls_gen_build(&g, "intermediate", crt.c_str(), key2.c_str(), &err));
+    STRCMP_CONTAINS("other.key", err.msg);
+    STRCMP_CONTAINS("does not match", err.msg);
+}
+
+TEST(Tls, MissingOrGarbageCertificateIsNamed)
+{
+    ism_err err = {};
+    ism_tls_gen *g = nullptr;
+    LONGS_EQUAL(-1, ism_tls_gen_build(&g, "intermediate", crt.c_str(), key.c_str(), &err));
+    STRCMP_CONTAINS("host.test.crt", err.msg);
+    LONGS_EQUAL(0, ism_fs_write_atomic(crt.c_str(), "garbage\n", 8, 0, &err));
+    LONGS_EQUAL(-1, ism_tls_gen_build(&g, "intermediate", crt.c_str(), key.c_str(), &err));
+    STRCMP_CONTAINS("no PEM certificate", err.msg);
+}
