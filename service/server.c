@@ -525,7 +525,7 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
         }
     }
 
-    ism_log(ISM_LOG_INFO, "ISMail service stopping; closing %zu connections", sv.nconns);
+    ism_log(ISM_LOG_INFO, "ISMail service stopping; closing %lu connections", (unsigned long)sv.nconns);
     for (size_t i = 0; i < sv.nconns; i++)
         conn_free(sv.conns[i]);
     for (size_t i = 0; i < N_LISTENERS; i++) {

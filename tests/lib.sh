@@ -13,6 +13,9 @@ fail() { T_FAILED=$((T_FAILED + 1)); echo "FAIL: $1: ${2:-}"; }
 # check NAME CMD...: passes when CMD succeeds.
 check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command failed: $*"; fi; }
 
+# not CMD...: succeeds when CMD fails (for check and wait_until).
+not() { ! "$@"; }
+
 finish() {
   echo "$T_SUITE: $T_PASSED passed, $T_FAILED failed"
   [ "$T_FAILED" -eq 0 ]

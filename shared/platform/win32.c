@@ -205,7 +205,7 @@ int ism_fs_read(const char *path, size_t max, char **data, size_t *len, ism_err 
         return ism_err_set(err, ISM_E_IO, "out of memory reading %s", path);
     if (n > max) {
         free(buf);
-        return ism_err_set(err, ISM_E_IO, "%s is larger than %zu bytes; is it the right file?", path, max);
+        return ism_err_set(err, ISM_E_IO, "%s is larger than %lu bytes; is it the right file?", path, (unsigned long)max);
     }
     buf[n] = '\0';
     *data = buf;

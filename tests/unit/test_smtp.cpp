@@ -3,6 +3,7 @@
 #include "smtp.h"
 
 #include <CppUTest/TestHarness.h>
+#include <cstring>
 #include <string>
 
 TEST_GROUP(Smtp)

@@ -5,6 +5,7 @@
 #include "testdir.h"
 
 #include <CppUTest/TestHarness.h>
+#include <cstring>
 #include <string>
 
 TEST_GROUP(Tls)

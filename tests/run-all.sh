@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs every test suite and prints one closing line summing them all:
+# "N passed, M failed". Exits non-zero if anything failed.
+#   tests/run-all.sh <linux build> <windows build> <msi>
+set -u
+LB=${1:?linux build}; WB=${2:?windows build}; MSI=${3:?msi}
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+LOGDIR=$ROOT/build/test-logs
+mkdir -p "$LOGDIR"
+TOTAL_P=0; TOTAL_F=0
+SUMMARY=()
+
+# count FILE: sets P and F from a suite's output (CppUTest's closing line or
+# our "N passed, M failed" line); a suite that printed neither counts as one failure.
+count() {
+  local line
+  P=0; F=0
+  if line=$(grep -E '^(OK|Errors) \([0-9]+ (failures|tests)' "$1" | tail -1) && [ -n "$line" ]; then
+    local ran fails
+    ran=$(sed -nE 's/.* ([0-9]+) ran.*/\1/p' <<<"$line")
+    fails=$(sed -nE 's/^Errors \(([0-9]+) failures.*/\1/p' <<<"$line")
+    F=${fails:-0}; P=$(( ran - F ))
+  elif line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$1" | tail -1) && [ -n "$line" ]; then
+    P=$(sed -nE 's/(^|.*[^0-9])([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$line")
+    F=$(sed -nE 's/(^|.*[^0-9])([0-9]+) passed, ([0-9]+) failed.*/\3/p' <<<"$line")
+  else
+    F=1
+  fi
+}
+
+# suite NAME CMD...: runs a suite, shows its output, adds its counts.
+suite() {
+  local name=$1; shift
+  local log=$LOGDIR/$name.log start=$SECONDS rc
+  echo "=== $name"
+  "$@" >"$log" 2>&1; rc=$?
+  grep -E '^(FAIL|PASS)|passed, [0-9]+ failed|^(OK|Errors) \(|Failure in|error:' "$log" | grep -v '^PASS' | head -40
+  count "$log"
+  [ "$rc" -ne 0 ] && [ "$F" -eq 0 ] && F=1   # a crash or non-zero exit is a failure
+  echo "--- $name: $P passed, $F failed ($((SECONDS - start)) s; log $log)"
+  TOTAL_P=$((TOTAL_P + P)); TOTAL_F=$((TOTAL_F + F))
+  SUMMARY+=("$(printf '%-22s %4d passed, %d failed' "$name" "$P" "$F")")
+}
+
+WINE=/usr/lib/wine/wine64
+UNIT_PREFIX=$(mktemp -d /tmp/ismail-unit-prefix.XXXXXX)
+trap 'WINEPREFIX=$UNIT_PREFIX /usr/lib/wine/wineserver -k 2>/dev/null; rm -rf "$UNIT_PREFIX"' EXIT
+wine_unit() {
+  export WINEPREFIX=$UNIT_PREFIX WINEDEBUG=-all
+  $WINE wineboot --init >/dev/null 2>&1 || return 1
+  $WINE "$WB/tests/ismail-tests.exe" -v
+}
+
+suite unit-native        "$LB/tests/ismail-tests" -v
+suite unit-wine          wine_unit
+suite vcxproj            bash "$HERE/check-vcxproj.sh" "$WB"
+suite linux-e2e          bash "$HERE/e2e/linux-starttls.sh" "$LB"
+suite wine-gui           bash "$HERE/wine/gui-smoke.sh" "$WB"
+suite wine-msi-e2e       bash "$HERE/wine/e2e-msi.sh" "$LB" "$WB" "$MSI"
+
+echo
+echo "=== summary"
+printf '%s\n' "${SUMMARY[@]}"
+echo "$TOTAL_P passed, $TOTAL_F failed"
+[ "$TOTAL_F" -eq 0 ]
