@@ -54,6 +54,7 @@ wine_unit() {
 
 suite unit-native        "$LB/tests/ismail-tests" -v
 suite unit-wine          wine_unit
+suite docs               bash "$HERE/check-docs.sh" "$LB"
 suite vcxproj            bash "$HERE/check-vcxproj.sh" "$WB"
 suite linux-e2e          bash "$HERE/e2e/linux-starttls.sh" "$LB"
 suite wine-gui           bash "$HERE/wine/gui-smoke.sh" "$WB"
