@@ -23,7 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POLL_MS 50            /* loop wake-up; the store is checked at most this often */
+#define POLL_MS 50             /* longest sleep in poll() */
+#define STORE_POLL_MS 100      /* data_version fallback when no wake-up arrives */
 #define IDLE_TIMEOUT_MS 300000 /* RFC 5321 4.5.3.2.7: 5 minutes for a command */
 #define HANDSHAKE_TIMEOUT_MS 30000
 #define MAX_CONNS 4000
@@ -88,7 +89,7 @@ typedef struct {
     conn **conns;
     size_t nconns;
     ism_pollfd *pfd;
-    int64_t data_version;
+    ism_watch *watch;
 } server;
 
 static int tls_on(const server *sv, const listener_def *d)
@@ -427,15 +428,11 @@ static void apply(server *sv)
 
 static int store_changed(server *sv)
 {
-    int64_t dv;
     ism_err err = {0};
-    if (ism_store_data_version(sv->store, &dv, &err)) {
+    int r = ism_watch_changed(sv->watch, &err);
+    if (r < 0)
         ism_log(ISM_LOG_ERROR, "%s", err.msg);
-        return 0;
-    }
-    int changed = dv != sv->data_version;
-    sv->data_version = dv;
-    return changed;
+    return r > 0;
 }
 
 /* ---- the loop ---- */
@@ -453,13 +450,15 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
     char logpath[ISM_PATH_MAX + 32];
     ism_paths_file(logpath, sizeof logpath, sv.paths.data, "ismail-service", ".log");
     ism_log_open(logpath, opts->console);
-    if (ism_net_init(err) || ism_store_open(&sv.store, sv.paths.store, err)) {
+    if (ism_net_init(err) || ism_store_open(&sv.store, sv.paths.store, err) ||
+        ism_watch_open(&sv.watch, sv.store, err)) {
         ism_log(ISM_LOG_ERROR, "cannot start: %s", err->msg);
+        ism_store_close(sv.store);
         ism_log_close();
         return -1;
     }
     sv.conns = calloc(MAX_CONNS, sizeof *sv.conns);
-    sv.pfd = calloc(MAX_CONNS + N_LISTENERS, sizeof *sv.pfd);
+    sv.pfd = calloc(MAX_CONNS + N_LISTENERS + 1, sizeof *sv.pfd);
     if (!sv.conns || !sv.pfd) {
         ism_store_close(sv.store);
         return ism_err_set(err, ISM_E_IO, "out of memory");
@@ -472,35 +471,36 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
 
     int64_t next_check = 0;
     while (!atomic_load(&stop_requested)) {
-        size_t n = 0;
-        size_t lidx[N_LISTENERS];
-        size_t nl = 0;
+        /* pfd[0] is the store's wake-up socket, then the open listeners,
+         * then the connections. */
+        size_t n = 0, nl = 0, lidx[N_LISTENERS];
+        sv.pfd[n].fd = ism_watch_sock(sv.watch);
+        sv.pfd[n].events = POLLIN;
+        sv.pfd[n++].revents = 0;
         for (size_t i = 0; i < N_LISTENERS; i++) {
             if (sv.lst[i].fd == ISM_BAD_SOCK)
                 continue;
             sv.pfd[n].fd = sv.lst[i].fd;
             sv.pfd[n].events = POLLIN;
-            sv.pfd[n].revents = 0;
+            sv.pfd[n++].revents = 0;
             lidx[nl++] = i;
-            n++;
         }
+        const size_t first_conn = n;
         for (size_t i = 0; i < sv.nconns; i++) {
             conn *c = sv.conns[i];
             sv.pfd[n].fd = c->fd;
             sv.pfd[n].events = (short)((c->want_write || c->out.len) ? POLLOUT : POLLIN);
-            sv.pfd[n].revents = 0;
-            n++;
+            sv.pfd[n++].revents = 0;
         }
         int r = ism_poll(sv.pfd, n, POLL_MS);
         int64_t now = ism_time_mono_ms();
         if (r > 0) {
             for (size_t k = 0; k < nl; k++)
-                if (sv.pfd[k].revents & POLLIN)
+                if (sv.pfd[1 + k].revents & POLLIN)
                     accept_all(&sv, lidx[k]);
-            /* Connections accepted just now were already run once; walk the
-             * ones that were polled (indexes nl.. map to conns 0..). */
-            size_t polled = n - nl;
-            for (size_t i = 0, k = nl; i < polled && i < sv.nconns; i++, k++) {
+            /* Connections accepted just now were already run once; walk
+             * only the ones that were polled. */
+            for (size_t i = 0, k = first_conn; k < n && i < sv.nconns; i++, k++) {
                 conn *c = sv.conns[i];
                 if (sv.pfd[k].fd != c->fd || !sv.pfd[k].revents)
                     continue;
@@ -518,8 +518,9 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
                 sv.conns[w++] = c;
         }
         sv.nconns = w;
-        if (now >= next_check || atomic_load(&reload_requested)) {
-            next_check = now + POLL_MS;
+        int woken = r > 0 && (sv.pfd[0].revents & POLLIN);
+        if (woken || now >= next_check || atomic_load(&reload_requested)) {
+            next_check = now + STORE_POLL_MS;
             if (store_changed(&sv) | atomic_exchange(&reload_requested, 0))
                 apply(&sv);
         }
@@ -533,6 +534,7 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
         sv.lst[i].fd = ISM_BAD_SOCK;
     }
     write_status(&sv);
+    ism_watch_close(sv.watch);
     free(sv.conns);
     free(sv.pfd);
     ism_tls_gen_unref(sv.gen);

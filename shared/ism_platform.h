@@ -38,6 +38,14 @@ void ism_sock_close(ism_sock s);
 /* Return >0 bytes, 0 on orderly close, ISM_IO_AGAIN when it would block, -1 on error. */
 long ism_sock_recv(ism_sock s, void *buf, size_t len);
 long ism_sock_send(ism_sock s, const void *buf, size_t len);
+/* Wake-up datagrams on the loopback interface (the store's change signal).
+ * ism_udp_loopback_bind: a non-blocking UDP socket on 127.0.0.1 with a port
+ * chosen by the system, returned in *port. ism_udp_loopback_send: sends one
+ * byte to 127.0.0.1:port, best effort. ism_udp_drain: reads every pending
+ * datagram, returns how many. */
+int ism_udp_loopback_bind(ism_sock *out, int *port, ism_err *err);
+void ism_udp_loopback_send(int port);
+int ism_udp_drain(ism_sock s);
 /* poll(2) / WSAPoll; returns the number of ready entries, 0 on timeout, -1 on error. */
 int ism_poll(ism_pollfd *fds, size_t n, int timeout_ms);
 

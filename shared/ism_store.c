@@ -219,6 +219,7 @@ int ism_store_set(ism_store *st, size_t n, const char *const keys[], const char 
         goto out;
     in_txn = 0;
     rc = 0;
+    ism_store_notify(st);
 out:
     if (in_txn)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -239,7 +240,7 @@ int ism_store_data_version(ism_store *st, int64_t *dv, ism_err *err)
     if (sqlite3_prepare_v2(st->db, "PRAGMA data_version", -1, &s, NULL) != SQLITE_OK)
         return db_fail(st, err, "PRAGMA data_version");
     int rc = sqlite3_step(s);
-    *dv = sqlite3_column_int64(s, 0);
+    *dv = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_finalize(s);
     return rc == SQLITE_ROW ? 0 : db_fail(st, err, "PRAGMA data_version");
 }
@@ -335,4 +336,83 @@ fail:
     db_fail(st, err, "reading service state");
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
+}
+
+/* ---- watcher ---- */
+
+struct ism_watch {
+    ism_store *st;
+    ism_sock sock;
+    int64_t data_version;
+    int primed;
+};
+
+void ism_store_notify(ism_store *st)
+{
+    sqlite3_stmt *s;
+    int port = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT value FROM service_state WHERE key='notify_port'", -1, &s, NULL) ==
+        SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            port = sqlite3_column_int(s, 0);
+        sqlite3_finalize(s);
+    }
+    if (port > 0 && port < 65536)
+        ism_udp_loopback_send(port);
+}
+
+int ism_watch_open(ism_watch **out, ism_store *st, ism_err *err)
+{
+    ism_watch *w = calloc(1, sizeof *w);
+    int port = 0;
+    char num[16];
+    if (!w)
+        return ism_err_set(err, ISM_E_STORE, "out of memory");
+    w->st = st;
+    if (ism_udp_loopback_bind(&w->sock, &port, err)) {
+        free(w);
+        return -1;
+    }
+    snprintf(num, sizeof num, "%d", port);
+    if (exec(st, "BEGIN IMMEDIATE", err))
+        goto fail;
+    if (put_state(st, "notify_port", num, err)) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        goto fail;
+    }
+    if (exec(st, "COMMIT", err))
+        goto fail;
+    *out = w;
+    return 0;
+fail:
+    ism_sock_close(w->sock);
+    free(w);
+    return -1;
+}
+
+void ism_watch_close(ism_watch *w)
+{
+    if (!w)
+        return;
+    /* Writers stop signalling a port nobody listens on any more. */
+    sqlite3_exec(w->st->db, "DELETE FROM service_state WHERE key='notify_port'", NULL, NULL, NULL);
+    ism_sock_close(w->sock);
+    free(w);
+}
+
+ism_sock ism_watch_sock(const ism_watch *w)
+{
+    return w->sock;
+}
+
+int ism_watch_changed(ism_watch *w, ism_err *err)
+{
+    int64_t dv = 0;
+    ism_udp_drain(w->sock);
+    if (ism_store_data_version(w->st, &dv, err))
+        return -1;
+    int changed = !w->primed || dv != w->data_version;
+    w->primed = 1;
+    w->data_version = dv;
+    return changed;
 }

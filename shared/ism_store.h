@@ -9,6 +9,7 @@
 #define ISM_STORE_H
 
 #include "ism_error.h"
+#include "ism_platform.h"
 #include "ism_settings.h"
 
 #include <stdint.h>
@@ -43,6 +44,24 @@ int ism_store_revision(ism_store *st, int64_t *rev, ism_err *err);
 /* PRAGMA data_version of this connection: changes when another connection
  * has committed since the last call. */
 int ism_store_data_version(ism_store *st, int64_t *dv, ism_err *err);
+
+/* ---- watching for changes (the service) ----
+ * A watcher notices commits made by other connections: writers send a
+ * wake-up datagram to the loopback port the watcher records in the store
+ * (so the service can sleep in poll() on ism_watch_sock), and PRAGMA
+ * data_version is the fallback when a datagram is lost or the writer is an
+ * older program. The watcher's own commits (status write-back) never count. */
+typedef struct ism_watch ism_watch;
+int ism_watch_open(ism_watch **out, ism_store *st, ism_err *err);
+void ism_watch_close(ism_watch *w);
+/* The socket to poll for readability. */
+ism_sock ism_watch_sock(const ism_watch *w);
+/* Drains pending wake-ups; returns 1 when the store changed since the last
+ * call (or the first call), 0 when not, -1 on a store error. */
+int ism_watch_changed(ism_watch *w, ism_err *err);
+/* Sends the wake-up to the watcher recorded in the store, if any; called by
+ * ism_store_set after every commit. */
+void ism_store_notify(ism_store *st);
 
 /* What the service applied, written by the service only. */
 #define ISM_MAX_LISTENERS 16

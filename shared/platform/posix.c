@@ -89,6 +89,48 @@ long ism_sock_send(ism_sock s, const void *buf, size_t len)
     return (long)n;
 }
 
+int ism_udp_loopback_bind(ism_sock *out, int *port, ism_err *err)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(s, (struct sockaddr *)&a, &al) != 0) {
+        int e = errno;
+        if (s >= 0)
+            close(s);
+        return ism_err_set(err, ISM_E_NET, "cannot open the change-signal socket on 127.0.0.1: %s", strerror(e));
+    }
+    *out = s;
+    *port = ntohs(a.sin_port);
+    return 0;
+}
+
+void ism_udp_loopback_send(int port)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return;
+    (void)sendto(s, "!", 1, MSG_DONTWAIT, (struct sockaddr *)&a, sizeof a);
+    close(s);
+}
+
+int ism_udp_drain(ism_sock s)
+{
+    char buf[64];
+    int n = 0;
+    while (recv(s, buf, sizeof buf, MSG_DONTWAIT) >= 0)
+        n++;
+    return n;
+}
+
 int ism_poll(ism_pollfd *fds, size_t n, int timeout_ms)
 {
     int r = poll(fds, n, timeout_ms);

@@ -123,6 +123,56 @@ long ism_sock_send(ism_sock s, const void *buf, size_t len)
     return n;
 }
 
+int ism_udp_loopback_bind(ism_sock *out, int *port, ism_err *err)
+{
+    struct sockaddr_in a;
+    int al = sizeof a;
+    char m[256];
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    SOCKET s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    u_long nb = 1;
+    if (s == INVALID_SOCKET || bind(s, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &al) != 0 || ioctlsocket(s, FIONBIO, &nb) != 0) {
+        int e = WSAGetLastError();
+        if (s != INVALID_SOCKET)
+            closesocket(s);
+        return ism_err_set(err, ISM_E_NET, "cannot open the change-signal socket on 127.0.0.1: %s",
+                           win_msg((DWORD)e, m, sizeof m));
+    }
+    *out = s;
+    *port = ntohs(a.sin_port);
+    return 0;
+}
+
+void ism_udp_loopback_send(int port)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((u_short)port);
+    WSADATA wsa; /* writers such as the manager need not have started Winsock */
+    if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0)
+        return;
+    SOCKET s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    if (s != INVALID_SOCKET) {
+        (void)sendto(s, "!", 1, 0, (struct sockaddr *)&a, sizeof a);
+        closesocket(s);
+    }
+    WSACleanup();
+}
+
+int ism_udp_drain(ism_sock s)
+{
+    char buf[64];
+    int n = 0;
+    while (recv(s, buf, sizeof buf, 0) >= 0)
+        n++;
+    return n;
+}
+
 int ism_poll(ism_pollfd *fds, size_t n, int timeout_ms)
 {
     if (n == 0) {

@@ -2,6 +2,7 @@
 // writes nothing, the revision, the watcher's data_version, service status,
 // and schema handling.
 #include "ism_paths.h"
+#include "ism_platform.h"
 #include "ism_store.h"
 #include "testdir.h"
 
@@ -212,4 +213,34 @@ TEST(Store, UnsetValueThatNoLongerValidatesReadsAsDefault)
                  nullptr);
     sqlite3_close(db);
     STRCMP_EQUAL("25", get(st, ISM_S_SMTP_PORT).c_str());
+}
+
+TEST(Store, WatcherIsWokenByAnotherWritersSignal)
+{
+    ism_err err = {};
+    ism_watch *w = nullptr;
+    LONGS_EQUAL_TEXT(0, ism_watch_open(&w, st, &err), err.msg);
+    LONGS_EQUAL(1, ism_watch_changed(w, nullptr)); // the first call primes
+    LONGS_EQUAL(0, ism_watch_changed(w, nullptr));
+
+    ism_store *writer = nullptr;
+    LONGS_EQUAL_TEXT(0, ism_store_open(&writer, path.c_str(), &err), err.msg);
+    const char *k[] = {"smtp.tls.incoming"};
+    const char *v[] = {"on"};
+    LONGS_EQUAL(0, ism_store_set(writer, 1, k, v, nullptr));
+
+    ism_pollfd p = {};
+    p.fd = ism_watch_sock(w);
+    p.events = POLLIN;
+    LONGS_EQUAL_TEXT(1, ism_poll(&p, 1, 5000), "no wake-up datagram within 5 s");
+    LONGS_EQUAL(1, ism_watch_changed(w, nullptr));
+    LONGS_EQUAL(0, ism_watch_changed(w, nullptr));
+    // Drained: nothing pending any more.
+    p.revents = 0;
+    LONGS_EQUAL(0, ism_poll(&p, 1, 0));
+
+    ism_watch_close(w);
+    // With no watcher recorded, a write sends nothing and still succeeds.
+    LONGS_EQUAL(0, ism_store_set(writer, 1, k, v, nullptr));
+    ism_store_close(writer);
 }
