@@ -1,7 +1,7 @@
 /* ismailctl: the ISMail command line, the same on Windows and Linux.
  *
- *   ismailctl [--data DIR] show | get KEY | set KEY VALUE [KEY VALUE ...] |
- *             reset KEY [KEY ...] | status
+ *   ismailctl [--data DIR] [--json] show | get KEY | set KEY VALUE [KEY VALUE ...] |
+ *             reset KEY [KEY ...] | status | domain add|edit|remove|list ...
  *
  * Exit codes: 0 ok, 2 usage, 3 invalid value, 4 store error. */
 #include "ism_paths.h"
@@ -27,8 +27,14 @@ static void usage(FILE *f)
             "  set KEY VALUE [KEY VALUE...] change settings, all or none (one transaction)\n"
             "  reset KEY [KEY...]           back to the default\n"
             "  status                       what the service has applied\n"
+            "  domain list                  the web server's SSL domains\n"
+            "  domain add DOMAIN --ip IP [--port N] --cert FILE --key FILE [--ca FILE]\n"
+            "  domain edit DOMAIN [--ip IP] [--port N] [--cert FILE] [--key FILE] [--ca FILE]\n"
+            "  domain remove DOMAIN\n"
+            "                               FILEs are absolute or relative to ssl.crt (cert, ca) / ssl.key (key)\n"
             "Options:\n"
             "  --data DIR                   the data folder (store ismail.db); default: the installed one\n"
+            "  --json                       machine-readable output for show, get, status, domain list\n"
             "Booleans accept on/off, yes/no, true/false, 1/0.\n"
             "Exit codes: 0 ok, 2 usage, 3 invalid value, 4 store error.\n");
 }
@@ -48,18 +54,62 @@ static int fail(const ism_err *err)
     return exit_for(err);
 }
 
+static int json;
+
+static int strcasecmp_ascii(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        int x = (*a >= 'A' && *a <= 'Z') ? *a + 32 : *a, y = (*b >= 'A' && *b <= 'Z') ? *b + 32 : *b;
+        if (x != y)
+            return x - y;
+    }
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
+/* Prints s as a JSON string. */
+static void jstr(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
 static int cmd_show(ism_store *st)
 {
     ism_config cfg;
     ism_err err = {0};
     if (ism_store_load(st, &cfg, &err))
         return fail(&err);
+    if (json)
+        printf("{\"revision\": %lld, \"settings\": [", (long long)cfg.revision);
     for (int i = 0; i < ISM_SETTING_COUNT; i++) {
         const ism_setting_def *d = &ism_setting_defs[i];
         const char *v = ism_config_str(&cfg, (ism_setting_id)i);
         int is_def = strcmp(v, d->def) == 0;
-        printf("%-26s %-14s%s  %s\n", d->key, *v ? v : "\"\"", is_def ? " (default)" : "", d->desc);
+        if (json) {
+            printf("%s\n  {\"key\": ", i ? "," : "");
+            jstr(d->key);
+            printf(", \"value\": ");
+            jstr(v);
+            printf(", \"default\": ");
+            jstr(d->def);
+            printf(", \"is_default\": %s, \"description\": ", is_def ? "true" : "false");
+            jstr(d->desc);
+            printf("}");
+        } else {
+            printf("%-26s %-14s%s  %s\n", d->key, *v ? v : "\"\"", is_def ? " (default)" : "", d->desc);
+        }
     }
+    if (json)
+        printf("\n]}\n");
     ism_config_free(&cfg);
     return EXIT_OK;
 }
@@ -75,7 +125,15 @@ static int cmd_get(ism_store *st, const char *key)
     ism_err err = {0};
     if (ism_store_load(st, &cfg, &err))
         return fail(&err);
-    printf("%s\n", ism_config_str(&cfg, (ism_setting_id)id));
+    if (json) {
+        printf("{\"key\": ");
+        jstr(key);
+        printf(", \"value\": ");
+        jstr(ism_config_str(&cfg, (ism_setting_id)id));
+        printf("}\n");
+    } else {
+        printf("%s\n", ism_config_str(&cfg, (ism_setting_id)id));
+    }
     ism_config_free(&cfg);
     return EXIT_OK;
 }
@@ -87,6 +145,27 @@ static int cmd_status(ism_store *st)
     int64_t rev = 0;
     if (ism_store_read_status(st, &s, &err) || ism_store_revision(st, &rev, &err))
         return fail(&err);
+    if (json) {
+        printf("{\"store_revision\": %lld, \"applied_revision\": %lld, \"applied_at_ms\": %lld, "
+               "\"up_to_date\": %s, \"error\": ",
+               (long long)rev, (long long)s.applied_revision, (long long)s.applied_at_ms,
+               s.applied_revision >= rev ? "true" : "false");
+        jstr(s.error);
+        printf(", \"listeners\": [");
+        for (int i = 0; i < s.n_listeners; i++) {
+            const ism_listener_state *l = &s.listeners[i];
+            printf("%s\n  {\"name\": ", i ? "," : "");
+            jstr(l->name);
+            printf(", \"port\": %d, \"open\": %s, \"tls\": %s, \"fingerprint\": ", l->port,
+                   l->open ? "true" : "false", l->tls ? "true" : "false");
+            jstr(l->fingerprint);
+            printf(", \"error\": ");
+            jstr(l->error);
+            printf("}");
+        }
+        printf("\n]}\n");
+        return EXIT_OK;
+    }
     printf("store revision:   %lld\n", (long long)rev);
     if (s.applied_revision < 0) {
         printf("applied revision: none (the service has not run with this store)\n");
@@ -106,6 +185,114 @@ static int cmd_status(ism_store *st)
     return EXIT_OK;
 }
 
+static char *lower(char *s)
+{
+    for (char *p = s; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p + 32);
+    return s;
+}
+
+static int cmd_domain_list(ism_store *st)
+{
+    ism_web_domain *v;
+    size_t n;
+    ism_err err = {0};
+    if (ism_store_domain_list(st, &v, &n, &err))
+        return fail(&err);
+    if (json)
+        printf("[");
+    for (size_t i = 0; i < n; i++) {
+        if (json) {
+            printf("%s\n  {\"domain\": ", i ? "," : "");
+            jstr(v[i].domain);
+            printf(", \"ip\": ");
+            jstr(v[i].ip);
+            printf(", \"port\": %d, \"cert\": ", v[i].port);
+            jstr(v[i].cert_file);
+            printf(", \"key\": ");
+            jstr(v[i].key_file);
+            printf(", \"ca\": ");
+            jstr(v[i].ca_file);
+            printf("}");
+        } else {
+            printf("%-30s %-15s %-5d cert %s  key %s%s%s\n", v[i].domain, v[i].ip, v[i].port, v[i].cert_file,
+                   v[i].key_file, v[i].ca_file[0] ? "  ca " : "", v[i].ca_file);
+        }
+    }
+    if (json)
+        printf("%s]\n", n ? "\n" : "");
+    else if (n == 0)
+        printf("no web SSL domains configured\n");
+    free(v);
+    return EXIT_OK;
+}
+
+/* domain add|edit DOMAIN [--ip IP] [--port N] [--cert F] [--key F] [--ca F] */
+static int cmd_domain_put(ism_store *st, const ism_paths *paths, int add, int nargs, char **args)
+{
+    ism_web_domain d;
+    ism_err err = {0};
+    memset(&d, 0, sizeof d);
+    snprintf(d.domain, sizeof d.domain, "%s", args[0]);
+    d.port = 443;
+    snprintf(d.ip, sizeof d.ip, "0.0.0.0");
+    if (!add) {
+        ism_web_domain *v;
+        size_t n, i;
+        if (ism_store_domain_list(st, &v, &n, &err))
+            return fail(&err);
+        for (i = 0; i < n && strcasecmp_ascii(v[i].domain, d.domain) != 0; i++) {
+        }
+        if (i == n) {
+            free(v);
+            fprintf(stderr, "ismailctl: domain %s is not configured for SSL; use 'domain add' first\n", d.domain);
+            return EXIT_INVALID;
+        }
+        d = v[i];
+        free(v);
+    }
+    int have_ip = 0, have_cert = 0, have_key = 0;
+    for (int i = 1; i < nargs; i += 2) {
+        const char *opt = args[i], *val = i + 1 < nargs ? args[i + 1] : NULL;
+        if (!val) {
+            fprintf(stderr, "ismailctl: %s needs a value\n", opt);
+            return EXIT_USAGE;
+        }
+        if (strcmp(opt, "--ip") == 0) {
+            snprintf(d.ip, sizeof d.ip, "%s", val);
+            have_ip = 1;
+        } else if (strcmp(opt, "--port") == 0) {
+            char *end;
+            long p = strtol(val, &end, 10);
+            d.port = (*val && !*end && p > 0 && p < 65536) ? (int)p : -1;
+            if (d.port < 0) {
+                fprintf(stderr, "ismailctl: port: '%s' is not a TCP port from 1 to 65535 (SSL uses 443)\n", val);
+                return EXIT_INVALID;
+            }
+        } else if (strcmp(opt, "--cert") == 0) {
+            snprintf(d.cert_file, sizeof d.cert_file, "%s", val);
+            have_cert = 1;
+        } else if (strcmp(opt, "--key") == 0) {
+            snprintf(d.key_file, sizeof d.key_file, "%s", val);
+            have_key = 1;
+        } else if (strcmp(opt, "--ca") == 0) {
+            snprintf(d.ca_file, sizeof d.ca_file, "%s", val);
+        } else {
+            fprintf(stderr, "ismailctl: unknown option '%s' for domain %s\n", opt, add ? "add" : "edit");
+            return EXIT_USAGE;
+        }
+    }
+    if (add && (!have_ip || !have_cert || !have_key)) {
+        fprintf(stderr, "ismailctl: domain add needs --ip, --cert and --key\n");
+        return EXIT_USAGE;
+    }
+    if (ism_web_domain_check(&d, &err) || ism_web_domain_check_files(&d, paths, &err) ||
+        ism_store_domain_put(st, &d, add ? ISM_DOMAIN_ADD : ISM_DOMAIN_EDIT, &err))
+        return fail(&err);
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     const char *data = NULL;
@@ -113,6 +300,8 @@ int main(int argc, char **argv)
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
             data = argv[++i];
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
         } else if (strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return EXIT_OK;
@@ -134,9 +323,11 @@ int main(int argc, char **argv)
     char **args = argv + i;
     if (!((strcmp(cmd, "show") == 0 && nargs == 0) || (strcmp(cmd, "status") == 0 && nargs == 0) ||
           (strcmp(cmd, "get") == 0 && nargs == 1) || (strcmp(cmd, "reset") == 0 && nargs >= 1) ||
-          (strcmp(cmd, "set") == 0 && nargs >= 2 && nargs % 2 == 0))) {
-        fprintf(stderr, "ismailctl: wrong command or arguments: '%s'\n", cmd);
-        usage(stderr);
+          (strcmp(cmd, "set") == 0 && nargs >= 2 && nargs % 2 == 0) ||
+          (strcmp(cmd, "domain") == 0 && nargs == 1 && strcmp(args[0], "list") == 0) ||
+          (strcmp(cmd, "domain") == 0 && nargs == 2 && strcmp(args[0], "remove") == 0) ||
+          (strcmp(cmd, "domain") == 0 && nargs >= 2 && (strcmp(args[0], "add") == 0 || strcmp(args[0], "edit") == 0)))) {
+        fprintf(stderr, "ismailctl: wrong command or arguments: '%s'; 'ismailctl --help' lists the commands\n", cmd);
         return EXIT_USAGE;
     }
 
@@ -147,7 +338,21 @@ int main(int argc, char **argv)
     if (ism_fs_mkdirs(paths.data, 0, &err) || ism_store_open(&st, paths.store, &err))
         return fail(&err);
     int rc;
-    if (strcmp(cmd, "show") == 0) {
+    if (strcmp(cmd, "domain") == 0) {
+        ism_config cfg;
+        if (ism_store_load(st, &cfg, &err)) {
+            rc = fail(&err);
+        } else {
+            ism_paths_apply_config(&paths, &cfg);
+            ism_config_free(&cfg);
+            if (strcmp(args[0], "list") == 0)
+                rc = cmd_domain_list(st);
+            else if (strcmp(args[0], "remove") == 0)
+                rc = ism_store_domain_remove(st, lower(args[1]), &err) ? fail(&err) : EXIT_OK;
+            else
+                rc = cmd_domain_put(st, &paths, strcmp(args[0], "add") == 0, nargs - 1, args + 1);
+        }
+    } else if (strcmp(cmd, "show") == 0) {
         rc = cmd_show(st);
     } else if (strcmp(cmd, "get") == 0) {
         rc = cmd_get(st, args[0]);

@@ -46,3 +46,32 @@ int ism_paths_ensure(const ism_paths *p, ism_err *err)
         return -1;
     return 0;
 }
+
+void ism_paths_resolve(char *out, size_t outsz, const char *dir, const char *name)
+{
+    int absolute = name[0] == '/' || name[0] == '\\' ||
+                   (((name[0] | 0x20) >= 'a' && (name[0] | 0x20) <= 'z') && name[1] == ':');
+    if (absolute)
+        snprintf(out, outsz, "%s", name);
+    else
+        ism_paths_file(out, outsz, dir, name, NULL);
+}
+
+int ism_web_domain_check_files(const ism_web_domain *d, const ism_paths *p, ism_err *err)
+{
+    const struct {
+        const char *what, *name, *dir;
+    } files[] = {{"certificate file", d->cert_file, p->crt},
+                 {"private key file", d->key_file, p->key},
+                 {"CA certificate file", d->ca_file, p->crt}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char full[ISM_PATH_MAX * 2];
+        if (!files[i].name[0])
+            continue;
+        ism_paths_resolve(full, sizeof full, files[i].dir, files[i].name);
+        if (!ism_fs_exists(full))
+            return ism_err_set(err, ISM_E_INVALID, "domain %s: the %s %s does not exist; install it first", d->domain,
+                               files[i].what, full);
+    }
+    return 0;
+}

@@ -34,6 +34,12 @@ int ism_paths_ensure(const ism_paths *p, ism_err *err);
 /* out = dir + separator + name + ext (e.g. crt folder, "example.com", ".crt"). */
 void ism_paths_file(char *out, size_t outsz, const char *dir, const char *name, const char *ext);
 
+/* out = name when it is absolute (/x, C:\x, \\server\x), else dir + name. */
+void ism_paths_resolve(char *out, size_t outsz, const char *dir, const char *name);
+/* Checks that a web SSL domain's certificate, key and CA files exist
+ * (resolved against the ssl.crt and ssl.key folders). */
+int ism_web_domain_check_files(const ism_web_domain *d, const ism_paths *p, ism_err *err);
+
 #ifdef __cplusplus
 }
 #endif

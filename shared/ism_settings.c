@@ -216,3 +216,26 @@ int ism_config_check(const ism_config *cfg, ism_err *err)
     }
     return 0;
 }
+
+int ism_web_domain_check(ism_web_domain *d, ism_err *err)
+{
+    char canon[1024];
+    if (!d->domain[0] || !valid_hostname(d->domain))
+        return ism_err_set(err, ISM_E_INVALID, "domain: '%s' is not a domain name such as mail.example.com",
+                           d->domain);
+    for (char *p = d->domain; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (ism_setting_normalize(ISM_S_LISTEN_ADDRESS, d->ip, canon, sizeof canon, NULL))
+        return ism_err_set(err, ISM_E_INVALID, "ip: '%s' is not an IP address (for example 0.0.0.0 or 192.0.2.10)",
+                           d->ip);
+    if (d->port < 1 || d->port > 65535)
+        return ism_err_set(err, ISM_E_INVALID, "port: %d is not a TCP port from 1 to 65535 (SSL uses 443)", d->port);
+    if (!d->cert_file[0] || !d->key_file[0])
+        return ism_err_set(err, ISM_E_INVALID, "domain %s needs both a certificate file and a private key file",
+                           d->domain);
+    const char *files[] = {d->cert_file, d->key_file, d->ca_file};
+    for (int i = 0; i < 3; i++)
+        if (strpbrk(files[i], "\r\n\t*?\"<>|"))
+            return ism_err_set(err, ISM_E_INVALID, "'%s' is not a usable file name", files[i]);
+    return 0;
+}

@@ -63,6 +63,23 @@ const char *ism_config_str(const ism_config *cfg, ism_setting_id id);
  * Returns 0 or -1 with a message naming both keys. */
 int ism_config_check(const ism_config *cfg, ism_err *err);
 
+/* One of the web server's SSL domains (the manual's "configure a domain for
+ * SSL": domain name, IP address, SSL port, certificate, private key, optional
+ * CA certificate). File names are absolute, or relative to the ssl.crt
+ * folder (certificate, CA) and the ssl.key folder (key). */
+typedef struct {
+    char domain[256];
+    char ip[64];
+    int port;
+    char cert_file[1024];
+    char key_file[1024];
+    char ca_file[1024];
+} ism_web_domain;
+
+/* Checks the fields' syntax and canonicalises them (lower-case domain);
+ * messages name the field ("domain", "ip", "port", ...). */
+int ism_web_domain_check(ism_web_domain *d, ism_err *err);
+
 #ifdef __cplusplus
 }
 #endif

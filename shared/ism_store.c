@@ -5,7 +5,8 @@
  *   settings(key, value)        every setting an administrator has set; unset
  *                               keys read as their default from ism_settings.def
  *   service_state(key, value)   applied_revision, applied_at_ms, error
- *   listener_state(...)         one row per listener, written by the service */
+ *   listener_state(...)         one row per listener, written by the service
+ * Version 2 adds web_domains(domain, ip, port, cert_file, key_file, ca_file). */
 #include "ism_store.h"
 
 #include <sqlite3.h>
@@ -49,6 +50,11 @@ static const char *const migrations[] = {
     "CREATE TABLE IF NOT EXISTS listener_state(name TEXT PRIMARY KEY, port INTEGER NOT NULL,"
     " open INTEGER NOT NULL, tls INTEGER NOT NULL, fingerprint TEXT NOT NULL, error TEXT NOT NULL);"
     "INSERT OR IGNORE INTO meta VALUES('revision', '0');",
+    /* to version 2: the web server's SSL domains (the manual's "configure a
+     * domain for SSL"). */
+    "CREATE TABLE IF NOT EXISTS web_domains(domain TEXT PRIMARY KEY, ip TEXT NOT NULL,"
+    " port INTEGER NOT NULL CHECK(port BETWEEN 1 AND 65535), cert_file TEXT NOT NULL,"
+    " key_file TEXT NOT NULL, ca_file TEXT NOT NULL DEFAULT '');",
 };
 
 static int meta_int(ism_store *st, const char *key, int64_t *out, ism_err *err)
@@ -86,6 +92,8 @@ static int migrate(ism_store *st, ism_err *err)
                     st->path, (long long)have, ISM_STORE_SCHEMA_VERSION);
         goto fail;
     }
+    _Static_assert(sizeof migrations / sizeof migrations[0] == ISM_STORE_SCHEMA_VERSION,
+                   "one migration per schema version");
     for (int64_t v = have; v < ISM_STORE_SCHEMA_VERSION; v++) {
         if (exec(st, migrations[v], err))
             goto fail;
@@ -415,4 +423,144 @@ int ism_watch_changed(ism_watch *w, ism_err *err)
     w->primed = 1;
     w->data_version = dv;
     return changed;
+}
+
+/* ---- web SSL domains ---- */
+
+static int bump_revision_and_commit(ism_store *st, ism_err *err)
+{
+    if (exec(st, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='revision'", err) ||
+        exec(st, "COMMIT", err))
+        return -1;
+    ism_store_notify(st);
+    return 0;
+}
+
+static int domain_exists(ism_store *st, const char *domain, int *exists, ism_err *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM web_domains WHERE domain=?", -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "reading web domains");
+    sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(st, err, "reading web domains");
+    *exists = rc == SQLITE_ROW;
+    return 0;
+}
+
+int ism_store_domain_put(ism_store *st, const ism_web_domain *d, ism_domain_mode mode, ism_err *err)
+{
+    int exists = 0;
+    if (exec(st, "BEGIN IMMEDIATE", err))
+        return -1;
+    if (domain_exists(st, d->domain, &exists, err))
+        goto fail;
+    if (mode == ISM_DOMAIN_ADD && exists) {
+        ism_err_set(err, ISM_E_INVALID, "domain %s is already configured for SSL; use 'domain edit' to change it",
+                    d->domain);
+        goto fail;
+    }
+    if (mode == ISM_DOMAIN_EDIT && !exists) {
+        ism_err_set(err, ISM_E_INVALID, "domain %s is not configured for SSL; use 'domain add' first", d->domain);
+        goto fail;
+    }
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO web_domains VALUES(?,?,?,?,?,?)", -1, &s, NULL) !=
+        SQLITE_OK) {
+        db_fail(st, err, "writing web domains");
+        goto fail;
+    }
+    sqlite3_bind_text(s, 1, d->domain, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, d->ip, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, d->port);
+    sqlite3_bind_text(s, 4, d->cert_file, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, d->key_file, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, d->ca_file, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        db_fail(st, err, "writing web domains");
+        goto fail;
+    }
+    if (bump_revision_and_commit(st, err))
+        goto fail;
+    return 0;
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int ism_store_domain_remove(ism_store *st, const char *domain, ism_err *err)
+{
+    int exists = 0;
+    if (exec(st, "BEGIN IMMEDIATE", err))
+        return -1;
+    if (domain_exists(st, domain, &exists, err))
+        goto fail;
+    if (!exists) {
+        ism_err_set(err, ISM_E_INVALID, "domain %s is not configured for SSL; 'ismailctl domain list' shows them",
+                    domain);
+        goto fail;
+    }
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "DELETE FROM web_domains WHERE domain=?", -1, &s, NULL) != SQLITE_OK) {
+        db_fail(st, err, "writing web domains");
+        goto fail;
+    }
+    sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        db_fail(st, err, "writing web domains");
+        goto fail;
+    }
+    if (bump_revision_and_commit(st, err))
+        goto fail;
+    return 0;
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int ism_store_domain_list(ism_store *st, ism_web_domain **out, size_t *n, ism_err *err)
+{
+    sqlite3_stmt *s;
+    size_t cap = 0, cnt = 0;
+    ism_web_domain *v = NULL;
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT domain, ip, port, cert_file, key_file, ca_file FROM web_domains ORDER BY domain",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "reading web domains");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 8;
+            ism_web_domain *nv = realloc(v, cap * sizeof *v);
+            if (!nv) {
+                free(v);
+                sqlite3_finalize(s);
+                return ism_err_set(err, ISM_E_STORE, "out of memory");
+            }
+            v = nv;
+        }
+        ism_web_domain *d = &v[cnt++];
+        memset(d, 0, sizeof *d);
+        snprintf(d->domain, sizeof d->domain, "%s", (const char *)sqlite3_column_text(s, 0));
+        snprintf(d->ip, sizeof d->ip, "%s", (const char *)sqlite3_column_text(s, 1));
+        d->port = sqlite3_column_int(s, 2);
+        snprintf(d->cert_file, sizeof d->cert_file, "%s", (const char *)sqlite3_column_text(s, 3));
+        snprintf(d->key_file, sizeof d->key_file, "%s", (const char *)sqlite3_column_text(s, 4));
+        snprintf(d->ca_file, sizeof d->ca_file, "%s", (const char *)sqlite3_column_text(s, 5));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        return db_fail(st, err, "reading web domains");
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
 }

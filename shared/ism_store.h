@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define ISM_STORE_SCHEMA_VERSION 1
+#define ISM_STORE_SCHEMA_VERSION 2
 #define ISM_STORE_FILE "ismail.db"
 
 typedef struct ism_store ism_store;
@@ -44,6 +44,15 @@ int ism_store_revision(ism_store *st, int64_t *rev, ism_err *err);
 /* PRAGMA data_version of this connection: changes when another connection
  * has committed since the last call. */
 int ism_store_data_version(ism_store *st, int64_t *dv, ism_err *err);
+
+/* ---- the web server's SSL domains (a table, not single settings) ----
+ * Validate with ism_web_domain_check (ism_settings.h) first; these functions
+ * only store. Each change bumps the revision like a settings write. */
+typedef enum { ISM_DOMAIN_ADD, ISM_DOMAIN_EDIT } ism_domain_mode;
+int ism_store_domain_put(ism_store *st, const ism_web_domain *d, ism_domain_mode mode, ism_err *err);
+int ism_store_domain_remove(ism_store *st, const char *domain, ism_err *err);
+/* *out is malloc'd (free() it), sorted by domain. */
+int ism_store_domain_list(ism_store *st, ism_web_domain **out, size_t *n, ism_err *err);
 
 /* ---- watching for changes (the service) ----
  * A watcher notices commits made by other connections: writers send a

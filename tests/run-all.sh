@@ -57,6 +57,8 @@ suite unit-wine          wine_unit
 suite docs               bash "$HERE/check-docs.sh" "$LB"
 suite vcxproj            bash "$HERE/check-vcxproj.sh" "$WB"
 suite linux-e2e          bash "$HERE/e2e/linux-starttls.sh" "$LB"
+suite ctl-bad-input      bash "$HERE/e2e/ctl-bad-input.sh" "$LB"
+suite store-stress       bash "$HERE/store-stress.sh" "$LB" "$WB"
 suite wine-gui           bash "$HERE/wine/gui-smoke.sh" "$WB"
 suite wine-msi-e2e       bash "$HERE/wine/e2e-msi.sh" "$LB" "$WB" "$MSI"
 

@@ -8,6 +8,7 @@
 
 #include <CppUTest/TestHarness.h>
 #include <sqlite3.h>
+#include <cstdlib>
 #include <string>
 
 TEST_GROUP(Store)
@@ -243,4 +244,77 @@ TEST(Store, WatcherIsWokenByAnotherWritersSignal)
     // With no watcher recorded, a write sends nothing and still succeeds.
     LONGS_EQUAL(0, ism_store_set(writer, 1, k, v, nullptr));
     ism_store_close(writer);
+}
+
+TEST(Store, AVersion1StoreIsUpgradedInPlaceKeepingItsSettings)
+{
+    ism_store_close(st);
+    st = nullptr;
+    std::string old = dir + "/v1.db";
+    sqlite3 *db;
+    sqlite3_open(old.c_str(), &db);
+    // The version 1 schema exactly as version 1 created it.
+    LONGS_EQUAL(SQLITE_OK,
+                sqlite3_exec(db,
+                             "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                             "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                             "CREATE TABLE service_state(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                             "CREATE TABLE listener_state(name TEXT PRIMARY KEY, port INTEGER NOT NULL,"
+                             " open INTEGER NOT NULL, tls INTEGER NOT NULL, fingerprint TEXT NOT NULL,"
+                             " error TEXT NOT NULL);"
+                             "INSERT INTO meta VALUES('revision','5'),('schema_version','1');"
+                             "INSERT INTO settings VALUES('smtp.tls.incoming','on');",
+                             nullptr, nullptr, nullptr));
+    sqlite3_close(db);
+    ism_err err = {};
+    LONGS_EQUAL_TEXT(0, ism_store_open(&st, old.c_str(), &err), err.msg);
+    STRCMP_EQUAL("on", get(st, ISM_S_SMTP_TLS_INCOMING).c_str());
+    int64_t rev = 0;
+    ism_store_revision(st, &rev, nullptr);
+    LONGS_EQUAL(5, rev);
+    // The version 2 table is there and works.
+    ism_web_domain d = {};
+    snprintf(d.domain, sizeof d.domain, "web.test");
+    snprintf(d.ip, sizeof d.ip, "127.0.0.1");
+    d.port = 443;
+    snprintf(d.cert_file, sizeof d.cert_file, "web.test.crt");
+    snprintf(d.key_file, sizeof d.key_file, "web.test.key");
+    LONGS_EQUAL_TEXT(0, ism_store_domain_put(st, &d, ISM_DOMAIN_ADD, &err), err.msg);
+    ism_web_domain *v = nullptr;
+    size_t n = 0;
+    LONGS_EQUAL(0, ism_store_domain_list(st, &v, &n, nullptr));
+    LONGS_EQUAL(1, n);
+    STRCMP_EQUAL("web.test", v[0].domain);
+    free(v);
+    ism_store_revision(st, &rev, nullptr);
+    LONGS_EQUAL(6, rev);
+}
+
+TEST(Store, DomainAddEditRemove)
+{
+    ism_web_domain d = {};
+    ism_err err = {};
+    snprintf(d.domain, sizeof d.domain, "Web.Test");
+    snprintf(d.ip, sizeof d.ip, "127.0.0.1");
+    d.port = 443;
+    snprintf(d.cert_file, sizeof d.cert_file, "a.crt");
+    snprintf(d.key_file, sizeof d.key_file, "a.key");
+    LONGS_EQUAL(0, ism_web_domain_check(&d, &err));
+    STRCMP_EQUAL("web.test", d.domain);
+    LONGS_EQUAL(0, ism_store_domain_put(st, &d, ISM_DOMAIN_ADD, &err));
+    LONGS_EQUAL(-1, ism_store_domain_put(st, &d, ISM_DOMAIN_ADD, &err));
+    STRCMP_CONTAINS("already configured", err.msg);
+    d.port = 8443;
+    LONGS_EQUAL(0, ism_store_domain_put(st, &d, ISM_DOMAIN_EDIT, &err));
+    LONGS_EQUAL(0, ism_store_domain_remove(st, "web.test", &err));
+    LONGS_EQUAL(-1, ism_store_domain_remove(st, "web.test", &err));
+    STRCMP_CONTAINS("not configured", err.msg);
+    ism_web_domain bad = d;
+    snprintf(bad.ip, sizeof bad.ip, "1.2.3.999");
+    LONGS_EQUAL(-1, ism_web_domain_check(&bad, &err));
+    STRCMP_CONTAINS("ip:", err.msg);
+    bad = d;
+    bad.port = 0;
+    LONGS_EQUAL(-1, ism_web_domain_check(&bad, &err));
+    STRCMP_CONTAINS("port:", err.msg);
 }
