@@ -3,6 +3,7 @@
 #              prefix, start the service through the service manager, open the manager
 #   make test  install what is missing, build both targets, run every suite
 #   make stop  end what `make run` started
+#   make bench measurements written to docs/performance.md
 SHELL := /bin/bash
 BUILD ?= build
 LINUX_BUILD := $(BUILD)/linux
@@ -38,6 +39,9 @@ run: win msi
 
 stop:
 	@bash scripts/run.sh --stop
+
+bench: linux
+	@bash scripts/bench.sh $(LINUX_BUILD)
 
 clean:
 	rm -rf $(BUILD)
