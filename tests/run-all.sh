@@ -59,7 +59,7 @@ suite vcxproj            bash "$HERE/check-vcxproj.sh" "$WB"
 suite linux-e2e          bash "$HERE/e2e/linux-starttls.sh" "$LB"
 suite ctl-bad-input      bash "$HERE/e2e/ctl-bad-input.sh" "$LB"
 suite store-stress       bash "$HERE/store-stress.sh" "$LB" "$WB"
-suite wine-gui           bash "$HERE/wine/gui-smoke.sh" "$WB"
+suite wine-gui           env SHOT="$ROOT/build/screenshots/manager-ssl-tls.png" bash "$HERE/wine/gui-smoke.sh" "$WB"
 suite wine-msi-e2e       bash "$HERE/wine/e2e-msi.sh" "$LB" "$WB" "$MSI"
 
 echo
