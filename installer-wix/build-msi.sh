@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# build-msi.sh: builds ISMail's MSI from installer-wix/ISMail.wxs with wixl.
+#
+#   bash installer-wix/build-msi.sh <win build dir> <out.msi>
+#
+# Takes the version from resources/version.h (ISM_VERSION_STRING, the one
+# place it is written) and the three programs from the Windows build folder:
+#   <win build>/service/ismail-service.exe
+#   <win build>/ctl/ismailctl.exe
+#   <win build>/manager-gui/ismail-manager.exe
+# Exits non-zero, saying what is missing, if a program or wixl is absent.
+set -euo pipefail
+
+die() { echo "build-msi: $*" >&2; exit 1; }
+
+[ $# -eq 2 ] || die "usage: bash installer-wix/build-msi.sh <win build dir> <out.msi>"
+WIN_BUILD=$1
+OUT=$2
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+WXS=$HERE/ISMail.wxs
+
+command -v wixl >/dev/null || die "wixl not found (Debian package: msitools)"
+[ -d "$WIN_BUILD" ] || die "Windows build folder '$WIN_BUILD' does not exist (run: make win)"
+WIN_BUILD=$(cd "$WIN_BUILD" && pwd)
+
+VERSION=$(sed -n 's/^#define ISM_VERSION_STRING "\(.*\)"/\1/p' "$ROOT/resources/version.h")
+[[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+    die "no usable ISM_VERSION_STRING in resources/version.h (found '$VERSION')"
+
+SERVICE_EXE=$WIN_BUILD/service/ismail-service.exe
+CTL_EXE=$WIN_BUILD/ctl/ismailctl.exe
+MANAGER_EXE=$WIN_BUILD/manager-gui/ismail-manager.exe
+missing=0
+for f in "$SERVICE_EXE" "$CTL_EXE" "$MANAGER_EXE"; do
+    if [ ! -s "$f" ]; then
+        echo "build-msi: missing $f" >&2
+        missing=1
+    fi
+done
+[ $missing -eq 0 ] || die "build the Windows programs first (make win)"
+
+# wixl resolves File/@Source relative to the .wxs file's folder and rejects
+# absolute paths, so hand it paths relative to installer-wix/.
+rel() { realpath --relative-to="$HERE" "$1"; }
+
+mkdir -p "$(dirname "$OUT")"
+tmp=$OUT.tmp.$$
+trap 'rm -f "$tmp"' EXIT
+# wixl prints GLib warnings for attributes it does not model; keep them out of
+# the way but show everything if the build fails.
+log=$(wixl -a x64 -o "$tmp" \
+        -D Version="$VERSION" \
+        -D ServiceExe="$(rel "$SERVICE_EXE")" \
+        -D CtlExe="$(rel "$CTL_EXE")" \
+        -D ManagerExe="$(rel "$MANAGER_EXE")" \
+        "$WXS" 2>&1) || { echo "$log" >&2; die "wixl failed on $WXS"; }
+mv -f "$tmp" "$OUT"
+echo "build-msi: $OUT (ISMail $VERSION, x64)"
