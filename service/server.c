@@ -12,7 +12,7 @@
 #include "ism_settings.h"
 #include "ism_store.h"
 #include "ism_tls.h"
-#include "smtp.h"
+#include "proto.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -38,15 +38,17 @@ void ism_server_request_reload(void) { atomic_store(&reload_requested, 1); }
 /* ---- the listener table: one row per listening port ---- */
 typedef struct {
     const char *name;
+    const ism_proto_ops *proto;
     ism_setting_id port;
     ism_setting_id tls;  /* the checkbox that switches TLS for it */
     int implicit_tls;    /* TLS from the first byte; open only while tls is on */
+    int submission;      /* clients submit mail here (SMTP AUTH) */
 } listener_def;
 
 static const listener_def listener_defs[] = {
-    {"smtp", ISM_S_SMTP_PORT, ISM_S_SMTP_TLS_INCOMING, 0},
-    {"submission", ISM_S_SUBMISSION_PORT, ISM_S_SMTP_TLS_INCOMING, 0},
-    {"smtps", ISM_S_SMTPS_PORT, ISM_S_SMTP_TLS_INCOMING, 1},
+    {"smtp", &ism_proto_smtp, ISM_S_SMTP_PORT, ISM_S_SMTP_TLS_INCOMING, 0, 0},
+    {"submission", &ism_proto_smtp, ISM_S_SUBMISSION_PORT, ISM_S_SMTP_TLS_INCOMING, 0, 1},
+    {"smtps", &ism_proto_smtp, ISM_S_SMTPS_PORT, ISM_S_SMTP_TLS_INCOMING, 1, 1},
 };
 #define N_LISTENERS (sizeof listener_defs / sizeof listener_defs[0])
 
@@ -66,8 +68,9 @@ typedef struct {
     ism_tls_gen *gen;      /* the generation this session's TLS began with */
     tls_state tls;
     int want_write;        /* OpenSSL needs the socket writable to go on */
-    ism_smtp smtp;
-    char in[ISM_SMTP_MAX_COMMAND * 4];
+    void *pstate;          /* the protocol's per-connection state */
+    ism_proto_env env;
+    char in[4096];
     size_t in_len;
     int discarding;        /* skipping the rest of an over-long line */
     ism_buf out;
@@ -108,6 +111,10 @@ static void conn_free(conn *c)
     ism_tls_gen_unref(c->gen);
     ism_sock_close(c->fd);
     ism_buf_free(&c->out);
+    if (c->pstate) {
+        c->def->proto->end(c->pstate);
+        free(c->pstate);
+    }
     free(c);
 }
 
@@ -123,6 +130,21 @@ static int conn_start_tls(server *sv, conn *c)
     c->tls = T_HANDSHAKE;
     c->deadline = ism_time_mono_ms() + HANDSHAKE_TIMEOUT_MS;
     return 0;
+}
+
+/* Brings the session's view of its surroundings up to date: the settings
+ * may have changed since the last line. */
+static void conn_env_refresh(server *sv, conn *c)
+{
+    ism_proto_env *e = &c->env;
+    int tls_setting = ism_config_bool(&sv->cfg, c->def->tls);
+    e->hostname = sv->hostname;
+    e->tls_active = c->tls == T_ESTABLISHED;
+    e->starttls_offered = tls_setting && sv->gen && !c->def->implicit_tls && c->tls == T_PLAIN;
+    e->tls_required_for_auth = tls_setting;
+    e->submission = c->def->submission;
+    e->tls_version = c->ssl && e->tls_active ? SSL_get_version(c->ssl) : NULL;
+    e->tls_cipher = c->ssl && e->tls_active ? SSL_get_cipher_name(c->ssl) : NULL;
 }
 
 /* Returns -1 when the connection is finished. */
@@ -170,14 +192,15 @@ static void conn_lines(server *sv, conn *c)
         } else {
             if (len > 0 && c->in[start + len - 1] == '\r')
                 len--;
-            if (len + 2 > ISM_SMTP_MAX_COMMAND) {
-                ism_smtp_line_too_long(&c->smtp, &c->out);
+            const ism_proto_ops *p = c->def->proto;
+            if (len + 2 > p->max_line) {
+                p->too_long(c->pstate, &c->env, &c->out);
             } else {
-                int offer = ism_config_bool(&sv->cfg, c->def->tls) && sv->gen && !c->def->implicit_tls;
-                ism_smtp_action a = ism_smtp_command(&c->smtp, c->in + start, len, offer, &c->out);
-                if (a == ISM_SMTP_STARTTLS)
+                conn_env_refresh(sv, c);
+                ism_proto_action a = p->line(c->pstate, &c->env, c->in + start, len, &c->out);
+                if (a == ISM_PROTO_STARTTLS)
                     c->starttls_pending = 1;
-                else if (a == ISM_SMTP_QUIT)
+                else if (a == ISM_PROTO_CLOSE)
                     c->close_pending = 1;
             }
         }
@@ -192,7 +215,7 @@ static void conn_lines(server *sv, conn *c)
     c->in_len -= start;
     if (c->in_len == sizeof c->in) {
         /* A full buffer with no line end: answer once, skip to the next LF. */
-        ism_smtp_line_too_long(&c->smtp, &c->out);
+        c->def->proto->too_long(c->pstate, &c->env, &c->out);
         c->in_len = 0;
         c->discarding = 1;
     }
@@ -221,10 +244,11 @@ static int conn_run(server *sv, conn *c)
             c->tls = T_ESTABLISHED;
             c->want_write = 0;
             c->deadline = ism_time_mono_ms() + IDLE_TIMEOUT_MS;
+            conn_env_refresh(sv, c);
             if (c->def->implicit_tls)
-                ism_smtp_begin(&c->smtp, sv->hostname, 1, &c->out);
+                c->def->proto->begin(c->pstate, &c->env, &c->out);
             else
-                ism_smtp_tls_started(&c->smtp);
+                c->def->proto->tls_started(c->pstate, &c->env);
         }
         if (conn_flush(c))
             return -1;
@@ -288,13 +312,19 @@ static void accept_all(server *sv, size_t li)
         c->fd = fd;
         c->def = &listener_defs[li];
         c->deadline = ism_time_mono_ms() + IDLE_TIMEOUT_MS;
+        c->pstate = calloc(1, c->def->proto->state_size);
+        if (!c->pstate) {
+            conn_free(c);
+            continue;
+        }
+        conn_env_refresh(sv, c);
         if (c->def->implicit_tls) {
             if (conn_start_tls(sv, c)) {
                 conn_free(c);
                 continue;
             }
         } else {
-            ism_smtp_begin(&c->smtp, sv->hostname, 0, &c->out);
+            c->def->proto->begin(c->pstate, &c->env, &c->out);
         }
         sv->conns[sv->nconns++] = c;
         if (conn_run(sv, c)) {

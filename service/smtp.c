@@ -9,25 +9,30 @@
 #include <stdio.h>
 #include <string.h>
 
-void ism_smtp_begin(ism_smtp *s, const char *hostname, int tls_active, ism_buf *out)
+static void smtp_begin(void *st, const ism_proto_env *env, ism_buf *out)
 {
-    memset(s, 0, sizeof *s);
-    snprintf(s->hostname, sizeof s->hostname, "%s", hostname);
-    s->tls_active = tls_active;
-    ism_buf_printf(out, "220 %s ESMTP ISMail ready\r\n", s->hostname);
+    (void)st;
+    ism_buf_printf(out, "220 %s ESMTP ISMail ready\r\n", env->hostname);
 }
 
-void ism_smtp_tls_started(ism_smtp *s)
+static void smtp_tls_started(void *st, const ism_proto_env *env)
 {
-    s->tls_active = 1;
+    ism_smtp *s = st;
+    (void)env;
     s->state = ISM_SMTP_S_FRESH;
     s->client[0] = '\0';
 }
 
-void ism_smtp_line_too_long(ism_smtp *s, ism_buf *out)
+static void smtp_too_long(void *st, const ism_proto_env *env, ism_buf *out)
 {
-    (void)s;
+    (void)st;
+    (void)env;
     ism_buf_printf(out, "500 5.5.2 Line too long (at most %d characters)\r\n", ISM_SMTP_MAX_COMMAND - 2);
+}
+
+static void smtp_end(void *st)
+{
+    (void)st;
 }
 
 /* Case-insensitive match of the verb at the start of line: the verb must be
@@ -56,29 +61,30 @@ static void copy_arg(char *dst, size_t dstsz, const char *line, size_t len, size
     dst[n] = '\0';
 }
 
-ism_smtp_action ism_smtp_command(ism_smtp *s, const char *line, size_t len, int starttls_offered, ism_buf *out)
+static ism_proto_action smtp_line(void *st, const ism_proto_env *env, const char *line, size_t len, ism_buf *out)
 {
-    int may_starttls = starttls_offered && !s->tls_active;
+    ism_smtp *s = st;
+    int may_starttls = env->starttls_offered && !env->tls_active;
     if (verb_is(line, len, "EHLO") || verb_is(line, len, "HELO")) {
         int ehlo = toupper((unsigned char)line[0]) == 'E';
         copy_arg(s->client, sizeof s->client, line, len, 4);
         if (!s->client[0]) {
             ism_buf_printf(out, "501 5.5.4 %s needs your host name\r\n", ehlo ? "EHLO" : "HELO");
-            return ISM_SMTP_CONTINUE;
+            return ISM_PROTO_CONTINUE;
         }
         s->state = ISM_SMTP_S_GREETED;
         if (!ehlo) {
-            ism_buf_printf(out, "250 %s\r\n", s->hostname);
-            return ISM_SMTP_CONTINUE;
+            ism_buf_printf(out, "250 %s\r\n", env->hostname);
+            return ISM_PROTO_CONTINUE;
         }
-        ism_buf_printf(out, "250-%s greets %s\r\n", s->hostname, s->client);
+        ism_buf_printf(out, "250-%s greets %s\r\n", env->hostname, s->client);
         if (may_starttls)
             ism_buf_printf(out, "250-STARTTLS\r\n");
         ism_buf_printf(out, "250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n");
-        return ISM_SMTP_CONTINUE;
+        return ISM_PROTO_CONTINUE;
     }
     if (verb_is(line, len, "STARTTLS")) {
-        if (s->tls_active)
+        if (env->tls_active)
             ism_buf_printf(out, "503 5.5.1 TLS is already active\r\n");
         else if (!may_starttls)
             ism_buf_printf(out, "502 5.5.1 STARTTLS is not offered on this server\r\n");
@@ -86,30 +92,34 @@ ism_smtp_action ism_smtp_command(ism_smtp *s, const char *line, size_t len, int 
             ism_buf_printf(out, "501 5.5.4 STARTTLS takes no parameters\r\n");
         else {
             ism_buf_printf(out, "220 2.0.0 Ready to start TLS\r\n");
-            return ISM_SMTP_STARTTLS;
+            return ISM_PROTO_STARTTLS;
         }
-        return ISM_SMTP_CONTINUE;
+        return ISM_PROTO_CONTINUE;
     }
     if (verb_is(line, len, "NOOP")) {
         ism_buf_printf(out, "250 2.0.0 OK\r\n");
-        return ISM_SMTP_CONTINUE;
+        return ISM_PROTO_CONTINUE;
     }
     if (verb_is(line, len, "RSET")) {
         ism_buf_printf(out, "250 2.0.0 OK\r\n");
-        return ISM_SMTP_CONTINUE;
+        return ISM_PROTO_CONTINUE;
     }
     if (verb_is(line, len, "HELP")) {
         ism_buf_printf(out, "214 2.0.0 Commands: EHLO HELO STARTTLS NOOP RSET HELP QUIT\r\n");
-        return ISM_SMTP_CONTINUE;
+        return ISM_PROTO_CONTINUE;
     }
     if (verb_is(line, len, "QUIT")) {
-        ism_buf_printf(out, "221 2.0.0 %s closing connection\r\n", s->hostname);
-        return ISM_SMTP_QUIT;
+        ism_buf_printf(out, "221 2.0.0 %s closing connection\r\n", env->hostname);
+        return ISM_PROTO_CLOSE;
     }
     if (verb_is(line, len, "MAIL") || verb_is(line, len, "RCPT") || verb_is(line, len, "DATA")) {
         ism_buf_printf(out, "502 5.5.1 This server does not accept mail yet\r\n");
-        return ISM_SMTP_CONTINUE;
+        return ISM_PROTO_CONTINUE;
     }
     ism_buf_printf(out, "500 5.5.2 Command not recognized\r\n");
-    return ISM_SMTP_CONTINUE;
+    return ISM_PROTO_CONTINUE;
 }
+
+const ism_proto_ops ism_proto_smtp = {
+    "smtp", ISM_SMTP_MAX_COMMAND, sizeof(ism_smtp), smtp_begin, smtp_line, smtp_tls_started, smtp_too_long, smtp_end,
+};

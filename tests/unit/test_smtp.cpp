@@ -9,10 +9,14 @@
 TEST_GROUP(Smtp)
 {
     ism_smtp s;
+    ism_proto_env env;
     ism_buf out = {};
     void setup() override
     {
-        ism_smtp_begin(&s, "mail.example.test", 0, &out);
+        memset(&s, 0, sizeof s);
+        memset(&env, 0, sizeof env);
+        env.hostname = "mail.example.test";
+        ism_proto_smtp.begin(&s, &env, &out);
     }
     void teardown() override
     {
@@ -24,9 +28,10 @@ TEST_GROUP(Smtp)
         out.len = 0;
         return r;
     }
-    ism_smtp_action cmd(const char *line, int offer)
+    ism_proto_action cmd(const char *line, int offer)
     {
-        return ism_smtp_command(&s, line, strlen(line), offer, &out);
+        env.starttls_offered = offer;
+        return ism_proto_smtp.line(&s, &env, line, strlen(line), &out);
     }
 };
 
@@ -49,7 +54,7 @@ TEST(Smtp, EhloOffersStartTlsOnlyWhenAllowed)
 TEST(Smtp, StartTlsWhenNotOfferedIsRefused)
 {
     take();
-    LONGS_EQUAL(ISM_SMTP_CONTINUE, cmd("STARTTLS", 0));
+    LONGS_EQUAL(ISM_PROTO_CONTINUE, cmd("STARTTLS", 0));
     STRCMP_CONTAINS("502", take().c_str());
 }
 
@@ -58,21 +63,22 @@ TEST(Smtp, StartTlsThenResetThenNoSecondStartTls)
     take();
     cmd("EHLO c", 1);
     take();
-    LONGS_EQUAL(ISM_SMTP_STARTTLS, cmd("STARTTLS", 1));
+    LONGS_EQUAL(ISM_PROTO_STARTTLS, cmd("STARTTLS", 1));
     STRCMP_EQUAL("220 2.0.0 Ready to start TLS\r\n", take().c_str());
-    ism_smtp_tls_started(&s);
+    env.tls_active = 1;
+    ism_proto_smtp.tls_started(&s, &env);
     LONGS_EQUAL(ISM_SMTP_S_FRESH, s.state);
     STRCMP_EQUAL("", s.client);
     cmd("EHLO c", 1);
     CHECK(take().find("STARTTLS") == std::string::npos);
-    LONGS_EQUAL(ISM_SMTP_CONTINUE, cmd("STARTTLS", 1));
+    LONGS_EQUAL(ISM_PROTO_CONTINUE, cmd("STARTTLS", 1));
     STRCMP_CONTAINS("503", take().c_str());
 }
 
 TEST(Smtp, StartTlsWithParametersIsRefused)
 {
     take();
-    LONGS_EQUAL(ISM_SMTP_CONTINUE, cmd("STARTTLS now", 1));
+    LONGS_EQUAL(ISM_PROTO_CONTINUE, cmd("STARTTLS now", 1));
     STRCMP_CONTAINS("501", take().c_str());
 }
 
@@ -86,7 +92,7 @@ TEST(Smtp, EhloWithoutNameIsASyntaxError)
 TEST(Smtp, QuitEndsTheSession)
 {
     take();
-    LONGS_EQUAL(ISM_SMTP_QUIT, cmd("QUIT", 0));
+    LONGS_EQUAL(ISM_PROTO_CLOSE, cmd("QUIT", 0));
     STRCMP_CONTAINS("221", take().c_str());
 }
 
