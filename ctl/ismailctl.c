@@ -4,6 +4,7 @@
  *             reset KEY [KEY ...] | status | domain add|edit|remove|list ...
  *
  * Exit codes: 0 ok, 2 usage, 3 invalid value, 4 store error. */
+#include "ctl.h"
 #include "ism_paths.h"
 #include "ism_platform.h"
 #include "ism_settings.h"
@@ -15,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_INVALID = 3, EXIT_STORE = 4 };
+enum { EXIT_OK = ISM_EXIT_OK, EXIT_USAGE = ISM_EXIT_USAGE, EXIT_INVALID = ISM_EXIT_INVALID, EXIT_STORE = ISM_EXIT_STORE };
 
 static void usage(FILE *f)
 {
@@ -48,11 +49,28 @@ static int exit_for(const ism_err *err)
     }
 }
 
-static int fail(const ism_err *err)
+int ism_ctl_fail(const ism_err *err)
 {
     fprintf(stderr, "ismailctl: %s\n", err->msg);
     return exit_for(err);
 }
+
+static int fail(const ism_err *err)
+{
+    return ism_ctl_fail(err);
+}
+
+/* Command groups implemented in their own modules (ctl.h). */
+static const struct {
+    const char *word;
+    int (*run)(ism_ctl *ctx, int argc, char **argv);
+} groups[] = {
+    {"csr", ism_ctl_csr},
+    {"cert", ism_ctl_cert},
+    {"user", ism_ctl_user},
+    {"localdomain", ism_ctl_localdomain},
+};
+#define N_GROUPS (sizeof groups / sizeof groups[0])
 
 static int json;
 
@@ -296,12 +314,15 @@ static int cmd_domain_put(ism_store *st, const ism_paths *paths, int add, int na
 int main(int argc, char **argv)
 {
     const char *data = NULL;
+    int force = 0;
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
             data = argv[++i];
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+        } else if (strcmp(argv[i], "--force") == 0) {
+            force = 1;
         } else if (strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return EXIT_OK;
@@ -321,7 +342,11 @@ int main(int argc, char **argv)
     const char *cmd = argv[i++];
     int nargs = argc - i;
     char **args = argv + i;
-    if (!((strcmp(cmd, "show") == 0 && nargs == 0) || (strcmp(cmd, "status") == 0 && nargs == 0) ||
+    int group = -1;
+    for (size_t g = 0; g < N_GROUPS; g++)
+        if (strcmp(cmd, groups[g].word) == 0)
+            group = (int)g;
+    if (group < 0 && !((strcmp(cmd, "show") == 0 && nargs == 0) || (strcmp(cmd, "status") == 0 && nargs == 0) ||
           (strcmp(cmd, "get") == 0 && nargs == 1) || (strcmp(cmd, "reset") == 0 && nargs >= 1) ||
           (strcmp(cmd, "set") == 0 && nargs >= 2 && nargs % 2 == 0) ||
           (strcmp(cmd, "domain") == 0 && nargs == 1 && strcmp(args[0], "list") == 0) ||
@@ -338,7 +363,21 @@ int main(int argc, char **argv)
     if (ism_fs_mkdirs(paths.data, 0, &err) || ism_store_open(&st, paths.store, &err))
         return fail(&err);
     int rc;
-    if (strcmp(cmd, "domain") == 0) {
+    if (group >= 0) {
+        ism_config cfg;
+        if (ism_store_load(st, &cfg, &err)) {
+            rc = fail(&err);
+        } else {
+            ism_ctl ctx;
+            ism_paths_apply_config(&paths, &cfg);
+            ism_config_free(&cfg);
+            ctx.paths = paths;
+            ctx.store = st;
+            ctx.json = json;
+            ctx.force = force;
+            rc = groups[group].run(&ctx, argc - i + 1, argv + i - 1);
+        }
+    } else if (strcmp(cmd, "domain") == 0) {
         ism_config cfg;
         if (ism_store_load(st, &cfg, &err)) {
             rc = fail(&err);

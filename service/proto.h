@@ -58,6 +58,9 @@ typedef struct {
 } ism_proto_ops;
 
 extern const ism_proto_ops ism_proto_smtp;
+extern const ism_proto_ops ism_proto_pop3; /* pop3.c */
+extern const ism_proto_ops ism_proto_imap; /* imap.c */
+extern const ism_proto_ops ism_proto_http; /* http.c */
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,17 @@
+/* cmd_mail: ismailctl user and localdomain commands (being written). */
+#include "ctl.h"
+
+#include <stdio.h>
+
+int ism_ctl_user(ism_ctl *ctx, int argc, char **argv)
+{
+    (void)ctx;
+    (void)argc;
+    fprintf(stderr, "ismailctl: '%s' is not available in this build\n", argv[0]);
+    return ISM_EXIT_USAGE;
+}
+
+int ism_ctl_localdomain(ism_ctl *ctx, int argc, char **argv)
+{
+    return ism_ctl_user(ctx, argc, argv);
+}

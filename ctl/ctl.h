@@ -1,0 +1,28 @@
+/* ctl: what the ismailctl command modules share. Each module implements one
+ * group of commands (cmd_cert.c: csr, cert; cmd_mail.c: user, localdomain)
+ * and returns an ismailctl exit code. */
+#ifndef ISM_CTL_H
+#define ISM_CTL_H
+
+#include "ism_paths.h"
+#include "ism_store.h"
+
+enum { ISM_EXIT_OK = 0, ISM_EXIT_USAGE = 2, ISM_EXIT_INVALID = 3, ISM_EXIT_STORE = 4 };
+
+typedef struct {
+    ism_paths paths;   /* folders, with the ssl.* settings applied */
+    ism_store *store;  /* the settings store, open */
+    int json;          /* --json was given */
+    int force;         /* --force was given */
+} ism_ctl;
+
+/* Prints "ismailctl: MESSAGE" and returns the exit code for the error's kind. */
+int ism_ctl_fail(const ism_err *err);
+
+/* argv[0] is the group's word ("cert"), argv[1] the subcommand. */
+int ism_ctl_csr(ism_ctl *ctx, int argc, char **argv);
+int ism_ctl_cert(ism_ctl *ctx, int argc, char **argv);
+int ism_ctl_user(ism_ctl *ctx, int argc, char **argv);
+int ism_ctl_localdomain(ism_ctl *ctx, int argc, char **argv);
+
+#endif

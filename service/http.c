@@ -1,0 +1,1 @@
+/* http: the small web server session (proto.h). Being written. */

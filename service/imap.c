@@ -1,0 +1,1 @@
+/* imap: IMAP4rev1 server session (proto.h). Being written. */

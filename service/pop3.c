@@ -1,0 +1,1 @@
+/* pop3: POP3 server session (proto.h). Being written. */

@@ -1,0 +1,1 @@
+/* ism_cert: certificates, CSRs and keys (see ism_cert.h). Being written. */

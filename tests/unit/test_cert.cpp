@@ -1,0 +1,1 @@
+// Certificates: CSR, install, view, validation (being written).

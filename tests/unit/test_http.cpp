@@ -1,0 +1,1 @@
+// HTTP state machine (being written).

@@ -1,0 +1,1 @@
+// IMAP state machine (being written).

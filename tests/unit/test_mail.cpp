@@ -1,0 +1,1 @@
+// Mail store and accounts (being written).

@@ -1,0 +1,1 @@
+// POP3 state machine (being written).
