@@ -13,7 +13,7 @@ PKGS=(build-essential cmake pkg-config ninja-build
       libssl-dev libsqlite3-dev libcpputest-dev cpputest
       gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64
       wine64 wixl msitools xvfb xdotool imagemagick x11-apps
-      curl openssl swaks socat tcl dpkg-dev ca-certificates procps psmisc)
+      curl openssl testssl.sh bsdmainutils python3-aiosmtpd swaks libnet-ssleay-perl libio-socket-ssl-perl socat tcl dpkg-dev ca-certificates procps psmisc)
 
 log() { [ -n "${QUIET:-}" ] || echo "bootstrap: $*" >&2; }
 need_root() { [ "$(id -u)" = 0 ] || { echo "bootstrap: missing packages ($*); run as root or install them with apt-get" >&2; exit 1; }; }

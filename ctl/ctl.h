@@ -24,5 +24,9 @@ int ism_ctl_csr(ism_ctl *ctx, int argc, char **argv);
 int ism_ctl_cert(ism_ctl *ctx, int argc, char **argv);
 int ism_ctl_user(ism_ctl *ctx, int argc, char **argv);
 int ism_ctl_localdomain(ism_ctl *ctx, int argc, char **argv);
+/* cmd_queue.c: outgoing mail (queue, route, policy) */
+int ism_ctl_queue(ism_ctl *ctx, int argc, char **argv);
+int ism_ctl_route(ism_ctl *ctx, int argc, char **argv);
+int ism_ctl_policy(ism_ctl *ctx, int argc, char **argv);
 
 #endif

@@ -28,6 +28,11 @@ static void usage(FILE *f)
             "  set KEY VALUE [KEY VALUE...] change settings, all or none (one transaction)\n"
             "  reset KEY [KEY...]           back to the default\n"
             "  status                       what the service has applied\n"
+            "  reload                       make the service re-read settings and certificate files now\n"
+            "  csr new|show|list ...        certificate signing requests and keys ('ismailctl csr' for details)\n"
+            "  cert list|show|install|remove|selfsign ...  certificates ('ismailctl cert' for details)\n"
+            "  user add|passwd|remove|list ...             mail accounts ('ismailctl user' for details)\n"
+            "  localdomain add|remove|list ...             local mail domains\n"
             "  domain list                  the web server's SSL domains\n"
             "  domain add DOMAIN --ip IP [--port N] --cert FILE --key FILE [--ca FILE]\n"
             "  domain edit DOMAIN [--ip IP] [--port N] [--cert FILE] [--key FILE] [--ca FILE]\n"
@@ -69,6 +74,9 @@ static const struct {
     {"cert", ism_ctl_cert},
     {"user", ism_ctl_user},
     {"localdomain", ism_ctl_localdomain},
+    {"queue", ism_ctl_queue},
+    {"route", ism_ctl_route},
+    {"policy", ism_ctl_policy},
 };
 #define N_GROUPS (sizeof groups / sizeof groups[0])
 
@@ -128,6 +136,8 @@ static int cmd_show(ism_store *st)
     }
     if (json)
         printf("\n]}\n");
+    else if (cfg.invalid[0])
+        fprintf(stderr, "ismailctl: warning: %s (shown as its default; set it again)\n", cfg.invalid);
     ism_config_free(&cfg);
     return EXIT_OK;
 }
@@ -346,7 +356,7 @@ int main(int argc, char **argv)
     for (size_t g = 0; g < N_GROUPS; g++)
         if (strcmp(cmd, groups[g].word) == 0)
             group = (int)g;
-    if (group < 0 && !((strcmp(cmd, "show") == 0 && nargs == 0) || (strcmp(cmd, "status") == 0 && nargs == 0) ||
+    if (group < 0 && !((strcmp(cmd, "show") == 0 && nargs == 0) || (strcmp(cmd, "reload") == 0 && nargs == 0) || (strcmp(cmd, "status") == 0 && nargs == 0) ||
           (strcmp(cmd, "get") == 0 && nargs == 1) || (strcmp(cmd, "reset") == 0 && nargs >= 1) ||
           (strcmp(cmd, "set") == 0 && nargs >= 2 && nargs % 2 == 0) ||
           (strcmp(cmd, "domain") == 0 && nargs == 1 && strcmp(args[0], "list") == 0) ||
@@ -391,6 +401,8 @@ int main(int argc, char **argv)
             else
                 rc = cmd_domain_put(st, &paths, strcmp(args[0], "add") == 0, nargs - 1, args + 1);
         }
+    } else if (strcmp(cmd, "reload") == 0) {
+        rc = ism_store_touch(st, &err) ? fail(&err) : EXIT_OK;
     } else if (strcmp(cmd, "show") == 0) {
         rc = cmd_show(st);
     } else if (strcmp(cmd, "get") == 0) {

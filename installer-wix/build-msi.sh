@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # build-msi.sh: builds ISMail's MSI from installer-wix/ISMail.wxs with wixl.
 #
-#   bash installer-wix/build-msi.sh <win build dir> <out.msi>
+#   bash installer-wix/build-msi.sh <win build dir> <out.msi> [version]
 #
 # Takes the version from resources/version.h (ISM_VERSION_STRING, the one
-# place it is written) and the three programs from the Windows build folder:
+# place it is written) unless a version is given as the third argument or in
+# ISMAIL_MSI_VERSION (the argument wins): MAJOR.MINOR.PATCH, each part at most
+# 255.255.65535 as Windows Installer requires. An override changes only the
+# MSI's ProductVersion and the registry value Version, not the programs'
+# own --version and VERSIONINFO; tests/wine/e2e-service.sh uses it to build
+# "the next version" for its upgrade test. The three programs come from the
+# Windows build folder:
 #   <win build>/service/ismail-service.exe
 #   <win build>/ctl/ismailctl.exe
 #   <win build>/manager-gui/ismail-manager.exe
@@ -13,9 +19,10 @@ set -euo pipefail
 
 die() { echo "build-msi: $*" >&2; exit 1; }
 
-[ $# -eq 2 ] || die "usage: bash installer-wix/build-msi.sh <win build dir> <out.msi>"
+[ $# -eq 2 ] || [ $# -eq 3 ] || die "usage: bash installer-wix/build-msi.sh <win build dir> <out.msi> [version]"
 WIN_BUILD=$1
 OUT=$2
+OVERRIDE=${3:-${ISMAIL_MSI_VERSION:-}}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -25,9 +32,17 @@ command -v wixl >/dev/null || die "wixl not found (Debian package: msitools)"
 [ -d "$WIN_BUILD" ] || die "Windows build folder '$WIN_BUILD' does not exist (run: make win)"
 WIN_BUILD=$(cd "$WIN_BUILD" && pwd)
 
-VERSION=$(sed -n 's/^#define ISM_VERSION_STRING "\(.*\)"/\1/p' "$ROOT/resources/version.h")
-[[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
-    die "no usable ISM_VERSION_STRING in resources/version.h (found '$VERSION')"
+if [ -n "$OVERRIDE" ]; then
+    VERSION=$OVERRIDE
+    if [ $# -eq 3 ]; then FROM="the command line"; else FROM="ISMAIL_MSI_VERSION"; fi
+else
+    VERSION=$(sed -n 's/^#define ISM_VERSION_STRING "\(.*\)"/\1/p' "$ROOT/resources/version.h")
+    FROM="resources/version.h"
+fi
+if ! [[ "$VERSION" =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,5})$ ]] ||
+   [ "${BASH_REMATCH[1]}" -gt 255 ] || [ "${BASH_REMATCH[2]}" -gt 255 ] || [ "${BASH_REMATCH[3]}" -gt 65535 ]; then
+    die "version '$VERSION' ($FROM) is not MAJOR.MINOR.PATCH within 255.255.65535"
+fi
 
 SERVICE_EXE=$WIN_BUILD/service/ismail-service.exe
 CTL_EXE=$WIN_BUILD/ctl/ismailctl.exe
@@ -57,4 +72,4 @@ log=$(wixl -a x64 -o "$tmp" \
         -D ManagerExe="$(rel "$MANAGER_EXE")" \
         "$WXS" 2>&1) || { echo "$log" >&2; die "wixl failed on $WXS"; }
 mv -f "$tmp" "$OUT"
-echo "build-msi: $OUT (ISMail $VERSION, x64)"
+echo "build-msi: $OUT (ISMail $VERSION from $FROM, x64)"

@@ -39,6 +39,9 @@ typedef struct {
     const char *tls_version;     /* "TLSv1.3" when tls_active */
     const char *tls_cipher;      /* "TLS_AES_256_GCM_SHA384" when tls_active */
     struct ism_mail *mail;       /* the mail store and accounts; NULL when unavailable */
+    struct ism_queue *queue;     /* the outgoing queue (authenticated submission to other domains); NULL: refused */
+    void (*queued)(void *arg);   /* call after queueing: wakes the delivery thread */
+    void *queued_arg;
     /* HTTP: */
     const ism_web_domain *web_domains; /* the web SSL domains, for redirects to HTTPS */
     size_t n_web_domains;

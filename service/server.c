@@ -1,18 +1,30 @@
 /* server: listeners, connections and live apply (see server.h).
  *
  * One event loop over non-blocking sockets and non-blocking OpenSSL. Each
- * connection is a small state machine: plaintext, TLS handshake, TLS; the
- * protocol layer (smtp.c) sees only command lines. */
+ * connection is a small state machine (plaintext, TLS handshake, TLS) that
+ * feeds command lines to its protocol (proto.h).
+ *
+ * Live apply: the store's wake-up socket (and, as a fallback, data_version
+ * polling) and the certificate files' signature tell the loop when to
+ * re-read. A new snapshot is validated and its TLS set built before
+ * anything changes; only then is the set published and the listeners
+ * reconciled: a listener whose address, port and enablement are unchanged
+ * keeps its socket; sessions in flight keep the TLS set they began with. */
 #include "server.h"
+#include "delivery.h"
 
 #include "ism_buf.h"
 #include "ism_log.h"
+#include "ism_mail.h"
+#include "ism_queue.h"
 #include "ism_paths.h"
 #include "ism_platform.h"
 #include "ism_settings.h"
 #include "ism_store.h"
 #include "ism_tls.h"
+#include "ism_tls_set.h"
 #include "proto.h"
+#include "version.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -25,9 +37,11 @@
 
 #define POLL_MS 50             /* longest sleep in poll() */
 #define STORE_POLL_MS 100      /* data_version fallback when no wake-up arrives */
+#define FILES_POLL_MS 1000     /* certificate files checked for outside changes */
 #define IDLE_TIMEOUT_MS 300000 /* RFC 5321 4.5.3.2.7: 5 minutes for a command */
 #define HANDSHAKE_TIMEOUT_MS 30000
-#define MAX_CONNS 4000
+#define MAX_CONNS 20000
+#define MAX_LISTENERS 32
 
 static atomic_int stop_requested;
 static atomic_int reload_requested;
@@ -35,13 +49,14 @@ static atomic_int reload_requested;
 void ism_server_request_stop(void) { atomic_store(&stop_requested, 1); }
 void ism_server_request_reload(void) { atomic_store(&reload_requested, 1); }
 
-/* ---- the listener table: one row per listening port ---- */
+/* ---- the listener table: one row per kind of listening port ---- */
+#define NO_SETTING (-1)
 typedef struct {
     const char *name;
     const ism_proto_ops *proto;
-    ism_setting_id port;
-    ism_setting_id tls;  /* the checkbox that switches TLS for it */
-    int implicit_tls;    /* TLS from the first byte; open only while tls is on */
+    int port;            /* ism_setting_id of the port, or NO_SETTING (web SSL domains) */
+    int tls;             /* the checkbox that switches TLS for it, or NO_SETTING */
+    int implicit_tls;    /* TLS from the first byte */
     int submission;      /* clients submit mail here (SMTP AUTH) */
 } listener_def;
 
@@ -49,13 +64,23 @@ static const listener_def listener_defs[] = {
     {"smtp", &ism_proto_smtp, ISM_S_SMTP_PORT, ISM_S_SMTP_TLS_INCOMING, 0, 0},
     {"submission", &ism_proto_smtp, ISM_S_SUBMISSION_PORT, ISM_S_SMTP_TLS_INCOMING, 0, 1},
     {"smtps", &ism_proto_smtp, ISM_S_SMTPS_PORT, ISM_S_SMTP_TLS_INCOMING, 1, 1},
+    {"pop3", &ism_proto_pop3, ISM_S_POP_PORT, ISM_S_POP_TLS_INCOMING, 0, 0},
+    {"pop3s", &ism_proto_pop3, ISM_S_POPS_PORT, ISM_S_POP_TLS_INCOMING, 1, 0},
+    {"imap", &ism_proto_imap, ISM_S_IMAP_PORT, ISM_S_IMAP_TLS_INCOMING, 0, 0},
+    {"imaps", &ism_proto_imap, ISM_S_IMAPS_PORT, ISM_S_IMAP_TLS_INCOMING, 1, 0},
+    {"http", &ism_proto_http, ISM_S_HTTP_PORT, NO_SETTING, 0, 0},
 };
-#define N_LISTENERS (sizeof listener_defs / sizeof listener_defs[0])
+#define N_DEFS (sizeof listener_defs / sizeof listener_defs[0])
+/* One HTTPS listener per distinct address and port of the web SSL domains. */
+static const listener_def https_def = {"https", &ism_proto_http, NO_SETTING, NO_SETTING, 1, 0};
 
 typedef struct {
-    ism_sock fd;
+    char key[96];              /* "smtp", or "https@ADDR:PORT" */
+    const listener_def *def;
     char addr[64];
     int port;
+    char cert_name[256];       /* certificate served by default ("" = the host's) */
+    ism_sock fd;               /* ISM_BAD_SOCK when closed */
     char error[256];
 } listener;
 
@@ -64,40 +89,55 @@ typedef enum { T_PLAIN, T_HANDSHAKE, T_ESTABLISHED } tls_state;
 typedef struct {
     ism_sock fd;
     const listener_def *def;
+    char cert_name[256];       /* the listener's default certificate */
+    char peer[64];
     SSL *ssl;
-    ism_tls_gen *gen;      /* the generation this session's TLS began with */
+    ism_tls_set *tls_set;      /* the generation this session's TLS began with */
     tls_state tls;
-    int want_write;        /* OpenSSL needs the socket writable to go on */
-    void *pstate;          /* the protocol's per-connection state */
+    int want_write;            /* OpenSSL needs the socket writable to go on */
+    void *pstate;              /* the protocol's per-connection state */
     ism_proto_env env;
-    char in[4096];
-    size_t in_len;
-    int discarding;        /* skipping the rest of an over-long line */
+    char *in;                  /* received bytes not yet a whole line */
+    size_t in_len, in_cap;
+    int discarding;            /* skipping the rest of an over-long line */
     ism_buf out;
-    int starttls_pending;  /* start TLS once out is flushed */
-    int close_pending;     /* close once out is flushed */
-    int dead;              /* finished; freed by the loop */
+    int starttls_pending;      /* start TLS once out is flushed */
+    int close_pending;         /* close once out is flushed */
+    int dead;                  /* finished; freed by the loop */
     int64_t deadline;
 } conn;
 
 typedef struct {
-    ism_paths paths;
+    ism_paths base_paths;      /* from --data or the defaults */
+    ism_paths paths;           /* with the ssl.* settings applied */
     ism_store *store;
-    ism_config cfg;          /* what is applied now */
+    ism_watch *watch;
+    ism_mail *mail;            /* NULL when the mail store cannot be opened */
+    ism_queue *queue;          /* the outgoing queue, NULL when it cannot be opened */
+    ism_delivery *delivery;
+    ism_config cfg;            /* what is applied now */
     int have_cfg;
-    ism_tls_gen *gen;        /* current generation, NULL when TLS is unavailable */
+    ism_tls_set *tls;          /* current TLS generation, NULL when TLS is unavailable */
+    uint64_t tls_files_sig;    /* signature of the files tls was built from */
+    uint64_t pending_sig;      /* a changed signature seen once, waiting to settle */
     char hostname[256];
     char tls_error[512];
-    listener lst[N_LISTENERS];
+    char apply_error[512];     /* why the latest snapshot was not applied, "" when it was */
+    char web_root[ISM_PATH_MAX + 16];
+    char status_text[2048];
+    listener lst[MAX_LISTENERS];
+    size_t nlst;
     conn **conns;
     size_t nconns;
     ism_pollfd *pfd;
-    ism_watch *watch;
+    unsigned long handshakes;  /* completed TLS handshakes, for the log */
 } server;
 
-static int tls_on(const server *sv, const listener_def *d)
+static int tls_setting_on(const server *sv, const listener_def *d)
 {
-    return sv->gen && ism_config_bool(&sv->cfg, d->tls);
+    if (d->tls == NO_SETTING)
+        return d->implicit_tls; /* HTTPS: always TLS; HTTP: never */
+    return ism_config_bool(&sv->cfg, (ism_setting_id)d->tls);
 }
 
 /* ---- connections ---- */
@@ -108,9 +148,10 @@ static void conn_free(conn *c)
         SSL_shutdown(c->ssl); /* best effort close_notify; the socket is non-blocking */
         SSL_free(c->ssl);
     }
-    ism_tls_gen_unref(c->gen);
+    ism_tls_set_unref(c->tls_set);
     ism_sock_close(c->fd);
     ism_buf_free(&c->out);
+    free(c->in);
     if (c->pstate) {
         c->def->proto->end(c->pstate);
         free(c->pstate);
@@ -120,8 +161,8 @@ static void conn_free(conn *c)
 
 static int conn_start_tls(server *sv, conn *c)
 {
-    c->gen = ism_tls_gen_ref(sv->gen);
-    c->ssl = c->gen ? SSL_new(ism_tls_gen_ctx(c->gen)) : NULL;
+    c->tls_set = ism_tls_set_ref(sv->tls);
+    c->ssl = c->tls_set ? ism_tls_set_new_ssl(c->tls_set, c->cert_name[0] ? c->cert_name : NULL) : NULL;
     if (!c->ssl || !SSL_set_fd(c->ssl, (int)c->fd)) {
         ism_log(ISM_LOG_WARN, "%s: cannot start TLS for a connection", c->def->name);
         return -1;
@@ -132,19 +173,33 @@ static int conn_start_tls(server *sv, conn *c)
     return 0;
 }
 
+static void kick_delivery(void *arg)
+{
+    ism_delivery_kick(arg);
+}
+
 /* Brings the session's view of its surroundings up to date: the settings
  * may have changed since the last line. */
 static void conn_env_refresh(server *sv, conn *c)
 {
     ism_proto_env *e = &c->env;
-    int tls_setting = ism_config_bool(&sv->cfg, c->def->tls);
+    int tls_setting = tls_setting_on(sv, c->def);
     e->hostname = sv->hostname;
+    e->peer_addr = c->peer;
     e->tls_active = c->tls == T_ESTABLISHED;
-    e->starttls_offered = tls_setting && sv->gen && !c->def->implicit_tls && c->tls == T_PLAIN;
+    e->starttls_offered = tls_setting && sv->tls && !c->def->implicit_tls && c->tls == T_PLAIN;
     e->tls_required_for_auth = tls_setting;
     e->submission = c->def->submission;
     e->tls_version = c->ssl && e->tls_active ? SSL_get_version(c->ssl) : NULL;
     e->tls_cipher = c->ssl && e->tls_active ? SSL_get_cipher_name(c->ssl) : NULL;
+    e->mail = sv->mail;
+    e->queue = sv->queue;
+    e->queued = sv->delivery ? kick_delivery : NULL;
+    e->queued_arg = sv->delivery;
+    e->web_domains = sv->cfg.web;
+    e->n_web_domains = sv->cfg.n_web;
+    e->web_root = sv->web_root;
+    e->status_text = sv->status_text;
 }
 
 /* Returns -1 when the connection is finished. */
@@ -213,7 +268,7 @@ static void conn_lines(server *sv, conn *c)
     }
     memmove(c->in, c->in + start, c->in_len - start);
     c->in_len -= start;
-    if (c->in_len == sizeof c->in) {
+    if (c->in_len == c->in_cap) {
         /* A full buffer with no line end: answer once, skip to the next LF. */
         c->def->proto->too_long(c->pstate, &c->env, &c->out);
         c->in_len = 0;
@@ -236,13 +291,14 @@ static int conn_run(server *sv, conn *c)
                     return 0;
                 }
                 unsigned long le = ERR_peek_error();
-                ism_log(ISM_LOG_INFO, "%s: TLS handshake failed: %s", c->def->name,
+                ism_log(ISM_LOG_INFO, "%s: TLS handshake with %s failed: %s", c->def->name, c->peer,
                         le ? ERR_reason_error_string(le) : "connection closed");
                 ERR_clear_error();
                 return -1;
             }
             c->tls = T_ESTABLISHED;
             c->want_write = 0;
+            sv->handshakes++;
             c->deadline = ism_time_mono_ms() + IDLE_TIMEOUT_MS;
             conn_env_refresh(sv, c);
             if (c->def->implicit_tls)
@@ -267,7 +323,7 @@ static int conn_run(server *sv, conn *c)
         long n;
         if (c->tls == T_ESTABLISHED) {
             ERR_clear_error();
-            int r = SSL_read(c->ssl, c->in + c->in_len, (int)(sizeof c->in - c->in_len));
+            int r = SSL_read(c->ssl, c->in + c->in_len, (int)(c->in_cap - c->in_len));
             if (r <= 0) {
                 int e = SSL_get_error(c->ssl, r);
                 if (e == SSL_ERROR_WANT_READ)
@@ -280,7 +336,7 @@ static int conn_run(server *sv, conn *c)
             }
             n = r;
         } else {
-            n = ism_sock_recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
+            n = ism_sock_recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
             if (n == ISM_IO_AGAIN)
                 return 0;
             if (n <= 0)
@@ -292,15 +348,16 @@ static int conn_run(server *sv, conn *c)
     }
 }
 
-static void accept_all(server *sv, size_t li)
+static void accept_all(server *sv, listener *l)
 {
     for (;;) {
-        ism_sock fd = ism_sock_accept(sv->lst[li].fd);
+        char peer[64];
+        ism_sock fd = ism_sock_accept_peer(l->fd, peer, sizeof peer);
         if (fd == ISM_BAD_SOCK)
             return;
         if (sv->nconns >= MAX_CONNS) {
             ism_sock_close(fd);
-            ism_log(ISM_LOG_WARN, "%s: connection refused, %d connections already open", listener_defs[li].name,
+            ism_log(ISM_LOG_WARN, "%s: connection from %s refused, %d connections already open", l->key, peer,
                     MAX_CONNS);
             continue;
         }
@@ -310,10 +367,14 @@ static void accept_all(server *sv, size_t li)
             return;
         }
         c->fd = fd;
-        c->def = &listener_defs[li];
-        c->deadline = ism_time_mono_ms() + IDLE_TIMEOUT_MS;
+        c->def = l->def;
+        snprintf(c->cert_name, sizeof c->cert_name, "%s", l->cert_name);
+        snprintf(c->peer, sizeof c->peer, "%s", peer);
+        c->deadline = ism_time_mono_ms() + (c->def->implicit_tls ? HANDSHAKE_TIMEOUT_MS : IDLE_TIMEOUT_MS);
+        c->in_cap = c->def->proto->max_line + 2;
+        c->in = malloc(c->in_cap);
         c->pstate = calloc(1, c->def->proto->state_size);
-        if (!c->pstate) {
+        if (!c->in || !c->pstate) {
             conn_free(c);
             continue;
         }
@@ -336,7 +397,19 @@ static void accept_all(server *sv, size_t li)
 
 /* ---- applying the store ---- */
 
-static void load_tls(server *sv, const ism_config *cfg, const ism_paths *paths)
+static void tls_spec(const server *sv, const ism_config *cfg, const ism_paths *paths, ism_tls_set_spec *spec)
+{
+    spec->profile = ism_config_str(cfg, ISM_S_TLS_PROFILE);
+    spec->ciphers = ism_config_str(cfg, ISM_S_TLS_CIPHERS);
+    spec->crt_dir = paths->crt;
+    spec->key_dir = paths->key;
+    spec->default_name = sv->hostname;
+    spec->web = cfg->web;
+    spec->n_web = cfg->n_web;
+}
+
+/* Builds the next TLS set; on failure the current one stays in force. */
+static void build_tls(server *sv, const ism_config *cfg, const ism_paths *paths)
 {
     char crt[ISM_PATH_MAX + 300], key[ISM_PATH_MAX + 300];
     ism_err err = {0};
@@ -350,56 +423,128 @@ static void load_tls(server *sv, const ism_config *cfg, const ism_paths *paths)
         else
             ism_log(ISM_LOG_ERROR, "%s", err.msg);
     }
-    ism_tls_gen *g = NULL;
-    if (ism_tls_gen_build(&g, ism_config_str(cfg, ISM_S_TLS_PROFILE), crt, key, &err) == 0) {
-        ism_tls_gen_unref(sv->gen); /* sessions keep their own reference */
-        sv->gen = g;
+    ism_tls_set_spec spec;
+    tls_spec(sv, cfg, paths, &spec);
+    uint64_t sig = ism_tls_files_signature(&spec);
+    ism_tls_set *set = NULL;
+    if (ism_tls_set_build(&set, &spec, &err) == 0) {
+        ism_tls_set_unref(sv->tls); /* sessions keep their own reference */
+        sv->tls = set;
         sv->tls_error[0] = '\0';
     } else {
-        /* Keep serving the previous generation, if any. */
         snprintf(sv->tls_error, sizeof sv->tls_error, "%s", err.msg);
-        ism_log(ISM_LOG_ERROR, "TLS not changed: %s", err.msg);
+        ism_log(ISM_LOG_ERROR, "TLS not changed%s: %s", sv->tls ? " (the previous certificates stay in service)" : "",
+                err.msg);
     }
+    sv->tls_files_sig = sig;
+    sv->pending_sig = sig;
 }
 
-static void apply_listeners(server *sv)
+typedef struct {
+    char key[96];
+    const listener_def *def;
+    char addr[64];
+    int port;
+    char cert_name[256];
+} wanted;
+
+static size_t wanted_listeners(const server *sv, wanted *w, size_t max)
 {
+    size_t n = 0;
     const char *addr = ism_config_str(&sv->cfg, ISM_S_LISTEN_ADDRESS);
-    for (size_t i = 0; i < N_LISTENERS; i++) {
+    for (size_t i = 0; i < N_DEFS && n < max; i++) {
         const listener_def *d = &listener_defs[i];
-        listener *l = &sv->lst[i];
-        int port = ism_config_int(&sv->cfg, d->port);
-        int want = !d->implicit_tls || tls_on(sv, d);
-        int is_open = l->fd != ISM_BAD_SOCK;
-        if (!want) {
-            if (is_open) {
-                ism_sock_close(l->fd);
-                l->fd = ISM_BAD_SOCK;
-                ism_log(ISM_LOG_INFO, "%s: closed port %d", d->name, l->port);
-            }
-            l->error[0] = '\0';
-            l->port = port;
-            continue;
-        }
-        if (is_open && l->port == port && strcmp(l->addr, addr) == 0)
-            continue; /* unchanged: the same socket keeps listening */
-        ism_sock fd;
-        ism_err err = {0};
-        if (ism_sock_listen(addr, port, &fd, &err)) {
-            snprintf(l->error, sizeof l->error, "%s", err.msg);
-            ism_log(ISM_LOG_ERROR, "%s: %s%s", d->name, err.msg, is_open ? " (still listening on the old port)" : "");
-            continue;
-        }
-        if (is_open)
-            ism_sock_close(l->fd);
-        l->fd = fd;
-        l->port = port;
-        snprintf(l->addr, sizeof l->addr, "%s", addr);
-        l->error[0] = '\0';
-        ism_log(ISM_LOG_INFO, "%s: listening on %s port %d", d->name, addr, port);
+        if (d->implicit_tls && !(tls_setting_on(sv, d) && sv->tls))
+            continue; /* an implicit-TLS port is open only while its TLS is on */
+        memset(&w[n], 0, sizeof w[n]);
+        snprintf(w[n].key, sizeof w[n].key, "%s", d->name);
+        w[n].def = d;
+        snprintf(w[n].addr, sizeof w[n].addr, "%s", addr);
+        w[n].port = ism_config_int(&sv->cfg, (ism_setting_id)d->port);
+        n++;
     }
+    for (size_t i = 0; i < sv->cfg.n_web && n < max && sv->tls; i++) {
+        const ism_web_domain *d = &sv->cfg.web[i];
+        char key[96];
+        snprintf(key, sizeof key, "https@%s:%d", d->ip, d->port);
+        size_t k;
+        for (k = 0; k < n && strcmp(w[k].key, key) != 0; k++) {
+        }
+        if (k < n)
+            continue; /* several domains on one address and port: SNI picks */
+        memset(&w[n], 0, sizeof w[n]);
+        snprintf(w[n].key, sizeof w[n].key, "%s", key);
+        w[n].def = &https_def;
+        snprintf(w[n].addr, sizeof w[n].addr, "%s", d->ip);
+        w[n].port = d->port;
+        snprintf(w[n].cert_name, sizeof w[n].cert_name, "%s", d->domain);
+        n++;
+    }
+    return n;
 }
 
+/* Opens, keeps or closes listeners so that exactly the wanted ones listen. */
+static void reconcile_listeners(server *sv)
+{
+    wanted w[MAX_LISTENERS];
+    size_t nw = wanted_listeners(sv, w, MAX_LISTENERS);
+    listener next[MAX_LISTENERS];
+    size_t nn = 0;
+    int used[MAX_LISTENERS] = {0};
+    for (size_t i = 0; i < nw; i++) {
+        listener *old = NULL;
+        for (size_t j = 0; j < sv->nlst; j++)
+            if (!used[j] && strcmp(sv->lst[j].key, w[i].key) == 0) {
+                old = &sv->lst[j];
+                used[j] = 1;
+            }
+        listener *l = &next[nn++];
+        memset(l, 0, sizeof *l);
+        snprintf(l->key, sizeof l->key, "%s", w[i].key);
+        l->def = w[i].def;
+        snprintf(l->cert_name, sizeof l->cert_name, "%s", w[i].cert_name);
+        l->fd = ISM_BAD_SOCK;
+        if (old && old->fd != ISM_BAD_SOCK && old->port == w[i].port && strcmp(old->addr, w[i].addr) == 0) {
+            l->fd = old->fd; /* unchanged: the same socket keeps listening */
+            l->port = old->port;
+            snprintf(l->addr, sizeof l->addr, "%s", old->addr);
+            continue;
+        }
+        ism_err err = {0};
+        ism_sock fd;
+        if (ism_sock_listen(w[i].addr, w[i].port, &fd, &err) == 0) {
+            if (old && old->fd != ISM_BAD_SOCK) {
+                ism_sock_close(old->fd);
+                ism_log(ISM_LOG_INFO, "%s: closed %s port %d", old->key, old->addr, old->port);
+            }
+            l->fd = fd;
+            l->port = w[i].port;
+            snprintf(l->addr, sizeof l->addr, "%s", w[i].addr);
+            ism_log(ISM_LOG_INFO, "%s: listening on %s port %d", l->key, l->addr, l->port);
+        } else if (old && old->fd != ISM_BAD_SOCK) {
+            /* The new port cannot be had: keep serving on the old one. */
+            l->fd = old->fd;
+            l->port = old->port;
+            snprintf(l->addr, sizeof l->addr, "%s", old->addr);
+            snprintf(l->error, sizeof l->error, "%s (still listening on port %d)", err.msg, old->port);
+            ism_log(ISM_LOG_ERROR, "%s: %s", l->key, l->error);
+        } else {
+            l->port = w[i].port;
+            snprintf(l->addr, sizeof l->addr, "%s", w[i].addr);
+            snprintf(l->error, sizeof l->error, "%s", err.msg);
+            ism_log(ISM_LOG_ERROR, "%s: %s", l->key, err.msg);
+        }
+    }
+    for (size_t j = 0; j < sv->nlst; j++)
+        if (!used[j] && sv->lst[j].fd != ISM_BAD_SOCK) {
+            ism_sock_close(sv->lst[j].fd);
+            ism_log(ISM_LOG_INFO, "%s: closed %s port %d", sv->lst[j].key, sv->lst[j].addr, sv->lst[j].port);
+        }
+    memcpy(sv->lst, next, nn * sizeof next[0]);
+    sv->nlst = nn;
+}
+
+/* Listeners that are switched off still appear in the status (closed). */
 static void write_status(server *sv)
 {
     ism_status st;
@@ -407,36 +552,73 @@ static void write_status(server *sv)
     memset(&st, 0, sizeof st);
     st.applied_revision = sv->cfg.revision;
     st.applied_at_ms = ism_time_wall_ms();
-    snprintf(st.error, sizeof st.error, "%s", sv->tls_error);
-    for (size_t i = 0; i < N_LISTENERS && i < ISM_MAX_LISTENERS; i++) {
-        ism_listener_state *ls = &st.listeners[st.n_listeners++];
+    snprintf(st.error, sizeof st.error, "%s", sv->apply_error[0] ? sv->apply_error : sv->tls_error);
+    for (size_t i = 0; i < N_DEFS && st.n_listeners < ISM_MAX_LISTENERS; i++) {
         const listener_def *d = &listener_defs[i];
+        const listener *l = NULL;
+        for (size_t j = 0; j < sv->nlst; j++)
+            if (sv->lst[j].def == d)
+                l = &sv->lst[j];
+        ism_listener_state *ls = &st.listeners[st.n_listeners++];
         snprintf(ls->name, sizeof ls->name, "%s", d->name);
-        ls->port = sv->lst[i].port;
-        ls->open = sv->lst[i].fd != ISM_BAD_SOCK;
-        ls->tls = tls_on(sv, d);
+        ls->port = l ? l->port : ism_config_int(&sv->cfg, (ism_setting_id)d->port);
+        ls->open = l && l->fd != ISM_BAD_SOCK;
+        ls->tls = tls_setting_on(sv, d) && sv->tls != NULL;
         if (ls->tls)
-            snprintf(ls->fingerprint, sizeof ls->fingerprint, "%s", ism_tls_gen_fingerprint(sv->gen));
-        snprintf(ls->error, sizeof ls->error, "%s", sv->lst[i].error);
-        if (!st.error[0] && ls->error[0])
-            snprintf(st.error, sizeof st.error, "%s: %s", d->name, ls->error);
+            snprintf(ls->fingerprint, sizeof ls->fingerprint, "%s", ism_tls_set_fingerprint(sv->tls, NULL));
+        if (l)
+            snprintf(ls->error, sizeof ls->error, "%s", l->error);
     }
+    for (size_t j = 0; j < sv->nlst && st.n_listeners < ISM_MAX_LISTENERS; j++) {
+        const listener *l = &sv->lst[j];
+        if (l->def != &https_def)
+            continue;
+        ism_listener_state *ls = &st.listeners[st.n_listeners++];
+        snprintf(ls->name, sizeof ls->name, "https");
+        ls->port = l->port;
+        ls->open = l->fd != ISM_BAD_SOCK;
+        ls->tls = 1;
+        snprintf(ls->fingerprint, sizeof ls->fingerprint, "%s", ism_tls_set_fingerprint(sv->tls, l->cert_name));
+        snprintf(ls->error, sizeof ls->error, "%s", l->error);
+    }
+    for (int i = 0; i < st.n_listeners && !st.error[0]; i++)
+        if (st.listeners[i].error[0])
+            snprintf(st.error, sizeof st.error, "%s: %s", st.listeners[i].name, st.listeners[i].error);
     if (ism_store_write_status(sv->store, &st, &err))
         ism_log(ISM_LOG_ERROR, "cannot record the applied state: %s", err.msg);
 }
 
-/* Reads a snapshot and applies it; on a bad snapshot the running
- * configuration stays as it is. */
+static void make_status_text(server *sv)
+{
+    size_t n = 0;
+    n += (size_t)snprintf(sv->status_text + n, sizeof sv->status_text - n,
+                          "ISMail %s on %s\nsettings revision %lld applied\n", ISM_VERSION_STRING, sv->hostname,
+                          (long long)sv->cfg.revision);
+    for (size_t i = 0; i < sv->nlst && n < sizeof sv->status_text; i++)
+        n += (size_t)snprintf(sv->status_text + n, sizeof sv->status_text - n, "%s port %d %s\n", sv->lst[i].key,
+                              sv->lst[i].port, sv->lst[i].fd != ISM_BAD_SOCK ? "open" : "closed");
+}
+
+/* Reads a snapshot and applies it; a snapshot that fails validation changes
+ * nothing, and a TLS set that fails to build leaves the old one serving. */
 static void apply(server *sv)
 {
     ism_config cfg;
     ism_err err = {0};
-    if (ism_store_load(sv->store, &cfg, &err) || ism_config_check(&cfg, &err)) {
-        ism_log(ISM_LOG_ERROR, "settings not applied: %s", err.msg);
+    int64_t t0 = ism_time_mono_ms();
+    if (ism_store_load(sv->store, &cfg, &err) || ism_config_check(&cfg, &err) ||
+        (cfg.invalid[0] && ism_err_set(&err, ISM_E_INVALID, "%s", cfg.invalid))) {
+        /* Nothing changes; the service goes on with what it has. */
+        snprintf(sv->apply_error, sizeof sv->apply_error, "settings revision %lld not applied: %s",
+                 (long long)cfg.revision, err.msg);
+        ism_log(ISM_LOG_ERROR, "%s", sv->apply_error);
         ism_config_free(&cfg);
+        if (sv->have_cfg)
+            write_status(sv);
         return;
     }
-    ism_paths paths = sv->paths;
+    sv->apply_error[0] = '\0';
+    ism_paths paths = sv->base_paths;
     ism_paths_apply_config(&paths, &cfg);
     const char *h = ism_config_str(&cfg, ISM_S_SERVER_HOSTNAME);
     if (*h)
@@ -445,15 +627,43 @@ static void apply(server *sv)
         ism_plat_hostname(sv->hostname, sizeof sv->hostname);
     if (ism_paths_ensure(&paths, &err))
         ism_log(ISM_LOG_ERROR, "%s", err.msg);
-    load_tls(sv, &cfg, &paths);
+    build_tls(sv, &cfg, &paths);
     if (sv->have_cfg)
         ism_config_free(&sv->cfg);
     sv->cfg = cfg;
+    sv->paths = paths;
     sv->have_cfg = 1;
-    apply_listeners(sv);
+    reconcile_listeners(sv);
+    make_status_text(sv);
     write_status(sv);
-    ism_log(ISM_LOG_INFO, "applied settings revision %lld (SMTP TLS %s)", (long long)cfg.revision,
-            ism_config_bool(&cfg, ISM_S_SMTP_TLS_INCOMING) ? "on" : "off");
+    ism_log(ISM_LOG_INFO, "applied settings revision %lld in %lld ms (TLS: SMTP %s, POP %s, IMAP %s; %lu web SSL domains)",
+            (long long)cfg.revision, (long long)(ism_time_mono_ms() - t0),
+            ism_config_bool(&cfg, ISM_S_SMTP_TLS_INCOMING) ? "on" : "off",
+            ism_config_bool(&cfg, ISM_S_POP_TLS_INCOMING) ? "on" : "off",
+            ism_config_bool(&cfg, ISM_S_IMAP_TLS_INCOMING) ? "on" : "off", (unsigned long)cfg.n_web);
+}
+
+/* Certificates renewed on disk by an outside tool: rebuild when the files'
+ * signature has changed and stayed the same for one more check (so a file
+ * still being written is not read half-way). */
+static void check_tls_files(server *sv)
+{
+    ism_tls_set_spec spec;
+    tls_spec(sv, &sv->cfg, &sv->paths, &spec);
+    uint64_t sig = ism_tls_files_signature(&spec);
+    if (sig == sv->tls_files_sig) {
+        sv->pending_sig = sig;
+        return;
+    }
+    if (sig != sv->pending_sig) {
+        sv->pending_sig = sig; /* changed; wait for it to settle */
+        return;
+    }
+    ism_log(ISM_LOG_INFO, "certificate files changed on disk; reloading them");
+    build_tls(sv, &sv->cfg, &sv->paths);
+    reconcile_listeners(sv); /* implicit-TLS ports open once TLS works */
+    make_status_text(sv);
+    write_status(sv);
 }
 
 static int store_changed(server *sv)
@@ -471,43 +681,55 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
 {
     server sv;
     memset(&sv, 0, sizeof sv);
-    for (size_t i = 0; i < N_LISTENERS; i++)
-        sv.lst[i].fd = ISM_BAD_SOCK;
     atomic_store(&stop_requested, 0);
-    ism_paths_init(&sv.paths, opts->data_dir);
-    if (ism_fs_mkdirs(sv.paths.data, 0, err))
+    ism_paths_init(&sv.base_paths, opts->data_dir);
+    sv.paths = sv.base_paths;
+    if (ism_fs_mkdirs(sv.base_paths.data, 0, err))
         return -1;
-    char logpath[ISM_PATH_MAX + 32];
-    ism_paths_file(logpath, sizeof logpath, sv.paths.data, "ismail-service", ".log");
+    char logpath[ISM_PATH_MAX + 32], mailpath[ISM_PATH_MAX + 32];
+    ism_paths_file(logpath, sizeof logpath, sv.base_paths.data, "ismail-service", ".log");
+    ism_paths_file(mailpath, sizeof mailpath, sv.base_paths.data, "mail", ".db");
+    /* /.well-known/X is served from DATA/www/.well-known/X (ACME HTTP-01, MTA-STS). */
+    ism_paths_file(sv.web_root, sizeof sv.web_root, sv.base_paths.data, "www" ISM_PATH_SEP ".well-known", NULL);
     ism_log_open(logpath, opts->console);
-    if (ism_net_init(err) || ism_store_open(&sv.store, sv.paths.store, err) ||
+    if (ism_net_init(err) || ism_store_open(&sv.store, sv.base_paths.store, err) ||
         ism_watch_open(&sv.watch, sv.store, err)) {
         ism_log(ISM_LOG_ERROR, "cannot start: %s", err->msg);
         ism_store_close(sv.store);
         ism_log_close();
         return -1;
     }
+    ism_err merr = {0};
+    if (ism_mail_open(&sv.mail, mailpath, &merr)) {
+        ism_log(ISM_LOG_ERROR, "mail store not available, mail is refused until it is: %s", merr.msg);
+        sv.mail = NULL;
+    }
     sv.conns = calloc(MAX_CONNS, sizeof *sv.conns);
-    sv.pfd = calloc(MAX_CONNS + N_LISTENERS + 1, sizeof *sv.pfd);
+    sv.pfd = calloc(MAX_CONNS + MAX_LISTENERS + 1, sizeof *sv.pfd);
     if (!sv.conns || !sv.pfd) {
         ism_store_close(sv.store);
         return ism_err_set(err, ISM_E_IO, "out of memory");
     }
-    ism_log(ISM_LOG_INFO, "ISMail service starting; store %s", sv.paths.store);
+    ism_log(ISM_LOG_INFO, "ISMail service %s starting; store %s", ISM_VERSION_STRING, sv.base_paths.store);
     store_changed(&sv);
     apply(&sv);
+    ism_err derr = {0};
+    char qpath[ISM_PATH_MAX + 32];
+    ism_paths_file(qpath, sizeof qpath, sv.base_paths.data, "queue", ".db");
+    if (ism_queue_open(&sv.queue, qpath, &derr) || ism_delivery_start(&sv.delivery, opts->data_dir, &derr))
+        ism_log(ISM_LOG_ERROR, "outgoing mail is not delivered: %s", derr.msg);
     if (opts->on_running)
         opts->on_running();
 
-    int64_t next_check = 0;
+    int64_t next_store_check = 0, next_files_check = ism_time_mono_ms() + FILES_POLL_MS;
     while (!atomic_load(&stop_requested)) {
         /* pfd[0] is the store's wake-up socket, then the open listeners,
          * then the connections. */
-        size_t n = 0, nl = 0, lidx[N_LISTENERS];
+        size_t n = 0, nl = 0, lidx[MAX_LISTENERS];
         sv.pfd[n].fd = ism_watch_sock(sv.watch);
         sv.pfd[n].events = POLLIN;
         sv.pfd[n++].revents = 0;
-        for (size_t i = 0; i < N_LISTENERS; i++) {
+        for (size_t i = 0; i < sv.nlst; i++) {
             if (sv.lst[i].fd == ISM_BAD_SOCK)
                 continue;
             sv.pfd[n].fd = sv.lst[i].fd;
@@ -527,7 +749,7 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
         if (r > 0) {
             for (size_t k = 0; k < nl; k++)
                 if (sv.pfd[1 + k].revents & POLLIN)
-                    accept_all(&sv, lidx[k]);
+                    accept_all(&sv, &sv.lst[lidx[k]]);
             /* Connections accepted just now were already run once; walk
              * only the ones that were polled. */
             for (size_t i = 0, k = first_conn; k < n && i < sv.nconns; i++, k++) {
@@ -549,27 +771,36 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
         }
         sv.nconns = w;
         int woken = r > 0 && (sv.pfd[0].revents & POLLIN);
-        if (woken || now >= next_check || atomic_load(&reload_requested)) {
-            next_check = now + STORE_POLL_MS;
+        if (woken || now >= next_store_check || atomic_load(&reload_requested)) {
+            next_store_check = now + STORE_POLL_MS;
             if (store_changed(&sv) | atomic_exchange(&reload_requested, 0))
                 apply(&sv);
         }
+        if (now >= next_files_check) {
+            next_files_check = now + FILES_POLL_MS;
+            check_tls_files(&sv);
+        }
     }
 
-    ism_log(ISM_LOG_INFO, "ISMail service stopping; closing %lu connections", (unsigned long)sv.nconns);
+    ism_log(ISM_LOG_INFO, "ISMail service stopping; closing %lu connections (%lu TLS handshakes served)",
+            (unsigned long)sv.nconns, sv.handshakes);
     for (size_t i = 0; i < sv.nconns; i++)
         conn_free(sv.conns[i]);
-    for (size_t i = 0; i < N_LISTENERS; i++) {
+    for (size_t i = 0; i < sv.nlst; i++) {
         ism_sock_close(sv.lst[i].fd);
         sv.lst[i].fd = ISM_BAD_SOCK;
     }
+    ism_delivery_stop(sv.delivery);
+    ism_queue_close(sv.queue);
     write_status(&sv);
     ism_watch_close(sv.watch);
     free(sv.conns);
     free(sv.pfd);
-    ism_tls_gen_unref(sv.gen);
+    ism_tls_set_unref(sv.tls);
     if (sv.have_cfg)
         ism_config_free(&sv.cfg);
+    if (sv.mail)
+        ism_mail_close(sv.mail);
     ism_store_close(sv.store);
     ism_log(ISM_LOG_INFO, "ISMail service stopped");
     ism_log_close();

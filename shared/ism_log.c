@@ -9,6 +9,12 @@
 
 static FILE *log_file;
 static int log_stderr = 1;
+static ism_log_sink_fn log_sink;
+
+void ism_log_set_sink(ism_log_sink_fn sink)
+{
+    log_sink = sink;
+}
 
 void ism_log_open(const char *path, int to_stderr)
 {
@@ -55,4 +61,6 @@ void ism_log(ism_log_level level, const char *fmt, ...)
         fputc('\n', stderr);
         fflush(stderr);
     }
+    if (log_sink && n > 0 && n < (int)sizeof line)
+        log_sink(level, line + n);
 }

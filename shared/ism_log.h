@@ -18,6 +18,15 @@ void ism_log(ism_log_level level, const char *fmt, ...)
 #endif
     ;
 
+/* A second destination for log lines (the service under the Windows service
+ * manager forwards some of them to the event log). sink receives each line's
+ * level and its text without the timestamp and level prefix, at every level;
+ * it filters for itself. It runs on whichever thread logs, so it must be
+ * thread-safe and quick, and must not call ism_log. Set it before other
+ * threads log; NULL removes it. */
+typedef void (*ism_log_sink_fn)(ism_log_level level, const char *text);
+void ism_log_set_sink(ism_log_sink_fn sink);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,10 +22,27 @@ extern "C" {
 
 #define ISM_MAIL_FILE "mail.db"
 
+/* Passwords: at least this many characters; hashed with PBKDF2-HMAC-SHA256
+ * at this many iterations (stored with each hash, so raising it later keeps
+ * old hashes working). */
+#define ISM_MAIL_MIN_PASSWORD 8
+#define ISM_MAIL_MAX_PASSWORD 1024
+#define ISM_MAIL_PBKDF2_ITER 100000
+/* RFC 5321 4.5.3.1.3: a path is at most 256 octets with its angle brackets. */
+#define ISM_MAIL_MAX_ADDRESS 254
+
 typedef struct ism_mail ism_mail;
 
+/* Opens (creating it and its tables when missing) the mail store at path. */
 int ism_mail_open(ism_mail **out, const char *path, ism_err *err);
 void ism_mail_close(ism_mail *m);
+
+/* Checks the syntax of an address (local-part@domain, dot-atom local part,
+ * host-name domain) and writes it lower-cased to out (at least
+ * ISM_MAIL_MAX_ADDRESS + 1 bytes). Does not look at the store. */
+int ism_mail_address_normalize(const char *address, char *out, size_t outsz, ism_err *err);
+/* The same for a domain name. */
+int ism_mail_domain_normalize(const char *domain, char *out, size_t outsz, ism_err *err);
 
 /* ---- local domains ---- */
 int ism_mail_domain_add(ism_mail *m, const char *domain, ism_err *err);
@@ -61,13 +78,19 @@ typedef struct {
 
 /* Appends a message to the account's INBOX. */
 int ism_mail_deliver(ism_mail *m, const char *address, const char *data, size_t len, ism_err *err);
+/* Appends the same message to several accounts' INBOXes in one transaction:
+ * every copy or none (an unknown address fails the whole delivery). */
+int ism_mail_deliver_many(ism_mail *m, const char *const *addresses, size_t n, const char *data, size_t len,
+                          ism_err *err);
 /* The account's messages in UID order; *out malloc'd (free()). */
 int ism_mail_list(ism_mail *m, const char *address, ism_msg_info **out, size_t *n, ism_err *err);
 int ism_mail_uidvalidity(ism_mail *m, const char *address, uint32_t *uidvalidity, uint32_t *uidnext, ism_err *err);
-/* The whole message; *data malloc'd (free()). */
+/* The whole message; *data malloc'd (free()), with a NUL after the len bytes. */
 int ism_mail_fetch(ism_mail *m, const char *address, uint32_t uid, char **data, size_t *len, ism_err *err);
+/* Replaces the message's flags (ISM_FLAG_*; other bits are refused). */
 int ism_mail_set_flags(ism_mail *m, const char *address, uint32_t uid, int flags, ism_err *err);
-/* Removes the messages with the given UIDs (POP3 QUIT after DELE, IMAP EXPUNGE). */
+/* Removes the messages with the given UIDs (POP3 QUIT after DELE, IMAP EXPUNGE).
+ * UIDs that are already gone are skipped; the UIDs are never given out again. */
 int ism_mail_remove(ism_mail *m, const char *address, const uint32_t *uids, size_t n, ism_err *err);
 
 #ifdef __cplusplus

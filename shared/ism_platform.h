@@ -33,6 +33,8 @@ int ism_net_init(ism_err *err);
 int ism_sock_listen(const char *addr, int port, ism_sock *out, ism_err *err);
 /* Returns a new non-blocking socket or ISM_BAD_SOCK when none is pending. */
 ism_sock ism_sock_accept(ism_sock listener);
+/* The same, writing the peer's address as text ("192.0.2.1", "::1") to peer. */
+ism_sock ism_sock_accept_peer(ism_sock listener, char *peer, size_t peersz);
 void ism_sock_close(ism_sock s);
 #define ISM_IO_AGAIN (-2)
 /* Return >0 bytes, 0 on orderly close, ISM_IO_AGAIN when it would block, -1 on error. */
@@ -71,6 +73,71 @@ void ism_plat_default_conf_dir(char *out, size_t outsz);
 int64_t ism_time_mono_ms(void);
 int64_t ism_time_wall_ms(void);
 void ism_sleep_ms(int ms);
+
+/* ---- folders and file changes ---- */
+/* Calls fn(name, ctx) for each regular file in dir whose name ends with
+ * suffix (case-insensitive), in no particular order. */
+int ism_fs_list(const char *dir, const char *suffix, void (*fn)(const char *name, void *ctx), void *ctx,
+                ism_err *err);
+/* Modification time (ms since the epoch) and size; -1 when the file is missing. */
+int ism_fs_stat(const char *path, int64_t *mtime_ms, int64_t *size);
+
+/* ---- private keys (certificates) ---- */
+/* Fails (ISM_E_TLS), naming path and the command that fixes it, when the file
+ * grants more than its owner and the administrators, as OpenSSH refuses an
+ * open key: POSIX any group or other permission bit; Windows an access list
+ * that allows a SID other than SYSTEM, Administrators or the file's owner (or
+ * no access list at all). A file that cannot be read fails too (ISM_E_IO). */
+int ism_fs_private_check(const char *path, ism_err *err);
+/* Deletes a file; one that does not exist is not an error. */
+int ism_fs_remove(const char *path, ism_err *err);
+
+/* ---- threads (the service's delivery thread) ----
+ * Opaque, heap-allocated objects so that this header needs neither
+ * <pthread.h> nor <windows.h>. ism_thread_join waits for the thread to
+ * return and frees it. */
+typedef struct ism_thread ism_thread;
+typedef struct ism_mutex ism_mutex;
+typedef struct ism_cond ism_cond;
+int ism_thread_start(ism_thread **out, void (*fn)(void *arg), void *arg, ism_err *err);
+void ism_thread_join(ism_thread *t);
+int ism_mutex_new(ism_mutex **out, ism_err *err);
+void ism_mutex_free(ism_mutex *m);
+void ism_mutex_lock(ism_mutex *m);
+void ism_mutex_unlock(ism_mutex *m);
+int ism_cond_new(ism_cond **out, ism_err *err);
+void ism_cond_free(ism_cond *c);
+/* Waits with m held for a broadcast or at most timeout_ms; may wake early
+ * for no reason, so callers re-check what they wait for. */
+void ism_cond_wait_ms(ism_cond *c, ism_mutex *m, int timeout_ms);
+void ism_cond_broadcast(ism_cond *c);
+
+/* ---- outgoing connections (delivery to other servers) ---- */
+#define ISM_NET_NXDOMAIN (-2)
+/* Resolves host (a name or an IP literal) to at most max addresses as text
+ * ("192.0.2.1", "2001:db8::1"), IPv4 and IPv6, in the resolver's order.
+ * Returns how many (> 0); ISM_NET_NXDOMAIN when the name has no address
+ * (a permanent answer); -1 for a temporary failure. err names the host. */
+int ism_net_resolve(const char *host, char addrs[][64], int max, ism_err *err);
+/* Starts a non-blocking TCP connection to ip:port. */
+int ism_sock_connect_start(const char *ip, int port, ism_sock *out, ism_err *err);
+/* Waits at most timeout_ms for a connection started above: 0 connected,
+ * ISM_IO_AGAIN still in progress, -1 failed (err says why: refused, ...). */
+int ism_sock_connect_wait(ism_sock s, int timeout_ms, ism_err *err);
+
+/* The mail exchangers of domain (RFC 5321 5.1), lowest preference first:
+ * at most max host names (without the final dot) and their preferences.
+ * Returns how many: 0 when the domain exists without MX records (deliver to
+ * its address records), ISM_NET_NXDOMAIN when the domain does not exist,
+ * -1 for a temporary failure (err says which). A null MX (RFC 7505) is
+ * returned as one host "" . */
+int ism_dns_mx(const char *domain, char hosts[][256], int prefs[], int max, ism_err *err);
+
+/* ---- trusted root certificates ---- */
+struct x509_store_st;
+/* Adds the system's trusted roots to an OpenSSL X509_STORE: OpenSSL's
+ * default paths on Linux, the "ROOT" system certificate store on Windows. */
+int ism_plat_system_roots(struct x509_store_st *store, ism_err *err);
 
 #ifdef __cplusplus
 }

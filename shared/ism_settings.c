@@ -1,6 +1,9 @@
 /* ism_settings: definitions table, validation and snapshots (see ism_settings.h). */
 #include "ism_settings.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@ const char *ism_setting_type_hint(const ism_setting_def *def)
     case ISM_T_ADDR: return "an IPv4 address such as 0.0.0.0 or 127.0.0.1, or an IPv6 address such as ::";
     case ISM_T_HOST: return "a host name such as mail.example.com, or empty";
     case ISM_T_PATH: return "a folder path, or empty for the default";
+    case ISM_T_CIPHERS: return "an OpenSSL cipher list such as ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256, or empty";
     }
     return "?";
 }
@@ -94,6 +98,17 @@ static int valid_hostname(const char *s)
     return n == 0 || label > 0;
 }
 
+int ism_cipher_list_ok(const char *list)
+{
+    if (!*list)
+        return 1;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    int ok = ctx && SSL_CTX_set_cipher_list(ctx, list) == 1;
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return ok;
+}
+
 int ism_setting_normalize(ism_setting_id id, const char *value, char *out, size_t outsz, ism_err *err)
 {
     const ism_setting_def *d = &ism_setting_defs[id];
@@ -152,6 +167,13 @@ int ism_setting_normalize(ism_setting_id id, const char *value, char *out, size_
             return 0;
         }
         break;
+    case ISM_T_CIPHERS:
+        if (strlen(value) < 1024 && strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_:+!@=,.") == strlen(value) &&
+            ism_cipher_list_ok(value)) {
+            snprintf(out, outsz, "%s", value);
+            return 0;
+        }
+        break;
     case ISM_T_PATH:
         if (strlen(value) < 1024 && !strpbrk(value, "\r\n\t*?\"<>|")) {
             snprintf(out, outsz, "%s", value);
@@ -166,12 +188,18 @@ int ism_setting_normalize(ism_setting_id id, const char *value, char *out, size_
 void ism_config_init(ism_config *cfg)
 {
     cfg->revision = 0;
+    cfg->web = NULL;
+    cfg->n_web = 0;
+    cfg->invalid[0] = '\0';
     for (int i = 0; i < ISM_SETTING_COUNT; i++)
         cfg->value[i] = strdup(ism_setting_defs[i].def);
 }
 
 void ism_config_free(ism_config *cfg)
 {
+    free(cfg->web);
+    cfg->web = NULL;
+    cfg->n_web = 0;
     for (int i = 0; i < ISM_SETTING_COUNT; i++) {
         free(cfg->value[i]);
         cfg->value[i] = NULL;
@@ -214,6 +242,15 @@ int ism_config_check(const ism_config *cfg, ism_err *err)
                                    ism_setting_defs[i].key, ism_setting_defs[j].key, cfg->value[i]);
         }
     }
+    for (size_t w = 0; w < cfg->n_web; w++)
+        for (int i = 0; i < ISM_SETTING_COUNT; i++)
+            if (ism_setting_defs[i].type == ISM_T_PORT && i != ISM_S_HTTPS_PORT && atoi(cfg->value[i]) == cfg->web[w].port)
+                return ism_err_set(err, ISM_E_INVALID,
+                                   "web SSL domain %s uses port %d, which %s already takes; choose another port",
+                                   cfg->web[w].domain, cfg->web[w].port, ism_setting_defs[i].key);
+    if (!ism_cipher_list_ok(cfg->value[ISM_S_TLS_CIPHERS]))
+        return ism_err_set(err, ISM_E_INVALID, "tls.ciphers: OpenSSL accepts no cipher in '%s'",
+                           cfg->value[ISM_S_TLS_CIPHERS]);
     return 0;
 }
 

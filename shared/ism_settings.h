@@ -21,7 +21,7 @@ typedef enum {
     ISM_SETTING_COUNT
 } ism_setting_id;
 
-typedef enum { ISM_T_BOOL, ISM_T_PORT, ISM_T_ENUM, ISM_T_ADDR, ISM_T_HOST, ISM_T_PATH } ism_setting_type;
+typedef enum { ISM_T_BOOL, ISM_T_PORT, ISM_T_ENUM, ISM_T_ADDR, ISM_T_HOST, ISM_T_PATH, ISM_T_CIPHERS } ism_setting_type;
 
 typedef struct {
     const char *key;
@@ -44,25 +44,6 @@ const char *ism_setting_type_hint(const ism_setting_def *def);
  * value and what is allowed. */
 int ism_setting_normalize(ism_setting_id id, const char *value, char *out, size_t outsz, ism_err *err);
 
-typedef struct {
-    int64_t revision;                  /* store revision this snapshot was read at */
-    char *value[ISM_SETTING_COUNT];    /* canonical strings, never NULL */
-} ism_config;
-
-/* Fills cfg with the defaults. */
-void ism_config_init(ism_config *cfg);
-void ism_config_free(ism_config *cfg);
-/* Replaces one value (copied). */
-void ism_config_put(ism_config *cfg, ism_setting_id id, const char *canonical);
-
-int ism_config_bool(const ism_config *cfg, ism_setting_id id);
-int ism_config_int(const ism_config *cfg, ism_setting_id id);
-const char *ism_config_str(const ism_config *cfg, ism_setting_id id);
-
-/* Checks rules that span several settings (no two listeners on one port).
- * Returns 0 or -1 with a message naming both keys. */
-int ism_config_check(const ism_config *cfg, ism_err *err);
-
 /* One of the web server's SSL domains (the manual's "configure a domain for
  * SSL": domain name, IP address, SSL port, certificate, private key, optional
  * CA certificate). File names are absolute, or relative to the ssl.crt
@@ -75,6 +56,33 @@ typedef struct {
     char key_file[1024];
     char ca_file[1024];
 } ism_web_domain;
+
+typedef struct {
+    int64_t revision;                  /* store revision this snapshot was read at */
+    char *value[ISM_SETTING_COUNT];    /* canonical strings, never NULL */
+    ism_web_domain *web;               /* the web SSL domains (malloc'd), sorted by name */
+    size_t n_web;
+    char invalid[512];                 /* first stored value that failed validation (read as
+                                          its default), "" when all were valid */
+} ism_config;
+
+/* Fills cfg with the defaults. */
+void ism_config_init(ism_config *cfg);
+void ism_config_free(ism_config *cfg);
+/* Replaces one value (copied). */
+void ism_config_put(ism_config *cfg, ism_setting_id id, const char *canonical);
+
+int ism_config_bool(const ism_config *cfg, ism_setting_id id);
+int ism_config_int(const ism_config *cfg, ism_setting_id id);
+const char *ism_config_str(const ism_config *cfg, ism_setting_id id);
+
+/* 1 when OpenSSL accepts the TLS 1.2 cipher list (empty counts as yes). */
+int ism_cipher_list_ok(const char *list);
+
+/* Checks rules that span several settings (no two listeners on one port, a
+ * web SSL domain's port not taken by a mail listener, a TLS 1.2 cipher list
+ * OpenSSL accepts). Returns 0 or -1 with a message naming the keys. */
+int ism_config_check(const ism_config *cfg, ism_err *err);
 
 /* Checks the fields' syntax and canonicalises them (lower-case domain);
  * messages name the field ("domain", "ip", "port", ...). */

@@ -6,7 +6,9 @@
  *                               keys read as their default from ism_settings.def
  *   service_state(key, value)   applied_revision, applied_at_ms, error
  *   listener_state(...)         one row per listener, written by the service
- * Version 2 adds web_domains(domain, ip, port, cert_file, key_file, ca_file). */
+ * Version 2 adds web_domains(domain, ip, port, cert_file, key_file, ca_file).
+ * Version 3 adds routes(domain, host, port) and tls_policy(domain, policy)
+ * for outgoing mail. */
 #include "ism_store.h"
 
 #include <sqlite3.h>
@@ -55,6 +57,11 @@ static const char *const migrations[] = {
     "CREATE TABLE IF NOT EXISTS web_domains(domain TEXT PRIMARY KEY, ip TEXT NOT NULL,"
     " port INTEGER NOT NULL CHECK(port BETWEEN 1 AND 65535), cert_file TEXT NOT NULL,"
     " key_file TEXT NOT NULL, ca_file TEXT NOT NULL DEFAULT '');",
+    /* to version 3: outgoing mail's next hops and per-domain TLS policies. */
+    "CREATE TABLE IF NOT EXISTS routes(domain TEXT PRIMARY KEY, host TEXT NOT NULL,"
+    " port INTEGER NOT NULL CHECK(port BETWEEN 1 AND 65535));"
+    "CREATE TABLE IF NOT EXISTS tls_policy(domain TEXT PRIMARY KEY,"
+    " policy TEXT NOT NULL CHECK(policy IN ('none','may','encrypt','verify')));",
 };
 
 static int meta_int(ism_store *st, const char *key, int64_t *out, ism_err *err)
@@ -155,8 +162,11 @@ static int load_locked(ism_store *st, ism_config *cfg, ism_err *err)
         /* A key this version does not know (written by a newer one) is kept
          * in the store but ignored; a value that no longer validates reads
          * as the default rather than taking the service down. */
-        if (id >= 0 && val && ism_setting_normalize((ism_setting_id)id, val, canon, sizeof canon, NULL) == 0)
+        ism_err verr = {0};
+        if (id >= 0 && val && ism_setting_normalize((ism_setting_id)id, val, canon, sizeof canon, &verr) == 0)
             ism_config_put(cfg, (ism_setting_id)id, canon);
+        else if (id >= 0 && !cfg->invalid[0])
+            snprintf(cfg->invalid, sizeof cfg->invalid, "stored value refused: %s", verr.msg);
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
@@ -169,7 +179,10 @@ int ism_store_load(ism_store *st, ism_config *cfg, ism_err *err)
     ism_config_init(cfg);
     if (exec(st, "BEGIN", err))
         return -1;
+    /* Settings and the web SSL domains from one read transaction: one snapshot. */
     int rc = load_locked(st, cfg, err);
+    if (rc == 0)
+        rc = ism_store_domain_list(st, &cfg->web, &cfg->n_web, err);
     sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
     return rc;
 }
@@ -199,7 +212,7 @@ int ism_store_set(ism_store *st, size_t n, const char *const keys[], const char 
     if (exec(st, "BEGIN IMMEDIATE", err))
         goto out;
     in_txn = 1;
-    if (load_locked(st, &cfg, err))
+    if (load_locked(st, &cfg, err) || ism_store_domain_list(st, &cfg.web, &cfg.n_web, err))
         goto out;
     for (size_t i = 0; i < n; i++)
         ism_config_put(&cfg, (ism_setting_id)ids[i], canon[i]);
@@ -235,6 +248,19 @@ out:
     free(canon);
     free(ids);
     return rc;
+}
+
+static int bump_revision_and_commit(ism_store *st, ism_err *err);
+
+int ism_store_touch(ism_store *st, ism_err *err)
+{
+    if (exec(st, "BEGIN IMMEDIATE", err))
+        return -1;
+    if (bump_revision_and_commit(st, err)) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
 }
 
 int ism_store_revision(ism_store *st, int64_t *rev, ism_err *err)
@@ -466,6 +492,22 @@ int ism_store_domain_put(ism_store *st, const ism_web_domain *d, ism_domain_mode
         ism_err_set(err, ISM_E_INVALID, "domain %s is not configured for SSL; use 'domain add' first", d->domain);
         goto fail;
     }
+    {
+        /* The domain's port must not collide with a mail listener. */
+        ism_config cfg;
+        ism_config_init(&cfg);
+        int bad = load_locked(st, &cfg, err);
+        ism_web_domain one = *d;
+        cfg.web = &one;
+        cfg.n_web = 1;
+        if (!bad)
+            bad = ism_config_check(&cfg, err);
+        cfg.web = NULL;
+        cfg.n_web = 0;
+        ism_config_free(&cfg);
+        if (bad)
+            goto fail;
+    }
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO web_domains VALUES(?,?,?,?,?,?)", -1, &s, NULL) !=
         SQLITE_OK) {
@@ -559,6 +601,235 @@ int ism_store_domain_list(ism_store *st, ism_web_domain **out, size_t *n, ism_er
     if (rc != SQLITE_DONE) {
         free(v);
         return db_fail(st, err, "reading web domains");
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+/* ---- outgoing mail: routes and TLS policies ---- */
+
+static const char *const policy_names[] = {"none", "may", "encrypt", "verify"};
+
+const char *ism_tls_policy_name(ism_tls_policy p)
+{
+    return (unsigned)p < sizeof policy_names / sizeof policy_names[0] ? policy_names[p] : "?";
+}
+
+int ism_tls_policy_parse(const char *word, ism_tls_policy *out, ism_err *err)
+{
+    for (size_t i = 0; i < sizeof policy_names / sizeof policy_names[0]; i++) {
+        const char *a = word, *b = policy_names[i];
+        while (*a && (*a >= 'A' && *a <= 'Z' ? *a + 32 : *a) == *b)
+            a++, b++;
+        if (!*a && !*b) {
+            *out = (ism_tls_policy)i;
+            return 0;
+        }
+    }
+    return ism_err_set(err, ISM_E_INVALID,
+                       "policy: '%s' is not a TLS policy; use none (plaintext), may (TLS when offered), "
+                       "encrypt (TLS required) or verify (TLS with a verified certificate)",
+                       word);
+}
+
+/* A destination domain: a host name, or "*" when star_ok; lower-cased. */
+static int check_domain(const char *in, char *out, size_t outsz, int star_ok, ism_err *err)
+{
+    if (star_ok && strcmp(in, "*") == 0) {
+        snprintf(out, outsz, "*");
+        return 0;
+    }
+    if (!*in || ism_setting_normalize(ISM_S_SMTP_RELAY_HOST, in, out, outsz, NULL))
+        return ism_err_set(err, ISM_E_INVALID, "domain: '%s' is not a domain name such as example.com%s", in,
+                           star_ok ? " (or * for every other domain)" : "");
+    return 0;
+}
+
+static int table_remove(ism_store *st, const char *sql, const char *domain, const char *what, const char *hint,
+                        ism_err *err)
+{
+    sqlite3_stmt *s;
+    if (exec(st, "BEGIN IMMEDIATE", err))
+        return -1;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        db_fail(st, err, what);
+        goto fail;
+    }
+    sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        db_fail(st, err, what);
+        goto fail;
+    }
+    if (sqlite3_changes(st->db) == 0) {
+        ism_err_set(err, ISM_E_INVALID, "%s: nothing to remove; %s", domain, hint);
+        goto fail;
+    }
+    if (bump_revision_and_commit(st, err))
+        goto fail;
+    return 0;
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int ism_store_route_put(ism_store *st, const ism_route *r, ism_err *err)
+{
+    ism_route c;
+    memset(&c, 0, sizeof c);
+    if (check_domain(r->domain, c.domain, sizeof c.domain, 1, err))
+        return -1;
+    if (!r->host[0] || (ism_setting_normalize(ISM_S_SMTP_RELAY_HOST, r->host, c.host, sizeof c.host, NULL) &&
+                        ism_setting_normalize(ISM_S_LISTEN_ADDRESS, r->host, c.host, sizeof c.host, NULL)))
+        return ism_err_set(err, ISM_E_INVALID, "host: '%s' is not a host name (mx.example.com) or an IP address",
+                           r->host);
+    if (r->port < 1 || r->port > 65535)
+        return ism_err_set(err, ISM_E_INVALID, "port: %d is not a TCP port from 1 to 65535 (SMTP uses 25)", r->port);
+    c.port = r->port;
+    sqlite3_stmt *s;
+    if (exec(st, "BEGIN IMMEDIATE", err))
+        return -1;
+    if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO routes VALUES(?,?,?)", -1, &s, NULL) != SQLITE_OK) {
+        db_fail(st, err, "writing routes");
+        goto fail;
+    }
+    sqlite3_bind_text(s, 1, c.domain, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, c.host, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, c.port);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        db_fail(st, err, "writing routes");
+        goto fail;
+    }
+    if (bump_revision_and_commit(st, err))
+        goto fail;
+    return 0;
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int ism_store_route_remove(ism_store *st, const char *domain, ism_err *err)
+{
+    char d[256];
+    if (check_domain(domain, d, sizeof d, 1, err))
+        return -1;
+    return table_remove(st, "DELETE FROM routes WHERE domain=?", d, "writing routes",
+                        "'ismailctl route list' shows the routes", err);
+}
+
+int ism_store_route_list(ism_store *st, ism_route **out, size_t *n, ism_err *err)
+{
+    sqlite3_stmt *s;
+    size_t cap = 0, cnt = 0;
+    ism_route *v = NULL;
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT domain, host, port FROM routes ORDER BY domain", -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "reading routes");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 8;
+            ism_route *nv = realloc(v, cap * sizeof *v);
+            if (!nv) {
+                free(v);
+                sqlite3_finalize(s);
+                return ism_err_set(err, ISM_E_STORE, "out of memory");
+            }
+            v = nv;
+        }
+        ism_route *r = &v[cnt++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->domain, sizeof r->domain, "%s", (const char *)sqlite3_column_text(s, 0));
+        snprintf(r->host, sizeof r->host, "%s", (const char *)sqlite3_column_text(s, 1));
+        r->port = sqlite3_column_int(s, 2);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        return db_fail(st, err, "reading routes");
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+int ism_store_policy_put(ism_store *st, const ism_tls_policy_entry *e, ism_err *err)
+{
+    char d[256];
+    if (check_domain(e->domain, d, sizeof d, 0, err))
+        return -1;
+    if ((unsigned)e->policy > ISM_TLS_POLICY_VERIFY)
+        return ism_err_set(err, ISM_E_INVALID, "policy: not one of none, may, encrypt, verify");
+    sqlite3_stmt *s;
+    if (exec(st, "BEGIN IMMEDIATE", err))
+        return -1;
+    if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO tls_policy VALUES(?,?)", -1, &s, NULL) != SQLITE_OK) {
+        db_fail(st, err, "writing TLS policies");
+        goto fail;
+    }
+    sqlite3_bind_text(s, 1, d, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, ism_tls_policy_name(e->policy), -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        db_fail(st, err, "writing TLS policies");
+        goto fail;
+    }
+    if (bump_revision_and_commit(st, err))
+        goto fail;
+    return 0;
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int ism_store_policy_remove(ism_store *st, const char *domain, ism_err *err)
+{
+    char d[256];
+    if (check_domain(domain, d, sizeof d, 0, err))
+        return -1;
+    return table_remove(st, "DELETE FROM tls_policy WHERE domain=?", d, "writing TLS policies",
+                        "'ismailctl policy list' shows the policies", err);
+}
+
+int ism_store_policy_list(ism_store *st, ism_tls_policy_entry **out, size_t *n, ism_err *err)
+{
+    sqlite3_stmt *s;
+    size_t cap = 0, cnt = 0;
+    ism_tls_policy_entry *v = NULL;
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT domain, policy FROM tls_policy ORDER BY domain", -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, "reading TLS policies");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 8;
+            ism_tls_policy_entry *nv = realloc(v, cap * sizeof *v);
+            if (!nv) {
+                free(v);
+                sqlite3_finalize(s);
+                return ism_err_set(err, ISM_E_STORE, "out of memory");
+            }
+            v = nv;
+        }
+        ism_tls_policy_entry *e = &v[cnt++];
+        memset(e, 0, sizeof *e);
+        snprintf(e->domain, sizeof e->domain, "%s", (const char *)sqlite3_column_text(s, 0));
+        const char *p = (const char *)sqlite3_column_text(s, 1);
+        /* the CHECK constraint keeps other words out; "verify" is the safe reading otherwise */
+        if (!p || ism_tls_policy_parse(p, &e->policy, NULL))
+            e->policy = ISM_TLS_POLICY_VERIFY;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        return db_fail(st, err, "reading TLS policies");
     }
     *out = v;
     *n = cnt;

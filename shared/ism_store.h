@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define ISM_STORE_SCHEMA_VERSION 2
+#define ISM_STORE_SCHEMA_VERSION 3
 #define ISM_STORE_FILE "ismail.db"
 
 typedef struct ism_store ism_store;
@@ -38,6 +38,11 @@ int ism_store_load(ism_store *st, ism_config *cfg, ism_err *err);
  * bad value and what is allowed. */
 int ism_store_set(ism_store *st, size_t n, const char *const keys[], const char *const values[], ism_err *err);
 
+/* Bumps the revision without changing a setting, and wakes the service:
+ * "look again now" after certificate files were installed or removed, so
+ * the service rebuilds its TLS set at once instead of at its next file check. */
+int ism_store_touch(ism_store *st, ism_err *err);
+
 /* The store revision (bumped by every settings write). */
 int ism_store_revision(ism_store *st, int64_t *rev, ism_err *err);
 
@@ -53,6 +58,46 @@ int ism_store_domain_put(ism_store *st, const ism_web_domain *d, ism_domain_mode
 int ism_store_domain_remove(ism_store *st, const char *domain, ism_err *err);
 /* *out is malloc'd (free() it), sorted by domain. */
 int ism_store_domain_list(ism_store *st, ism_web_domain **out, size_t *n, ism_err *err);
+
+/* ---- outgoing mail: routes and TLS policies (tables, schema 3) ----
+ * A route sends mail for one domain to a fixed next hop instead of the
+ * domain's MX hosts; the domain "*" stands for every domain without a
+ * route of its own (a smart host on any port). A TLS policy overrides the
+ * SMTP Outgoing / Verify Certificate Domain checkboxes for one domain.
+ * The put functions check and canonicalise (lower case) before storing;
+ * messages name the field. Each change bumps the revision. */
+typedef struct {
+    char domain[256];   /* destination domain, or "*" */
+    char host[256];     /* next hop: host name or IP address */
+    int port;
+} ism_route;
+
+typedef enum {
+    ISM_TLS_POLICY_NONE,    /* plaintext, STARTTLS never attempted */
+    ISM_TLS_POLICY_MAY,     /* STARTTLS when offered, certificate not checked */
+    ISM_TLS_POLICY_ENCRYPT, /* TLS required, certificate not checked */
+    ISM_TLS_POLICY_VERIFY   /* TLS required, trusted certificate naming the host or domain */
+} ism_tls_policy;
+
+typedef struct {
+    char domain[256];
+    ism_tls_policy policy;
+} ism_tls_policy_entry;
+
+/* "none", "may", "encrypt", "verify". */
+const char *ism_tls_policy_name(ism_tls_policy p);
+/* Parses one of those words (any case); -1 with a message listing them. */
+int ism_tls_policy_parse(const char *word, ism_tls_policy *out, ism_err *err);
+
+/* Adds or replaces the route for r->domain. */
+int ism_store_route_put(ism_store *st, const ism_route *r, ism_err *err);
+int ism_store_route_remove(ism_store *st, const char *domain, ism_err *err);
+/* *out is malloc'd (free() it), sorted by domain. */
+int ism_store_route_list(ism_store *st, ism_route **out, size_t *n, ism_err *err);
+/* Adds or replaces the policy for e->domain. */
+int ism_store_policy_put(ism_store *st, const ism_tls_policy_entry *e, ism_err *err);
+int ism_store_policy_remove(ism_store *st, const char *domain, ism_err *err);
+int ism_store_policy_list(ism_store *st, ism_tls_policy_entry **out, size_t *n, ism_err *err);
 
 /* ---- watching for changes (the service) ----
  * A watcher notices commits made by other connections: writers send a

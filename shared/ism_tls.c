@@ -104,7 +104,9 @@ int ism_tls_gen_build(ism_tls_gen **out, const char *profile, const char *crt_pa
     }
     ERR_clear_error(); /* the loop above ends on "no start line" */
 
-    if (!(kb = file_bio(key_path, err)))
+    /* A key others can read may already be copied: refuse it, as OpenSSH
+     * does, so the administrator notices and fixes the permissions. */
+    if (ism_fs_private_check(key_path, err) || !(kb = file_bio(key_path, err)))
         goto fail;
     key = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL);
     if (!key) {

@@ -29,9 +29,11 @@ ismail_proto    service/ismail-proto.vcxproj
 ismail-service  service/ismail-service.vcxproj
 ismailctl       ctl/ismailctl.vcxproj
 store-hammer    tests/store-hammer.vcxproj
+dacl-check      tests/dacl-check.vcxproj
 ismail-manager  manager-gui/ismail-manager.vcxproj
 ismail-driver   manager-gui/ismail-driver.vcxproj
 ismail-tests    tests/ismail-tests.vcxproj
+acl-read        tests/acl-read.vcxproj
 '
 
 # The comparison prints lines "PASS<TAB>name", "FAIL<TAB>name<TAB>reason" or

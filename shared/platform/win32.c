@@ -91,7 +91,20 @@ int ism_sock_listen(const char *addr, int port, ism_sock *out, ism_err *err)
 
 ism_sock ism_sock_accept(ism_sock listener)
 {
-    SOCKET s = accept(listener, NULL, NULL);
+    char peer[64];
+    return ism_sock_accept_peer(listener, peer, sizeof peer);
+}
+
+ism_sock ism_sock_accept_peer(ism_sock listener, char *peer, size_t peersz)
+{
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    SOCKET s = accept(listener, (struct sockaddr *)&ss, &sl);
+    snprintf(peer, peersz, "unknown");
+    if (s != INVALID_SOCKET && ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer, peersz);
+    else if (s != INVALID_SOCKET && ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, peer, peersz);
     if (s != INVALID_SOCKET) {
         u_long nb = 1;
         BOOL one = TRUE;
@@ -194,6 +207,12 @@ static int protect(const char *path, const wchar_t *sddl, ism_err *err)
         GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted))
         rc = SetNamedSecurityInfoW(w, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
                                    NULL, NULL, dacl, NULL);
+    /* The same DACL again through SetFileSecurityW (its "P" keeps it
+     * protected): Windows already has it, but Wine ignores the call above for
+     * files and applies only this one, as Unix permission bits; without it a
+     * key under Wine stays readable by everyone and is refused at load. */
+    if (rc == ERROR_SUCCESS)
+        (void)SetFileSecurityW(w, DACL_SECURITY_INFORMATION, sd);
     if (sd)
         LocalFree(sd);
     free(w);
@@ -358,4 +377,382 @@ int64_t ism_time_wall_ms(void)
 void ism_sleep_ms(int ms)
 {
     Sleep((DWORD)ms);
+}
+
+int ism_fs_list(const char *dir, const char *suffix, void (*fn)(const char *name, void *ctx), void *ctx,
+                ism_err *err)
+{
+    char pattern[2048], m[256];
+    snprintf(pattern, sizeof pattern, "%s\\*", dir);
+    wchar_t *w = widen(pattern);
+    WIN32_FIND_DATAW fd;
+    HANDLE h = w ? FindFirstFileW(w, &fd) : INVALID_HANDLE_VALUE;
+    free(w);
+    if (h == INVALID_HANDLE_VALUE) {
+        DWORD e = GetLastError();
+        if (e == ERROR_FILE_NOT_FOUND)
+            return 0;
+        return ism_err_set(err, ISM_E_IO, "cannot read folder %s: %s", dir, win_msg(e, m, sizeof m));
+    }
+    size_t sl = strlen(suffix);
+    do {
+        char name[MAX_PATH * 3];
+        if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
+            continue;
+        narrow(fd.cFileName, name, sizeof name);
+        size_t nl = strlen(name);
+        if (name[0] == '.' || nl <= sl || _stricmp(name + nl - sl, suffix) != 0)
+            continue;
+        fn(name, ctx);
+    } while (FindNextFileW(h, &fd));
+    FindClose(h);
+    return 0;
+}
+
+int ism_fs_stat(const char *path, int64_t *mtime_ms, int64_t *size)
+{
+    WIN32_FILE_ATTRIBUTE_DATA a;
+    wchar_t *w = widen(path);
+    BOOL ok = w && GetFileAttributesExW(w, GetFileExInfoStandard, &a);
+    free(w);
+    if (!ok)
+        return -1;
+    uint64_t t = ((uint64_t)a.ftLastWriteTime.dwHighDateTime << 32) | a.ftLastWriteTime.dwLowDateTime;
+    *mtime_ms = (int64_t)((t - 116444736000000000ULL) / 10000ULL);
+    *size = (int64_t)(((uint64_t)a.nFileSizeHigh << 32) | a.nFileSizeLow);
+    return 0;
+}
+
+/* Who an access entry names, for the message: DOMAIN\name, else the SID. */
+static void sid_name(PSID sid, char *out, size_t outsz)
+{
+    wchar_t name[256], dom[256];
+    DWORD nl = 256, dl = 256;
+    SID_NAME_USE use;
+    LPWSTR s = NULL;
+    if (LookupAccountSidW(NULL, sid, name, &nl, dom, &dl, &use)) {
+        char n[600], d[600];
+        narrow(name, n, sizeof n);
+        narrow(dom, d, sizeof d);
+        snprintf(out, outsz, "%s%s%s", d, *d ? "\\" : "", n);
+    } else if (ConvertSidToStringSidW(sid, &s)) {
+        narrow(s, out, outsz);
+        LocalFree(s);
+    } else {
+        snprintf(out, outsz, "an unknown account");
+    }
+}
+
+int ism_fs_private_check(const char *path, ism_err *err)
+{
+    PSECURITY_DESCRIPTOR sd = NULL;
+    PSID owner = NULL;
+    PACL dacl = NULL;
+    char m[256], who[600];
+    BYTE sy[SECURITY_MAX_SID_SIZE], ba[SECURITY_MAX_SID_SIZE];
+    DWORD syl = sizeof sy, bal = sizeof ba;
+    int rc = 0;
+    wchar_t *w = widen(path);
+    DWORD e = w ? GetNamedSecurityInfoW(w, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                                        &owner, NULL, &dacl, NULL, &sd)
+                : ERROR_OUTOFMEMORY;
+    free(w);
+    if (e != ERROR_SUCCESS)
+        return ism_err_set(err, ISM_E_IO, "cannot read the permissions of %s: %s", path, win_msg(e, m, sizeof m));
+    if (!CreateWellKnownSid(WinLocalSystemSid, NULL, sy, &syl) ||
+        !CreateWellKnownSid(WinBuiltinAdministratorsSid, NULL, ba, &bal)) {
+        LocalFree(sd);
+        return ism_err_set(err, ISM_E_IO, "cannot check the permissions of %s", path);
+    }
+    who[0] = '\0';
+    int inherited = 0, named = 0;
+    if (!dacl) {
+        snprintf(who, sizeof who, "everyone (the file has no access list)");
+    } else {
+        for (DWORD i = 0; i < dacl->AceCount && !who[0]; i++) {
+            ACE_HEADER *h;
+            if (!GetAce(dacl, i, (void **)&h) || (h->AceFlags & INHERIT_ONLY_ACE))
+                continue; /* entries only for objects created inside do not apply to the file */
+            if (h->AceType == ACCESS_ALLOWED_ACE_TYPE || h->AceType == ACCESS_ALLOWED_CALLBACK_ACE_TYPE) {
+                ACCESS_ALLOWED_ACE *a = (ACCESS_ALLOWED_ACE *)h;
+                PSID sid = (PSID)&a->SidStart;
+                if (a->Mask == 0 || EqualSid(sid, (PSID)sy) || EqualSid(sid, (PSID)ba) ||
+                    (owner && EqualSid(sid, owner)))
+                    continue;
+                sid_name(sid, who, sizeof who);
+                named = 1;
+                inherited = (h->AceFlags & INHERITED_ACE) != 0;
+            } else if (h->AceType == ACCESS_ALLOWED_OBJECT_ACE_TYPE ||
+                       h->AceType == ACCESS_ALLOWED_CALLBACK_OBJECT_ACE_TYPE) {
+                snprintf(who, sizeof who, "an object access entry");
+            }
+        }
+    }
+    if (who[0]) {
+        char fix[800];
+        if (named && !inherited)
+            snprintf(fix, sizeof fix, " and icacls \"%s\" /remove \"%s\"", path, who);
+        else
+            fix[0] = '\0';
+        rc = ism_err_set(err, ISM_E_TLS,
+                         "%s: the private key file can be read by %s; it is not used until only SYSTEM and "
+                         "Administrators can read it: icacls \"%s\" /inheritance:r /grant:r SYSTEM:F "
+                         "Administrators:F%s",
+                         path, who, path, fix);
+    }
+    LocalFree(sd);
+    return rc;
+}
+
+int ism_fs_remove(const char *path, ism_err *err)
+{
+    char m[256];
+    wchar_t *w = widen(path);
+    if (!w)
+        return ism_err_set(err, ISM_E_IO, "out of memory deleting %s", path);
+    BOOL ok = DeleteFileW(w);
+    DWORD e = GetLastError();
+    free(w);
+    if (!ok && e != ERROR_FILE_NOT_FOUND && e != ERROR_PATH_NOT_FOUND)
+        return ism_err_set(err, ISM_E_IO, "cannot delete %s: %s", path, win_msg(e, m, sizeof m));
+    return 0;
+}
+
+/* ---- threads ---- */
+
+struct ism_thread {
+    HANDLE h;
+    void (*fn)(void *);
+    void *arg;
+};
+struct ism_mutex {
+    SRWLOCK l;
+};
+struct ism_cond {
+    CONDITION_VARIABLE cv;
+};
+
+static DWORD WINAPI thread_main(LPVOID p)
+{
+    ism_thread *t = p;
+    t->fn(t->arg);
+    return 0;
+}
+
+int ism_thread_start(ism_thread **out, void (*fn)(void *arg), void *arg, ism_err *err)
+{
+    char m[256];
+    ism_thread *t = calloc(1, sizeof *t);
+    if (!t)
+        return ism_err_set(err, ISM_E_IO, "out of memory starting a thread");
+    t->fn = fn;
+    t->arg = arg;
+    t->h = CreateThread(NULL, 0, thread_main, t, 0, NULL);
+    if (!t->h) {
+        DWORD e = GetLastError();
+        free(t);
+        return ism_err_set(err, ISM_E_IO, "cannot start a thread: %s", win_msg(e, m, sizeof m));
+    }
+    *out = t;
+    return 0;
+}
+
+void ism_thread_join(ism_thread *t)
+{
+    if (!t)
+        return;
+    WaitForSingleObject(t->h, INFINITE);
+    CloseHandle(t->h);
+    free(t);
+}
+
+int ism_mutex_new(ism_mutex **out, ism_err *err)
+{
+    ism_mutex *m = calloc(1, sizeof *m);
+    if (!m)
+        return ism_err_set(err, ISM_E_IO, "out of memory creating a mutex");
+    InitializeSRWLock(&m->l);
+    *out = m;
+    return 0;
+}
+
+void ism_mutex_free(ism_mutex *m) { free(m); }
+void ism_mutex_lock(ism_mutex *m) { AcquireSRWLockExclusive(&m->l); }
+void ism_mutex_unlock(ism_mutex *m) { ReleaseSRWLockExclusive(&m->l); }
+
+int ism_cond_new(ism_cond **out, ism_err *err)
+{
+    ism_cond *c = calloc(1, sizeof *c);
+    if (!c)
+        return ism_err_set(err, ISM_E_IO, "out of memory creating a condition variable");
+    InitializeConditionVariable(&c->cv);
+    *out = c;
+    return 0;
+}
+
+void ism_cond_free(ism_cond *c) { free(c); }
+
+void ism_cond_wait_ms(ism_cond *c, ism_mutex *m, int timeout_ms)
+{
+    SleepConditionVariableSRW(&c->cv, &m->l, (DWORD)(timeout_ms < 0 ? 0 : timeout_ms), 0);
+}
+
+void ism_cond_broadcast(ism_cond *c) { WakeAllConditionVariable(&c->cv); }
+
+/* ---- outgoing connections, DNS, trusted roots ---- */
+#include <wincrypt.h>
+#include <windns.h>
+/* after wincrypt.h: OpenSSL's headers undo its X509_NAME macro */
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#ifdef _MSC_VER
+#pragma comment(lib, "dnsapi.lib")
+#endif
+
+int ism_net_resolve(const char *host, char addrs[][64], int max, ism_err *err)
+{
+    ADDRINFOW hints, *res = NULL;
+    char m[256];
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    wchar_t *w = widen(host);
+    int rc = w ? GetAddrInfoW(w, NULL, &hints, &res) : WSA_NOT_ENOUGH_MEMORY;
+    free(w);
+    if (rc != 0) {
+        ism_err_set(err, ISM_E_NET, "cannot find the address of %s: %s", host, win_msg((DWORD)rc, m, sizeof m));
+        return (rc == WSAHOST_NOT_FOUND || rc == WSANO_DATA) ? ISM_NET_NXDOMAIN : -1;
+    }
+    int n = 0;
+    for (ADDRINFOW *a = res; a && n < max; a = a->ai_next) {
+        const void *src = a->ai_family == AF_INET ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
+                          : a->ai_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr
+                                                     : NULL;
+        if (!src || !inet_ntop(a->ai_family, src, addrs[n], 64))
+            continue;
+        int dup = 0;
+        for (int i = 0; i < n && !dup; i++)
+            dup = strcmp(addrs[i], addrs[n]) == 0;
+        if (!dup)
+            n++;
+    }
+    FreeAddrInfoW(res);
+    if (n == 0) {
+        ism_err_set(err, ISM_E_NET, "%s has no IPv4 or IPv6 address", host);
+        return ISM_NET_NXDOMAIN;
+    }
+    return n;
+}
+
+int ism_sock_connect_start(const char *ip, int port, ism_sock *out, ism_err *err)
+{
+    struct sockaddr_storage ss;
+    int sl;
+    char m[256];
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((u_short)port);
+        sl = sizeof *v4;
+    } else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((u_short)port);
+        sl = sizeof *v6;
+    } else {
+        return ism_err_set(err, ISM_E_INVALID, "'%s' is not an IP address", ip);
+    }
+    SOCKET s = socket(ss.ss_family, SOCK_STREAM, IPPROTO_TCP);
+    if (s == INVALID_SOCKET)
+        return ism_err_set(err, ISM_E_NET, "cannot create a socket: %s", win_msg(WSAGetLastError(), m, sizeof m));
+    u_long nb = 1;
+    BOOL one = TRUE;
+    ioctlsocket(s, FIONBIO, &nb);
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
+    if (connect(s, (struct sockaddr *)&ss, sl) != 0 && WSAGetLastError() != WSAEWOULDBLOCK) {
+        int e = WSAGetLastError();
+        closesocket(s);
+        return ism_err_set(err, ISM_E_NET, "cannot connect to %s port %d: %s", ip, port, win_msg((DWORD)e, m, sizeof m));
+    }
+    *out = s;
+    return 0;
+}
+
+int ism_sock_connect_wait(ism_sock s, int timeout_ms, ism_err *err)
+{
+    /* select(), not WSAPoll: older WSAPoll does not report a refused connection. */
+    fd_set wr, ex;
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    char m[256];
+    FD_ZERO(&wr);
+    FD_ZERO(&ex);
+    FD_SET(s, &wr);
+    FD_SET(s, &ex);
+    int r = select(0, NULL, &wr, &ex, &tv);
+    if (r == 0)
+        return ISM_IO_AGAIN;
+    int e = 0, el = sizeof e;
+    if (r == SOCKET_ERROR)
+        e = WSAGetLastError();
+    else if (FD_ISSET(s, &ex) && (getsockopt(s, SOL_SOCKET, SO_ERROR, (char *)&e, &el) != 0 || e == 0))
+        e = e ? e : WSAECONNREFUSED;
+    if (e != 0)
+        return ism_err_set(err, ISM_E_NET, "connection failed: %s", win_msg((DWORD)e, m, sizeof m));
+    return 0;
+}
+
+int ism_dns_mx(const char *domain, char hosts[][256], int prefs[], int max, ism_err *err)
+{
+    PDNS_RECORDA rec = NULL;
+    char m[256];
+    DNS_STATUS st = DnsQuery_UTF8(domain, DNS_TYPE_MX, DNS_QUERY_STANDARD, NULL, &rec, NULL);
+    if (st == DNS_ERROR_RCODE_NAME_ERROR)
+        return ISM_NET_NXDOMAIN;
+    if (st == DNS_INFO_NO_RECORDS)
+        return 0;
+    if (st != 0)
+        return ism_err_set(err, ISM_E_NET, "DNS lookup of the MX records of %s failed: %s", domain,
+                           win_msg((DWORD)st, m, sizeof m));
+    int count = 0;
+    for (PDNS_RECORDA r = rec; r && count < max; r = r->pNext) {
+        if (r->wType != DNS_TYPE_MX || r->Flags.S.Section != DnsSectionAnswer || !r->Data.MX.pNameExchange)
+            continue;
+        int pref = r->Data.MX.wPreference, k = count;
+        while (k > 0 && prefs[k - 1] > pref) {
+            memcpy(hosts[k], hosts[k - 1], 256);
+            prefs[k] = prefs[k - 1];
+            k--;
+        }
+        const char *name = r->Data.MX.pNameExchange;
+        snprintf(hosts[k], 256, "%s", strcmp(name, ".") == 0 ? "" : name);
+        size_t hl = strlen(hosts[k]);
+        if (hl > 0 && hosts[k][hl - 1] == '.')
+            hosts[k][hl - 1] = '\0';
+        prefs[k] = pref;
+        count++;
+    }
+    DnsRecordListFree(rec, DnsFreeRecordList);
+    return count;
+}
+
+int ism_plat_system_roots(struct x509_store_st *store, ism_err *err)
+{
+    char m[256];
+    HCERTSTORE cs = CertOpenSystemStoreW(0, L"ROOT");
+    if (!cs)
+        return ism_err_set(err, ISM_E_TLS, "cannot open the Windows trusted root certificate store: %s",
+                           win_msg(GetLastError(), m, sizeof m));
+    PCCERT_CONTEXT c = NULL;
+    while ((c = CertEnumCertificatesInStore(cs, c)) != NULL) {
+        const unsigned char *p = c->pbCertEncoded;
+        X509 *x = d2i_X509(NULL, &p, (long)c->cbCertEncoded);
+        if (x) {
+            X509_STORE_add_cert(store, x); /* a duplicate is not an error worth stopping for */
+            X509_free(x);
+        }
+    }
+    CertCloseStore(cs, 0);
+    ERR_clear_error();
+    return 0;
 }

@@ -104,3 +104,660 @@ TEST(Smtp, UnknownAndPrefixVerbs)
     cmd("NOOP", 0);
     STRCMP_CONTAINS("250", take().c_str());
 }
+
+// ---- mail transactions against a real mail store ----
+#include "ism_log.h"
+#include "ism_mail.h"
+#include "testdir.h"
+
+#include <cstdlib>
+#include <ctime>
+#include <vector>
+
+static std::string b64(const std::string &in)
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string r;
+    size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+        r += t[v >> 18];
+        r += t[(v >> 12) & 63];
+        r += t[(v >> 6) & 63];
+        r += t[v & 63];
+    }
+    if (in.size() - i == 1) {
+        unsigned v = (unsigned char)in[i] << 16;
+        r += t[v >> 18];
+        r += t[(v >> 12) & 63];
+        r += "==";
+    } else if (in.size() - i == 2) {
+        unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
+        r += t[v >> 18];
+        r += t[(v >> 12) & 63];
+        r += t[(v >> 6) & 63];
+        r += '=';
+    }
+    return r;
+}
+
+TEST_GROUP(SmtpMail)
+{
+    std::string dir;
+    ism_mail *mail = nullptr;
+    ism_smtp s;
+    ism_proto_env env;
+    ism_buf out = {};
+    void setup() override
+    {
+        ism_err err = {};
+        dir = ism_test_mkdtemp();
+        LONGS_EQUAL_TEXT(0, ism_mail_open(&mail, (dir + "/mail.db").c_str(), &err), err.msg);
+        LONGS_EQUAL(0, ism_mail_domain_add(mail, "example.test", &err));
+        LONGS_EQUAL_TEXT(0, ism_mail_user_add(mail, "alice@example.test", "alice-password", &err), err.msg);
+        LONGS_EQUAL_TEXT(0, ism_mail_user_add(mail, "bob@example.test", "bob-password", &err), err.msg);
+        memset(&s, 0, sizeof s);
+        memset(&env, 0, sizeof env);
+        env.hostname = "mail.example.test";
+        env.peer_addr = "192.0.2.7";
+        env.mail = mail;
+        ism_log_open(nullptr, 0); // sessions log deliveries and failed logins; keep the test output clean
+    }
+    void teardown() override
+    {
+        ism_proto_smtp.end(&s);
+        ism_buf_free(&out);
+        ism_mail_close(mail);
+        ism_test_rmtree(dir);
+        ism_log_open(nullptr, 1);
+    }
+    // Port kinds: the MX port, or submission with TLS on for SMTP.
+    void mx() { env.submission = 0; }
+    void submission(int tls_on) { env.submission = 1; env.tls_required_for_auth = tls_on; env.starttls_offered = tls_on; }
+    void in_tls()
+    {
+        env.tls_active = 1;
+        env.starttls_offered = 0;
+        env.tls_version = "TLSv1.3";
+        env.tls_cipher = "TLS_AES_256_GCM_SHA384";
+        ism_proto_smtp.tls_started(&s, &env);
+    }
+    void begin()
+    {
+        ism_proto_smtp.begin(&s, &env, &out);
+        take();
+    }
+    std::string take()
+    {
+        std::string r(out.p ? out.p : "", out.len);
+        out.len = 0;
+        return r;
+    }
+    ism_proto_action line(const std::string &l)
+    {
+        return ism_proto_smtp.line(&s, &env, l.data(), l.size(), &out);
+    }
+    // Sends one line and returns the reply.
+    std::string cmd(const std::string &l)
+    {
+        line(l);
+        return take();
+    }
+    std::string ehlo()
+    {
+        return cmd("EHLO client.test");
+    }
+    std::string auth_plain(const char *user, const char *pw)
+    {
+        return cmd("AUTH PLAIN " + b64(std::string("\0", 1) + user + std::string("\0", 1) + pw));
+    }
+    // MAIL, RCPT, DATA, the text lines, "."; returns the reply to the dot.
+    std::string send(const char *from, const char *to, const std::vector<std::string> &text)
+    {
+        STRCMP_CONTAINS("250 2.1.0", cmd(std::string("MAIL FROM:<") + from + ">").c_str());
+        STRCMP_CONTAINS("250 2.1.5", cmd(std::string("RCPT TO:<") + to + ">").c_str());
+        STRCMP_CONTAINS("354", cmd("DATA").c_str());
+        for (const std::string &t : text)
+            LONGS_EQUAL(ISM_PROTO_CONTINUE, line(t));
+        CHECK(take().empty()); // nothing is answered inside DATA
+        return cmd(".");
+    }
+    size_t count(const char *addr)
+    {
+        ism_msg_info *v;
+        size_t n = 0;
+        ism_err err = {};
+        LONGS_EQUAL_TEXT(0, ism_mail_list(mail, addr, &v, &n, &err), err.msg);
+        free(v);
+        return n;
+    }
+    std::string last(const char *addr)
+    {
+        ism_msg_info *v;
+        size_t n = 0;
+        ism_err err = {};
+        LONGS_EQUAL_TEXT(0, ism_mail_list(mail, addr, &v, &n, &err), err.msg);
+        CHECK(n > 0);
+        char *data;
+        size_t len;
+        LONGS_EQUAL_TEXT(0, ism_mail_fetch(mail, addr, v[n - 1].uid, &data, &len, &err), err.msg);
+        std::string r(data, len);
+        free(data);
+        free(v);
+        return r;
+    }
+};
+
+TEST(SmtpMail, AllowsDataLinesOf998Characters)
+{
+    LONGS_EQUAL(1000, ism_proto_smtp.max_line);
+}
+
+TEST(SmtpMail, EhloAdvertisesTheExtensions)
+{
+    mx();
+    begin();
+    std::string r = ehlo();
+    STRCMP_CONTAINS("250-PIPELINING\r\n", r.c_str());
+    STRCMP_CONTAINS("250-SIZE 26214400\r\n", r.c_str());
+    STRCMP_CONTAINS("250-ENHANCEDSTATUSCODES\r\n", r.c_str());
+    STRCMP_CONTAINS("250 8BITMIME\r\n", r.c_str());
+    CHECK(r.find("AUTH") == std::string::npos); // never on the MX port
+}
+
+TEST(SmtpMail, MxAcceptsMailForALocalAccountWithTraceHeaders)
+{
+    mx();
+    begin();
+    ehlo();
+    std::string r = send("sender@remote.test", "Alice@Example.Test", {"Subject: hi", "", "Hello Alice."});
+    STRCMP_CONTAINS("250 2.0.0", r.c_str());
+    LONGS_EQUAL(1, count("alice@example.test"));
+    std::string m = last("alice@example.test");
+    CHECK_EQUAL(0u, m.find("Return-Path: <sender@remote.test>\r\nReceived: from client.test ([192.0.2.7])\r\n"
+                           "\tby mail.example.test (ISMail) with ESMTP\r\n\tfor <alice@example.test>; "));
+    CHECK(m.find("version=") == std::string::npos); // no TLS, no TLS comment
+    CHECK(m.find(" +0000\r\nSubject: hi\r\n\r\nHello Alice.\r\n") != std::string::npos);
+    // The date: "Day, DD Mon YYYY HH:MM:SS +0000".
+    size_t semi = m.find("; ");
+    std::string date = m.substr(semi + 2, m.find("\r\n", semi) - semi - 2);
+    LONGS_EQUAL(31, date.size());
+    CHECK(date[3] == ',' && date[7] == ' ' && date[11] == ' ' && date[16] == ' ' && date[19] == ':');
+}
+
+TEST(SmtpMail, DateIsTodayInUtc)
+{
+    mx();
+    begin();
+    ehlo();
+    char before[32], after[32];
+    time_t now = time(nullptr);
+    strftime(before, sizeof before, "%d %b %Y", gmtime(&now));
+    send("a@remote.test", "alice@example.test", {"x"});
+    now = time(nullptr);
+    strftime(after, sizeof after, "%d %b %Y", gmtime(&now)); // in case midnight passed meanwhile
+    std::string m = last("alice@example.test");
+    CHECK(m.find(before) != std::string::npos || m.find(after) != std::string::npos);
+}
+
+TEST(SmtpMail, ReceivedNamesEsmtpsaAndTheTlsVersionAndCipher)
+{
+    submission(1);
+    begin();
+    ehlo();
+    in_tls();
+    ehlo();
+    STRCMP_CONTAINS("235 2.7.0", auth_plain("alice@example.test", "alice-password").c_str());
+    send("alice@example.test", "bob@example.test", {"Subject: s", "", "b"});
+    std::string m = last("bob@example.test");
+    STRCMP_CONTAINS("with ESMTPSA\r\n\t(version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384)\r\n", m.c_str());
+}
+
+TEST(SmtpMail, ReceivedNamesEsmtpsWithoutAuthAndEsmtpaWithoutTls)
+{
+    mx();
+    env.starttls_offered = 1;
+    begin();
+    ehlo();
+    in_tls();
+    ehlo();
+    send("a@remote.test", "alice@example.test", {"x"});
+    STRCMP_CONTAINS("with ESMTPS\r\n\t(version=TLSv1.3", last("alice@example.test").c_str());
+
+    ism_proto_smtp.end(&s);
+    memset(&s, 0, sizeof s);
+    memset(&env, 0, sizeof env);
+    env.hostname = "mail.example.test";
+    env.mail = mail;
+    submission(0); // TLS off for SMTP: AUTH in plaintext is what the administrator chose
+    begin();
+    STRCMP_CONTAINS("250-AUTH PLAIN LOGIN\r\n", ehlo().c_str());
+    STRCMP_CONTAINS("235", auth_plain("alice@example.test", "alice-password").c_str());
+    send("alice@example.test", "bob@example.test", {"x"});
+    std::string m = last("bob@example.test");
+    STRCMP_CONTAINS("Received: from client.test (unknown)\r\n", m.c_str());
+    STRCMP_CONTAINS("with ESMTPA\r\n", m.c_str());
+}
+
+TEST(SmtpMail, HeloIsPlainSmtp)
+{
+    mx();
+    begin();
+    STRCMP_EQUAL("250 mail.example.test\r\n", cmd("HELO old.client").c_str());
+    send("a@remote.test", "alice@example.test", {"x"});
+    STRCMP_CONTAINS("from old.client ([192.0.2.7])\r\n\tby mail.example.test (ISMail) with SMTP\r\n",
+                    last("alice@example.test").c_str());
+    // No extensions after HELO.
+    STRCMP_CONTAINS("555", cmd("MAIL FROM:<a@remote.test> SIZE=10").c_str());
+}
+
+TEST(SmtpMail, DotUnstuffing)
+{
+    mx();
+    begin();
+    ehlo();
+    STRCMP_CONTAINS("250", send("a@remote.test", "alice@example.test", {"", "..", "...two", ".x", "a.b", ". "}).c_str());
+    std::string m = last("alice@example.test");
+    CHECK(m.find("\r\n\r\n.\r\n..two\r\nx\r\na.b\r\n \r\n") != std::string::npos);
+    CHECK(m.size() >= 2 && m.substr(m.size() - 2) == "\r\n");
+}
+
+TEST(SmtpMail, SizeParameterOverTheLimitIsRefused)
+{
+    mx();
+    begin();
+    ehlo();
+    STRCMP_CONTAINS("552 5.3.4", cmd("MAIL FROM:<a@remote.test> SIZE=26214401").c_str());
+    STRCMP_CONTAINS("250", cmd("MAIL FROM:<a@remote.test> SIZE=1000 BODY=8BITMIME").c_str());
+    cmd("RSET");
+    STRCMP_CONTAINS("501", cmd("MAIL FROM:<a@remote.test> SIZE=ten").c_str());
+    STRCMP_CONTAINS("555", cmd("MAIL FROM:<a@remote.test> FOO=bar").c_str());
+}
+
+TEST(SmtpMail, MessageOverTheLimitIsRefusedAfterTheDot)
+{
+    mx();
+    begin();
+    ehlo();
+    cmd("MAIL FROM:<a@remote.test>");
+    cmd("RCPT TO:<alice@example.test>");
+    STRCMP_CONTAINS("354", cmd("DATA").c_str());
+    std::string l(998, 'x');
+    for (size_t sent = 0; sent <= ISM_SMTP_MAX_SIZE; sent += l.size() + 2)
+        line(l);
+    CHECK(take().empty());
+    STRCMP_CONTAINS("552 5.3.4", cmd(".").c_str());
+    LONGS_EQUAL(0, count("alice@example.test"));
+    // The session goes on.
+    STRCMP_CONTAINS("250", send("a@remote.test", "alice@example.test", {"small"}).c_str());
+}
+
+TEST(SmtpMail, LongDataLineRefusesTheMessage)
+{
+    mx();
+    begin();
+    ehlo();
+    cmd("MAIL FROM:<a@remote.test>");
+    cmd("RCPT TO:<alice@example.test>");
+    cmd("DATA");
+    line("ok");
+    ism_proto_smtp.too_long(&s, &env, &out); // the connection layer saw a line over 1000
+    CHECK(take().empty());
+    STRCMP_CONTAINS("500 5.5.2", cmd(".").c_str());
+    LONGS_EQUAL(0, count("alice@example.test"));
+}
+
+TEST(SmtpMail, CommandLinesOver512AreRefused)
+{
+    mx();
+    begin();
+    ehlo();
+    std::string l = "MAIL FROM:<" + std::string(520, 'a') + "@remote.test>";
+    STRCMP_CONTAINS("500 5.5.2 Line too long", cmd(l).c_str());
+    ism_proto_smtp.too_long(&s, &env, &out);
+    STRCMP_CONTAINS("500 5.5.2", take().c_str());
+    STRCMP_CONTAINS("250", cmd("NOOP").c_str());
+}
+
+TEST(SmtpMail, UnknownLocalUserAndRelaying)
+{
+    mx();
+    begin();
+    ehlo();
+    cmd("MAIL FROM:<a@remote.test>");
+    STRCMP_CONTAINS("550 5.1.1 <carol@example.test>", cmd("RCPT TO:<carol@example.test>").c_str());
+    STRCMP_CONTAINS("550 5.7.1 <someone@elsewhere.test>: relaying denied", cmd("RCPT TO:<someone@elsewhere.test>").c_str());
+    STRCMP_CONTAINS("501 5.1.3", cmd("RCPT TO:<not an address>").c_str());
+    STRCMP_CONTAINS("501 5.1.3", cmd("RCPT TO:nobrackets@example.test").c_str());
+    STRCMP_CONTAINS("554 5.5.1 No valid recipients", cmd("DATA").c_str());
+}
+
+TEST(SmtpMail, AuthenticatedClientsAreToldOutgoingDeliveryIsNotThereYet)
+{
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    auth_plain("alice@example.test", "alice-password");
+    cmd("MAIL FROM:<alice@example.test>");
+    std::string r = cmd("RCPT TO:<friend@elsewhere.test>");
+    STRCMP_CONTAINS("550 5.7.0", r.c_str());
+    STRCMP_CONTAINS("not enabled yet", r.c_str());
+}
+
+TEST(SmtpMail, MxNeverOffersAuth)
+{
+    mx();
+    env.starttls_offered = 1;
+    env.tls_required_for_auth = 1;
+    begin();
+    ehlo();
+    STRCMP_CONTAINS("502 5.5.1", auth_plain("alice@example.test", "alice-password").c_str());
+    in_tls();
+    CHECK(ehlo().find("AUTH") == std::string::npos);
+    STRCMP_CONTAINS("502 5.5.1", auth_plain("alice@example.test", "alice-password").c_str());
+    // And mail for local accounts needs no AUTH and no TLS there.
+}
+
+TEST(SmtpMail, SubmissionRefusesAuthBeforeTls)
+{
+    submission(1);
+    begin();
+    std::string r = ehlo();
+    STRCMP_CONTAINS("250-STARTTLS\r\n", r.c_str());
+    CHECK(r.find("AUTH") == std::string::npos);
+    STRCMP_EQUAL("538 5.7.11 Encryption required for requested authentication mechanism\r\n",
+                 auth_plain("alice@example.test", "alice-password").c_str());
+    STRCMP_CONTAINS("538 5.7.11", cmd("AUTH LOGIN").c_str());
+    STRCMP_CONTAINS("530 5.7.0 Must issue a STARTTLS", cmd("MAIL FROM:<alice@example.test>").c_str());
+    LONGS_EQUAL(ISM_PROTO_STARTTLS, line("STARTTLS"));
+    take();
+    in_tls();
+    STRCMP_CONTAINS("503 5.5.1 Send EHLO", auth_plain("alice@example.test", "alice-password").c_str());
+    STRCMP_CONTAINS("250-AUTH PLAIN LOGIN\r\n", ehlo().c_str());
+}
+
+TEST(SmtpMail, SubmissionRequiresAuthForMail)
+{
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    STRCMP_EQUAL("530 5.7.0 Authentication required\r\n", cmd("MAIL FROM:<alice@example.test>").c_str());
+    STRCMP_CONTAINS("235", auth_plain("alice@example.test", "alice-password").c_str());
+    CHECK(ehlo().find("AUTH") == std::string::npos); // not again once authenticated
+    STRCMP_CONTAINS("503 5.5.1 Already", auth_plain("alice@example.test", "alice-password").c_str());
+    STRCMP_CONTAINS("250", send("alice@example.test", "bob@example.test", {"hi"}).c_str());
+    LONGS_EQUAL(1, count("bob@example.test"));
+}
+
+TEST(SmtpMail, AuthPlainRightAndWrong)
+{
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    STRCMP_EQUAL("535 5.7.8 Authentication credentials invalid\r\n",
+                 auth_plain("alice@example.test", "wrong-password").c_str());
+    STRCMP_CONTAINS("535", auth_plain("nobody@example.test", "alice-password").c_str());
+    STRCMP_EQUAL("235 2.7.0 Authentication successful\r\n", auth_plain("ALICE@example.test", "alice-password").c_str());
+    STRCMP_EQUAL("alice@example.test", s.auth_user);
+}
+
+TEST(SmtpMail, AuthPlainWithoutInitialResponse)
+{
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    STRCMP_EQUAL("334 \r\n", cmd("AUTH plain").c_str());
+    STRCMP_CONTAINS("235", cmd(b64(std::string("alice@example.test\0alice@example.test\0alice-password", 52))).c_str());
+}
+
+TEST(SmtpMail, AuthPlainForAnotherIdentityAndMalformedAreRefused)
+{
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    std::string other = std::string("bob@example.test\0alice@example.test\0alice-password", 50);
+    STRCMP_CONTAINS("535", cmd("AUTH PLAIN " + b64(other)).c_str());
+    STRCMP_CONTAINS("501 5.5.2", cmd("AUTH PLAIN " + b64("no-nuls-here")).c_str());
+    STRCMP_CONTAINS("501 5.5.2", cmd("AUTH PLAIN !!!notbase64").c_str());
+    STRCMP_CONTAINS("504 5.5.4", cmd("AUTH CRAM-MD5").c_str());
+}
+
+TEST(SmtpMail, AuthLoginRightAndWrong)
+{
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    STRCMP_EQUAL("334 VXNlcm5hbWU6\r\n", cmd("AUTH LOGIN").c_str());
+    STRCMP_EQUAL("334 UGFzc3dvcmQ6\r\n", cmd(b64("alice@example.test")).c_str());
+    STRCMP_CONTAINS("535 5.7.8", cmd(b64("bad-password")).c_str());
+    // With the user name as the initial response.
+    STRCMP_EQUAL("334 UGFzc3dvcmQ6\r\n", cmd("AUTH LOGIN " + b64("alice@example.test")).c_str());
+    STRCMP_CONTAINS("235 2.7.0", cmd(b64("alice-password")).c_str());
+    STRCMP_EQUAL("", s.login_user); // nothing of the exchange is kept
+}
+
+TEST(SmtpMail, AuthCancelled)
+{
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    cmd("AUTH LOGIN");
+    STRCMP_CONTAINS("501 5.0.0", cmd("*").c_str());
+    STRCMP_CONTAINS("250", cmd("NOOP").c_str());
+}
+
+TEST(SmtpMail, AuthLinesMayBeLongerThanCommands)
+{
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    std::string pw(600, 'p');
+    std::string r = auth_plain("alice@example.test", pw.c_str());
+    STRCMP_CONTAINS("535", r.c_str()); // checked, not refused as too long
+    cmd("AUTH PLAIN");
+    ism_proto_smtp.too_long(&s, &env, &out);
+    STRCMP_CONTAINS("500 5.5.6", take().c_str());
+    LONGS_EQUAL(ISM_SMTP_S_GREETED, s.state);
+}
+
+TEST(SmtpMail, ThirdFailedAuthClosesTheSession)
+{
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    auth_plain("alice@example.test", "wrong-1");
+    auth_plain("alice@example.test", "wrong-2");
+    std::string nul(1, '\0');
+    LONGS_EQUAL(ISM_PROTO_CLOSE, line("AUTH PLAIN " + b64(nul + "alice@example.test" + nul + "wrong-3")));
+    STRCMP_CONTAINS("421 4.7.0", take().c_str());
+}
+
+TEST(SmtpMail, AuthWithoutTheStoreIsATemporaryFailure)
+{
+    submission(1);
+    env.mail = nullptr;
+    begin();
+    in_tls();
+    ehlo();
+    STRCMP_CONTAINS("454 4.7.0", auth_plain("alice@example.test", "alice-password").c_str());
+}
+
+TEST(SmtpMail, MailWithoutTheStoreIsATemporaryFailure)
+{
+    mx();
+    env.mail = nullptr;
+    begin();
+    ehlo();
+    STRCMP_CONTAINS("451 4.3.0", cmd("MAIL FROM:<a@remote.test>").c_str());
+}
+
+TEST(SmtpMail, PipelinedCommandsAreAnsweredInOrder)
+{
+    mx();
+    begin();
+    const char *lines[] = {"EHLO client.test",          "MAIL FROM:<a@remote.test>", "RCPT TO:<alice@example.test>",
+                           "RCPT TO:<nobody@example.test>", "RCPT TO:<bob@example.test>", "DATA"};
+    for (const char *l : lines)
+        LONGS_EQUAL(ISM_PROTO_CONTINUE, line(l));
+    std::string r = take();
+    size_t p1 = r.find("250 8BITMIME"), p2 = r.find("250 2.1.0"), p3 = r.find("250 2.1.5 Recipient <alice"),
+           p4 = r.find("550 5.1.1"), p5 = r.find("250 2.1.5 Recipient <bob"), p6 = r.find("354");
+    CHECK(p1 < p2 && p2 < p3 && p3 < p4 && p4 < p5 && p5 < p6 && p6 != std::string::npos);
+    line("Subject: both");
+    line("");
+    line("body");
+    STRCMP_CONTAINS("250 2.0.0 OK: message delivered to 2 mailboxes", cmd(".").c_str());
+    LONGS_EQUAL(1, count("alice@example.test"));
+    LONGS_EQUAL(1, count("bob@example.test"));
+    // With several recipients no "for" clause names them to each other.
+    CHECK(last("bob@example.test").find("for <") == std::string::npos);
+}
+
+TEST(SmtpMail, SameRecipientTwiceGetsOneCopy)
+{
+    mx();
+    begin();
+    ehlo();
+    cmd("MAIL FROM:<a@remote.test>");
+    cmd("RCPT TO:<alice@example.test>");
+    STRCMP_CONTAINS("250", cmd("RCPT TO:<ALICE@example.test>").c_str());
+    cmd("DATA");
+    line("x");
+    STRCMP_CONTAINS("1 mailbox\r\n", cmd(".").c_str());
+    LONGS_EQUAL(1, count("alice@example.test"));
+}
+
+TEST(SmtpMail, RsetEndsTheTransaction)
+{
+    mx();
+    begin();
+    ehlo();
+    cmd("MAIL FROM:<a@remote.test>");
+    cmd("RCPT TO:<alice@example.test>");
+    STRCMP_EQUAL("250 2.0.0 OK\r\n", cmd("RSET").c_str());
+    STRCMP_CONTAINS("503 5.5.1", cmd("RCPT TO:<alice@example.test>").c_str());
+    STRCMP_CONTAINS("503 5.5.1", cmd("DATA").c_str());
+    LONGS_EQUAL(0, s.n_rcpt);
+    STRCMP_CONTAINS("250", send("", "alice@example.test", {"x"}).c_str());
+}
+
+TEST(SmtpMail, NullSenderIsAccepted)
+{
+    mx();
+    begin();
+    ehlo();
+    STRCMP_CONTAINS("250", cmd("MAIL FROM:<>").c_str());
+    cmd("RCPT TO:<alice@example.test>");
+    cmd("DATA");
+    line("bounce");
+    STRCMP_CONTAINS("250", cmd(".").c_str());
+    CHECK_EQUAL(0u, last("alice@example.test").find("Return-Path: <>\r\n"));
+}
+
+TEST(SmtpMail, SequenceErrors)
+{
+    mx();
+    begin();
+    STRCMP_CONTAINS("503 5.5.1 Send EHLO", cmd("MAIL FROM:<a@remote.test>").c_str());
+    ehlo();
+    STRCMP_CONTAINS("501 5.5.4", cmd("MAIL TO:<a@remote.test>").c_str());
+    STRCMP_CONTAINS("503", cmd("RCPT TO:<alice@example.test>").c_str());
+    STRCMP_CONTAINS("503", cmd("DATA").c_str());
+    cmd("MAIL FROM:<a@remote.test>");
+    STRCMP_CONTAINS("503 5.5.1 Sender already", cmd("MAIL FROM:<a@remote.test>").c_str());
+    cmd("RCPT TO:<alice@example.test>");
+    STRCMP_CONTAINS("501 5.5.4 DATA takes no parameters", cmd("DATA now").c_str());
+    STRCMP_CONTAINS("252", cmd("VRFY alice").c_str());
+}
+
+TEST(SmtpMail, StartTlsAndTlsStartedForgetTheTransactionAndAuth)
+{
+    submission(0); // AUTH allowed in plaintext
+    env.starttls_offered = 1;
+    begin();
+    ehlo();
+    auth_plain("alice@example.test", "alice-password");
+    cmd("MAIL FROM:<alice@example.test>");
+    cmd("RCPT TO:<bob@example.test>");
+    LONGS_EQUAL(ISM_PROTO_STARTTLS, line("STARTTLS"));
+    take();
+    LONGS_EQUAL(0, s.have_from);
+    LONGS_EQUAL(0, s.n_rcpt);
+    in_tls();
+    STRCMP_EQUAL("", s.auth_user);
+    LONGS_EQUAL(ISM_SMTP_S_FRESH, s.state);
+    STRCMP_CONTAINS("503 5.5.1 Send EHLO", cmd("MAIL FROM:<alice@example.test>").c_str());
+    ehlo();
+    STRCMP_CONTAINS("530 5.7.0 Authentication required", cmd("MAIL FROM:<alice@example.test>").c_str());
+}
+
+TEST(SmtpMail, PostmasterWithoutDomain)
+{
+    ism_err err = {};
+    mx();
+    begin();
+    ehlo();
+    cmd("MAIL FROM:<a@remote.test>");
+    STRCMP_CONTAINS("550", cmd("RCPT TO:<Postmaster>").c_str());
+    LONGS_EQUAL(0, ism_mail_user_add(mail, "postmaster@example.test", "postmaster-pw", &err));
+    STRCMP_CONTAINS("250 2.1.5 Recipient <postmaster@example.test>", cmd("RCPT TO:<Postmaster>").c_str());
+}
+
+TEST(SmtpMail, MailLoopIsRefused)
+{
+    mx();
+    begin();
+    ehlo();
+    std::vector<std::string> text;
+    for (int i = 0; i <= ISM_SMTP_MAX_HOPS; i++)
+        text.push_back("Received: from hop" + std::to_string(i));
+    text.push_back("");
+    text.push_back("Received: in the body does not count");
+    STRCMP_CONTAINS("554 5.4.6", send("a@remote.test", "alice@example.test", text).c_str());
+    text.erase(text.begin());
+    text.erase(text.begin());
+    STRCMP_CONTAINS("250", send("a@remote.test", "alice@example.test", text).c_str());
+}
+
+TEST(SmtpMail, TooManyErrorsCloseTheSession)
+{
+    mx();
+    begin();
+    for (int i = 1; i < ISM_SMTP_MAX_ERRORS; i++)
+        LONGS_EQUAL(ISM_PROTO_CONTINUE, line("BOGUS"));
+    LONGS_EQUAL(ISM_PROTO_CLOSE, line("BOGUS"));
+    STRCMP_CONTAINS("421 4.7.0", take().c_str());
+}
+
+TEST(SmtpMail, PeerAddressesAreWrittenAsAddressLiterals)
+{
+    mx();
+    env.peer_addr = "2001:db8::1";
+    begin();
+    ehlo();
+    send("a@remote.test", "alice@example.test", {"x"});
+    STRCMP_CONTAINS("from client.test ([IPv6:2001:db8::1])\r\n", last("alice@example.test").c_str());
+    env.peer_addr = "unknown";
+    send("a@remote.test", "alice@example.test", {"x"});
+    STRCMP_CONTAINS("from client.test (unknown)\r\n", last("alice@example.test").c_str());
+}
+
+TEST(SmtpMail, HostileEhloNamesCannotBreakTheReceivedHeader)
+{
+    mx();
+    begin();
+    cmd("EHLO evil)\r\nX-Injected:(x");
+    send("a@remote.test", "alice@example.test", {"x"});
+    std::string m = last("alice@example.test");
+    CHECK(m.find("\nX-Injected") == std::string::npos);
+    STRCMP_CONTAINS("Received: from evil???X-Injected:?x ([192.0.2.7])\r\n", m.c_str());
+}
