@@ -107,37 +107,86 @@ typedef struct {
     int64_t deadline;
 } conn;
 
+/* Everything the workers read, published by the main thread as one
+ * reference-counted, immutable generation: the settings snapshot, the TLS
+ * set and the listeners. Listening sockets dropped by a newer generation
+ * are closed when the last worker lets go of the generation that had them,
+ * so no worker ever polls a closed descriptor. */
 typedef struct {
+    atomic_int refs;
+    ism_config cfg;
+    ism_tls_set *tls;          /* NULL when TLS is unavailable */
+    char hostname[256];
+    char status_text[2048];
+    listener lst[MAX_LISTENERS];
+    size_t nlst;
+    ism_sock retired[MAX_LISTENERS];
+    size_t nretired;
+} runtime;
+
+typedef struct server server;
+
+/* One event loop over its own connections; every worker polls every
+ * listener and the kernel hands each new connection to one of them. */
+typedef struct {
+    server *sv;
+    int id;
+    ism_thread *thread;
+    conn **conns;
+    size_t nconns, max_conns;
+    ism_pollfd *pfd;
+    ism_mail *mail;            /* this thread's handle; NULL when the mail store is unavailable */
+    ism_queue *queue;          /* this thread's handle on the outgoing queue */
+    runtime *rt;               /* the generation this loop iteration works with */
+} worker;
+
+#define MAX_WORKERS 8
+
+struct server {
     ism_paths base_paths;      /* from --data or the defaults */
     ism_paths paths;           /* with the ssl.* settings applied */
     ism_store *store;
     ism_watch *watch;
-    ism_mail *mail;            /* NULL when the mail store cannot be opened */
-    ism_queue *queue;          /* the outgoing queue, NULL when it cannot be opened */
     ism_delivery *delivery;
-    ism_config cfg;            /* what is applied now */
-    int have_cfg;
-    ism_tls_set *tls;          /* current TLS generation, NULL when TLS is unavailable */
-    uint64_t tls_files_sig;    /* signature of the files tls was built from */
+    ism_mutex *lock;           /* guards rt (the pointer, not the generation) */
+    runtime *rt;               /* the published generation */
+    uint64_t tls_files_sig;    /* signature of the files the TLS set was built from */
     uint64_t pending_sig;      /* a changed signature seen once, waiting to settle */
-    char hostname[256];
     char tls_error[512];
     char apply_error[512];     /* why the latest snapshot was not applied, "" when it was */
     char web_root[ISM_PATH_MAX + 16];
-    char status_text[2048];
-    listener lst[MAX_LISTENERS];
-    size_t nlst;
-    conn **conns;
-    size_t nconns;
-    ism_pollfd *pfd;
-    unsigned long handshakes;  /* completed TLS handshakes, for the log */
-} server;
+    char mail_path[ISM_PATH_MAX + 32];
+    char queue_path[ISM_PATH_MAX + 32];
+    atomic_ulong handshakes;   /* completed TLS handshakes, for the log */
+    worker workers[MAX_WORKERS];
+    int nworkers;
+};
 
-static int tls_setting_on(const server *sv, const listener_def *d)
+static void runtime_unref(runtime *rt)
+{
+    if (!rt || atomic_fetch_sub(&rt->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < rt->nretired; i++)
+        ism_sock_close(rt->retired[i]);
+    ism_config_free(&rt->cfg);
+    ism_tls_set_unref(rt->tls);
+    free(rt);
+}
+
+static runtime *runtime_get(server *sv)
+{
+    ism_mutex_lock(sv->lock);
+    runtime *rt = sv->rt;
+    atomic_fetch_add(&rt->refs, 1);
+    ism_mutex_unlock(sv->lock);
+    return rt;
+}
+
+static int tls_setting_on(const runtime *rt, const listener_def *d)
 {
     if (d->tls == NO_SETTING)
         return d->implicit_tls; /* HTTPS: always TLS; HTTP: never */
-    return ism_config_bool(&sv->cfg, (ism_setting_id)d->tls);
+    return ism_config_bool(&rt->cfg, (ism_setting_id)d->tls);
 }
 
 /* ---- connections ---- */
@@ -159,9 +208,9 @@ static void conn_free(conn *c)
     free(c);
 }
 
-static int conn_start_tls(server *sv, conn *c)
+static int conn_start_tls(worker *w, conn *c)
 {
-    c->tls_set = ism_tls_set_ref(sv->tls);
+    c->tls_set = ism_tls_set_ref(w->rt->tls);
     c->ssl = c->tls_set ? ism_tls_set_new_ssl(c->tls_set, c->cert_name[0] ? c->cert_name : NULL) : NULL;
     if (!c->ssl || !SSL_set_fd(c->ssl, (int)c->fd)) {
         ism_log(ISM_LOG_WARN, "%s: cannot start TLS for a connection", c->def->name);
@@ -180,26 +229,27 @@ static void kick_delivery(void *arg)
 
 /* Brings the session's view of its surroundings up to date: the settings
  * may have changed since the last line. */
-static void conn_env_refresh(server *sv, conn *c)
+static void conn_env_refresh(worker *w, conn *c)
 {
+    const runtime *rt = w->rt;
     ism_proto_env *e = &c->env;
-    int tls_setting = tls_setting_on(sv, c->def);
-    e->hostname = sv->hostname;
+    int tls_setting = tls_setting_on(rt, c->def);
+    e->hostname = rt->hostname;
     e->peer_addr = c->peer;
     e->tls_active = c->tls == T_ESTABLISHED;
-    e->starttls_offered = tls_setting && sv->tls && !c->def->implicit_tls && c->tls == T_PLAIN;
+    e->starttls_offered = tls_setting && rt->tls && !c->def->implicit_tls && c->tls == T_PLAIN;
     e->tls_required_for_auth = tls_setting;
     e->submission = c->def->submission;
     e->tls_version = c->ssl && e->tls_active ? SSL_get_version(c->ssl) : NULL;
     e->tls_cipher = c->ssl && e->tls_active ? SSL_get_cipher_name(c->ssl) : NULL;
-    e->mail = sv->mail;
-    e->queue = sv->queue;
-    e->queued = sv->delivery ? kick_delivery : NULL;
-    e->queued_arg = sv->delivery;
-    e->web_domains = sv->cfg.web;
-    e->n_web_domains = sv->cfg.n_web;
-    e->web_root = sv->web_root;
-    e->status_text = sv->status_text;
+    e->mail = w->mail;
+    e->queue = w->queue;
+    e->queued = w->sv->delivery ? kick_delivery : NULL;
+    e->queued_arg = w->sv->delivery;
+    e->web_domains = rt->cfg.web;
+    e->n_web_domains = rt->cfg.n_web;
+    e->web_root = w->sv->web_root;
+    e->status_text = rt->status_text;
 }
 
 /* Returns -1 when the connection is finished. */
@@ -234,7 +284,7 @@ static int conn_flush(conn *c)
     return 0;
 }
 
-static void conn_lines(server *sv, conn *c)
+static void conn_lines(worker *w, conn *c)
 {
     size_t start = 0;
     while (!c->starttls_pending && !c->close_pending) {
@@ -251,7 +301,7 @@ static void conn_lines(server *sv, conn *c)
             if (len + 2 > p->max_line) {
                 p->too_long(c->pstate, &c->env, &c->out);
             } else {
-                conn_env_refresh(sv, c);
+                conn_env_refresh(w, c);
                 ism_proto_action a = p->line(c->pstate, &c->env, c->in + start, len, &c->out);
                 if (a == ISM_PROTO_STARTTLS)
                     c->starttls_pending = 1;
@@ -278,7 +328,7 @@ static void conn_lines(server *sv, conn *c)
 
 /* Drives one connection as far as it can go without blocking.
  * Returns -1 when it is finished and must be freed. */
-static int conn_run(server *sv, conn *c)
+static int conn_run(worker *w, conn *c)
 {
     for (;;) {
         if (c->tls == T_HANDSHAKE) {
@@ -298,9 +348,9 @@ static int conn_run(server *sv, conn *c)
             }
             c->tls = T_ESTABLISHED;
             c->want_write = 0;
-            sv->handshakes++;
+            atomic_fetch_add(&w->sv->handshakes, 1);
             c->deadline = ism_time_mono_ms() + IDLE_TIMEOUT_MS;
-            conn_env_refresh(sv, c);
+            conn_env_refresh(w, c);
             if (c->def->implicit_tls)
                 c->def->proto->begin(c->pstate, &c->env, &c->out);
             else
@@ -315,7 +365,7 @@ static int conn_run(server *sv, conn *c)
         if (c->starttls_pending) {
             c->starttls_pending = 0;
             c->in_len = 0; /* RFC 3207 4.2: discard plaintext received after STARTTLS */
-            if (conn_start_tls(sv, c))
+            if (conn_start_tls(w, c))
                 return -1;
             continue;
         }
@@ -344,21 +394,21 @@ static int conn_run(server *sv, conn *c)
         }
         c->in_len += (size_t)n;
         c->deadline = ism_time_mono_ms() + IDLE_TIMEOUT_MS;
-        conn_lines(sv, c);
+        conn_lines(w, c);
     }
 }
 
-static void accept_all(server *sv, listener *l)
+static void accept_all(worker *w, const listener *l)
 {
     for (;;) {
         char peer[64];
         ism_sock fd = ism_sock_accept_peer(l->fd, peer, sizeof peer);
         if (fd == ISM_BAD_SOCK)
             return;
-        if (sv->nconns >= MAX_CONNS) {
+        if (w->nconns >= w->max_conns) {
             ism_sock_close(fd);
-            ism_log(ISM_LOG_WARN, "%s: connection from %s refused, %d connections already open", l->key, peer,
-                    MAX_CONNS);
+            ism_log(ISM_LOG_WARN, "%s: connection from %s refused, %lu connections already open on worker %d",
+                    l->key, peer, (unsigned long)w->nconns, w->id);
             continue;
         }
         conn *c = calloc(1, sizeof *c);
@@ -378,62 +428,64 @@ static void accept_all(server *sv, listener *l)
             conn_free(c);
             continue;
         }
-        conn_env_refresh(sv, c);
+        conn_env_refresh(w, c);
         if (c->def->implicit_tls) {
-            if (conn_start_tls(sv, c)) {
+            if (conn_start_tls(w, c)) {
                 conn_free(c);
                 continue;
             }
         } else {
             c->def->proto->begin(c->pstate, &c->env, &c->out);
         }
-        sv->conns[sv->nconns++] = c;
-        if (conn_run(sv, c)) {
+        w->conns[w->nconns++] = c;
+        if (conn_run(w, c)) {
             conn_free(c);
-            sv->nconns--;
+            w->nconns--;
         }
     }
 }
 
-/* ---- applying the store ---- */
+/* ---- applying the store (main thread) ---- */
 
-static void tls_spec(const server *sv, const ism_config *cfg, const ism_paths *paths, ism_tls_set_spec *spec)
+static void tls_spec(const ism_config *cfg, const ism_paths *paths, const char *hostname, ism_tls_set_spec *spec)
 {
     spec->profile = ism_config_str(cfg, ISM_S_TLS_PROFILE);
     spec->ciphers = ism_config_str(cfg, ISM_S_TLS_CIPHERS);
     spec->crt_dir = paths->crt;
     spec->key_dir = paths->key;
-    spec->default_name = sv->hostname;
+    spec->default_name = hostname;
     spec->web = cfg->web;
     spec->n_web = cfg->n_web;
 }
 
-/* Builds the next TLS set; on failure the current one stays in force. */
-static void build_tls(server *sv, const ism_config *cfg, const ism_paths *paths)
+/* Builds the next TLS set into *out; on failure *out is a new reference to
+ * the current set (which stays in force) and the error is recorded. */
+static void build_tls(server *sv, const ism_config *cfg, const ism_paths *paths, const char *hostname,
+                      ism_tls_set *current, ism_tls_set **out)
 {
     char crt[ISM_PATH_MAX + 300], key[ISM_PATH_MAX + 300];
     ism_err err = {0};
-    ism_paths_file(crt, sizeof crt, paths->crt, sv->hostname, ".crt");
-    ism_paths_file(key, sizeof key, paths->key, sv->hostname, ".key");
+    ism_paths_file(crt, sizeof crt, paths->crt, hostname, ".crt");
+    ism_paths_file(key, sizeof key, paths->key, hostname, ".key");
     if (!ism_fs_exists(crt) && !ism_fs_exists(key)) {
         /* First start: a self-signed certificate so TLS works at once; the
          * administrator replaces it with one from a certificate authority. */
-        if (ism_tls_selfsign(sv->hostname, crt, key, &err) == 0)
-            ism_log(ISM_LOG_INFO, "created a self-signed certificate for %s in %s", sv->hostname, crt);
+        if (ism_tls_selfsign(hostname, crt, key, &err) == 0)
+            ism_log(ISM_LOG_INFO, "created a self-signed certificate for %s in %s", hostname, crt);
         else
             ism_log(ISM_LOG_ERROR, "%s", err.msg);
     }
     ism_tls_set_spec spec;
-    tls_spec(sv, cfg, paths, &spec);
+    tls_spec(cfg, paths, hostname, &spec);
     uint64_t sig = ism_tls_files_signature(&spec);
     ism_tls_set *set = NULL;
     if (ism_tls_set_build(&set, &spec, &err) == 0) {
-        ism_tls_set_unref(sv->tls); /* sessions keep their own reference */
-        sv->tls = set;
+        *out = set;
         sv->tls_error[0] = '\0';
     } else {
+        *out = ism_tls_set_ref(current);
         snprintf(sv->tls_error, sizeof sv->tls_error, "%s", err.msg);
-        ism_log(ISM_LOG_ERROR, "TLS not changed%s: %s", sv->tls ? " (the previous certificates stay in service)" : "",
+        ism_log(ISM_LOG_ERROR, "TLS not changed%s: %s", current ? " (the previous certificates stay in service)" : "",
                 err.msg);
     }
     sv->tls_files_sig = sig;
@@ -448,23 +500,23 @@ typedef struct {
     char cert_name[256];
 } wanted;
 
-static size_t wanted_listeners(const server *sv, wanted *w, size_t max)
+static size_t wanted_listeners(const runtime *rt, wanted *w, size_t max)
 {
     size_t n = 0;
-    const char *addr = ism_config_str(&sv->cfg, ISM_S_LISTEN_ADDRESS);
+    const char *addr = ism_config_str(&rt->cfg, ISM_S_LISTEN_ADDRESS);
     for (size_t i = 0; i < N_DEFS && n < max; i++) {
         const listener_def *d = &listener_defs[i];
-        if (d->implicit_tls && !(tls_setting_on(sv, d) && sv->tls))
+        if (d->implicit_tls && !(tls_setting_on(rt, d) && rt->tls))
             continue; /* an implicit-TLS port is open only while its TLS is on */
         memset(&w[n], 0, sizeof w[n]);
         snprintf(w[n].key, sizeof w[n].key, "%s", d->name);
         w[n].def = d;
         snprintf(w[n].addr, sizeof w[n].addr, "%s", addr);
-        w[n].port = ism_config_int(&sv->cfg, (ism_setting_id)d->port);
+        w[n].port = ism_config_int(&rt->cfg, (ism_setting_id)d->port);
         n++;
     }
-    for (size_t i = 0; i < sv->cfg.n_web && n < max && sv->tls; i++) {
-        const ism_web_domain *d = &sv->cfg.web[i];
+    for (size_t i = 0; i < rt->cfg.n_web && n < max && rt->tls; i++) {
+        const ism_web_domain *d = &rt->cfg.web[i];
         char key[96];
         snprintf(key, sizeof key, "https@%s:%d", d->ip, d->port);
         size_t k;
@@ -483,50 +535,51 @@ static size_t wanted_listeners(const server *sv, wanted *w, size_t max)
     return n;
 }
 
-/* Opens, keeps or closes listeners so that exactly the wanted ones listen. */
-static void reconcile_listeners(server *sv)
+/* Fills next->lst so that exactly the wanted listeners listen: a listener
+ * whose address and port are unchanged keeps its socket; sockets the new
+ * generation drops are retired with the old one (closed when it is freed). */
+static void reconcile_listeners(runtime *old, runtime *next)
 {
     wanted w[MAX_LISTENERS];
-    size_t nw = wanted_listeners(sv, w, MAX_LISTENERS);
-    listener next[MAX_LISTENERS];
+    size_t nw = wanted_listeners(next, w, MAX_LISTENERS);
     size_t nn = 0;
     int used[MAX_LISTENERS] = {0};
     for (size_t i = 0; i < nw; i++) {
-        listener *old = NULL;
-        for (size_t j = 0; j < sv->nlst; j++)
-            if (!used[j] && strcmp(sv->lst[j].key, w[i].key) == 0) {
-                old = &sv->lst[j];
+        listener *prev = NULL;
+        for (size_t j = 0; old && j < old->nlst; j++)
+            if (!used[j] && strcmp(old->lst[j].key, w[i].key) == 0) {
+                prev = &old->lst[j];
                 used[j] = 1;
             }
-        listener *l = &next[nn++];
+        listener *l = &next->lst[nn++];
         memset(l, 0, sizeof *l);
         snprintf(l->key, sizeof l->key, "%s", w[i].key);
         l->def = w[i].def;
         snprintf(l->cert_name, sizeof l->cert_name, "%s", w[i].cert_name);
         l->fd = ISM_BAD_SOCK;
-        if (old && old->fd != ISM_BAD_SOCK && old->port == w[i].port && strcmp(old->addr, w[i].addr) == 0) {
-            l->fd = old->fd; /* unchanged: the same socket keeps listening */
-            l->port = old->port;
-            snprintf(l->addr, sizeof l->addr, "%s", old->addr);
+        if (prev && prev->fd != ISM_BAD_SOCK && prev->port == w[i].port && strcmp(prev->addr, w[i].addr) == 0) {
+            l->fd = prev->fd; /* unchanged: the same socket keeps listening */
+            l->port = prev->port;
+            snprintf(l->addr, sizeof l->addr, "%s", prev->addr);
             continue;
         }
         ism_err err = {0};
         ism_sock fd;
         if (ism_sock_listen(w[i].addr, w[i].port, &fd, &err) == 0) {
-            if (old && old->fd != ISM_BAD_SOCK) {
-                ism_sock_close(old->fd);
-                ism_log(ISM_LOG_INFO, "%s: closed %s port %d", old->key, old->addr, old->port);
+            if (prev && prev->fd != ISM_BAD_SOCK) {
+                old->retired[old->nretired++] = prev->fd;
+                ism_log(ISM_LOG_INFO, "%s: closed %s port %d", prev->key, prev->addr, prev->port);
             }
             l->fd = fd;
             l->port = w[i].port;
             snprintf(l->addr, sizeof l->addr, "%s", w[i].addr);
             ism_log(ISM_LOG_INFO, "%s: listening on %s port %d", l->key, l->addr, l->port);
-        } else if (old && old->fd != ISM_BAD_SOCK) {
+        } else if (prev && prev->fd != ISM_BAD_SOCK) {
             /* The new port cannot be had: keep serving on the old one. */
-            l->fd = old->fd;
-            l->port = old->port;
-            snprintf(l->addr, sizeof l->addr, "%s", old->addr);
-            snprintf(l->error, sizeof l->error, "%s (still listening on port %d)", err.msg, old->port);
+            l->fd = prev->fd;
+            l->port = prev->port;
+            snprintf(l->addr, sizeof l->addr, "%s", prev->addr);
+            snprintf(l->error, sizeof l->error, "%s (still listening on port %d)", err.msg, prev->port);
             ism_log(ISM_LOG_ERROR, "%s: %s", l->key, l->error);
         } else {
             l->port = w[i].port;
@@ -535,50 +588,49 @@ static void reconcile_listeners(server *sv)
             ism_log(ISM_LOG_ERROR, "%s: %s", l->key, err.msg);
         }
     }
-    for (size_t j = 0; j < sv->nlst; j++)
-        if (!used[j] && sv->lst[j].fd != ISM_BAD_SOCK) {
-            ism_sock_close(sv->lst[j].fd);
-            ism_log(ISM_LOG_INFO, "%s: closed %s port %d", sv->lst[j].key, sv->lst[j].addr, sv->lst[j].port);
+    for (size_t j = 0; old && j < old->nlst; j++)
+        if (!used[j] && old->lst[j].fd != ISM_BAD_SOCK) {
+            old->retired[old->nretired++] = old->lst[j].fd;
+            ism_log(ISM_LOG_INFO, "%s: closed %s port %d", old->lst[j].key, old->lst[j].addr, old->lst[j].port);
         }
-    memcpy(sv->lst, next, nn * sizeof next[0]);
-    sv->nlst = nn;
+    next->nlst = nn;
 }
 
 /* Listeners that are switched off still appear in the status (closed). */
-static void write_status(server *sv)
+static void write_status(server *sv, const runtime *rt, int closing)
 {
     ism_status st;
     ism_err err = {0};
     memset(&st, 0, sizeof st);
-    st.applied_revision = sv->cfg.revision;
+    st.applied_revision = rt->cfg.revision;
     st.applied_at_ms = ism_time_wall_ms();
     snprintf(st.error, sizeof st.error, "%s", sv->apply_error[0] ? sv->apply_error : sv->tls_error);
     for (size_t i = 0; i < N_DEFS && st.n_listeners < ISM_MAX_LISTENERS; i++) {
         const listener_def *d = &listener_defs[i];
         const listener *l = NULL;
-        for (size_t j = 0; j < sv->nlst; j++)
-            if (sv->lst[j].def == d)
-                l = &sv->lst[j];
+        for (size_t j = 0; j < rt->nlst; j++)
+            if (rt->lst[j].def == d)
+                l = &rt->lst[j];
         ism_listener_state *ls = &st.listeners[st.n_listeners++];
         snprintf(ls->name, sizeof ls->name, "%s", d->name);
-        ls->port = l ? l->port : ism_config_int(&sv->cfg, (ism_setting_id)d->port);
-        ls->open = l && l->fd != ISM_BAD_SOCK;
-        ls->tls = tls_setting_on(sv, d) && sv->tls != NULL;
+        ls->port = l ? l->port : ism_config_int(&rt->cfg, (ism_setting_id)d->port);
+        ls->open = !closing && l && l->fd != ISM_BAD_SOCK;
+        ls->tls = tls_setting_on(rt, d) && rt->tls != NULL;
         if (ls->tls)
-            snprintf(ls->fingerprint, sizeof ls->fingerprint, "%s", ism_tls_set_fingerprint(sv->tls, NULL));
+            snprintf(ls->fingerprint, sizeof ls->fingerprint, "%s", ism_tls_set_fingerprint(rt->tls, NULL));
         if (l)
             snprintf(ls->error, sizeof ls->error, "%s", l->error);
     }
-    for (size_t j = 0; j < sv->nlst && st.n_listeners < ISM_MAX_LISTENERS; j++) {
-        const listener *l = &sv->lst[j];
+    for (size_t j = 0; j < rt->nlst && st.n_listeners < ISM_MAX_LISTENERS; j++) {
+        const listener *l = &rt->lst[j];
         if (l->def != &https_def)
             continue;
         ism_listener_state *ls = &st.listeners[st.n_listeners++];
         snprintf(ls->name, sizeof ls->name, "https");
         ls->port = l->port;
-        ls->open = l->fd != ISM_BAD_SOCK;
+        ls->open = !closing && l->fd != ISM_BAD_SOCK;
         ls->tls = 1;
-        snprintf(ls->fingerprint, sizeof ls->fingerprint, "%s", ism_tls_set_fingerprint(sv->tls, l->cert_name));
+        snprintf(ls->fingerprint, sizeof ls->fingerprint, "%s", ism_tls_set_fingerprint(rt->tls, l->cert_name));
         snprintf(ls->error, sizeof ls->error, "%s", l->error);
     }
     for (int i = 0; i < st.n_listeners && !st.error[0]; i++)
@@ -588,68 +640,74 @@ static void write_status(server *sv)
         ism_log(ISM_LOG_ERROR, "cannot record the applied state: %s", err.msg);
 }
 
-static void make_status_text(server *sv)
+static void make_status_text(runtime *rt)
 {
     size_t n = 0;
-    n += (size_t)snprintf(sv->status_text + n, sizeof sv->status_text - n,
-                          "ISMail %s on %s\nsettings revision %lld applied\n", ISM_VERSION_STRING, sv->hostname,
-                          (long long)sv->cfg.revision);
-    for (size_t i = 0; i < sv->nlst && n < sizeof sv->status_text; i++)
-        n += (size_t)snprintf(sv->status_text + n, sizeof sv->status_text - n, "%s port %d %s\n", sv->lst[i].key,
-                              sv->lst[i].port, sv->lst[i].fd != ISM_BAD_SOCK ? "open" : "closed");
+    n += (size_t)snprintf(rt->status_text + n, sizeof rt->status_text - n,
+                          "ISMail %s on %s\nsettings revision %lld applied\n", ISM_VERSION_STRING, rt->hostname,
+                          (long long)rt->cfg.revision);
+    for (size_t i = 0; i < rt->nlst && n < sizeof rt->status_text; i++)
+        n += (size_t)snprintf(rt->status_text + n, sizeof rt->status_text - n, "%s port %d %s\n", rt->lst[i].key,
+                              rt->lst[i].port, rt->lst[i].fd != ISM_BAD_SOCK ? "open" : "closed");
 }
 
-/* Reads a snapshot and applies it; a snapshot that fails validation changes
- * nothing, and a TLS set that fails to build leaves the old one serving. */
+/* Reads a snapshot, builds the next generation and publishes it. A snapshot
+ * that fails validation changes nothing; a TLS set that fails to build
+ * leaves the old one serving. Main thread only. */
 static void apply(server *sv)
 {
-    ism_config cfg;
     ism_err err = {0};
     int64_t t0 = ism_time_mono_ms();
-    if (ism_store_load(sv->store, &cfg, &err) || ism_config_check(&cfg, &err) ||
-        (cfg.invalid[0] && ism_err_set(&err, ISM_E_INVALID, "%s", cfg.invalid))) {
+    runtime *next = calloc(1, sizeof *next), *old = sv->rt;
+    if (!next) {
+        ism_log(ISM_LOG_ERROR, "out of memory applying the settings");
+        return;
+    }
+    atomic_init(&next->refs, 1);
+    if (ism_store_load(sv->store, &next->cfg, &err) || ism_config_check(&next->cfg, &err) ||
+        (next->cfg.invalid[0] && ism_err_set(&err, ISM_E_INVALID, "%s", next->cfg.invalid))) {
         /* Nothing changes; the service goes on with what it has. */
         snprintf(sv->apply_error, sizeof sv->apply_error, "settings revision %lld not applied: %s",
-                 (long long)cfg.revision, err.msg);
+                 (long long)next->cfg.revision, err.msg);
         ism_log(ISM_LOG_ERROR, "%s", sv->apply_error);
-        ism_config_free(&cfg);
-        if (sv->have_cfg)
-            write_status(sv);
+        runtime_unref(next);
+        if (old)
+            write_status(sv, old, 0);
         return;
     }
     sv->apply_error[0] = '\0';
     ism_paths paths = sv->base_paths;
-    ism_paths_apply_config(&paths, &cfg);
-    const char *h = ism_config_str(&cfg, ISM_S_SERVER_HOSTNAME);
+    ism_paths_apply_config(&paths, &next->cfg);
+    const char *h = ism_config_str(&next->cfg, ISM_S_SERVER_HOSTNAME);
     if (*h)
-        snprintf(sv->hostname, sizeof sv->hostname, "%s", h);
+        snprintf(next->hostname, sizeof next->hostname, "%s", h);
     else
-        ism_plat_hostname(sv->hostname, sizeof sv->hostname);
+        ism_plat_hostname(next->hostname, sizeof next->hostname);
     if (ism_paths_ensure(&paths, &err))
         ism_log(ISM_LOG_ERROR, "%s", err.msg);
-    build_tls(sv, &cfg, &paths);
-    if (sv->have_cfg)
-        ism_config_free(&sv->cfg);
-    sv->cfg = cfg;
+    build_tls(sv, &next->cfg, &paths, next->hostname, old ? old->tls : NULL, &next->tls);
     sv->paths = paths;
-    sv->have_cfg = 1;
-    reconcile_listeners(sv);
-    make_status_text(sv);
-    write_status(sv);
+    reconcile_listeners(old, next);
+    make_status_text(next);
+    ism_mutex_lock(sv->lock);
+    sv->rt = next;
+    ism_mutex_unlock(sv->lock);
+    runtime_unref(old); /* workers still using it keep it (and its retired sockets) alive */
+    write_status(sv, next, 0);
     ism_log(ISM_LOG_INFO, "applied settings revision %lld in %lld ms (TLS: SMTP %s, POP %s, IMAP %s; %lu web SSL domains)",
-            (long long)cfg.revision, (long long)(ism_time_mono_ms() - t0),
-            ism_config_bool(&cfg, ISM_S_SMTP_TLS_INCOMING) ? "on" : "off",
-            ism_config_bool(&cfg, ISM_S_POP_TLS_INCOMING) ? "on" : "off",
-            ism_config_bool(&cfg, ISM_S_IMAP_TLS_INCOMING) ? "on" : "off", (unsigned long)cfg.n_web);
+            (long long)next->cfg.revision, (long long)(ism_time_mono_ms() - t0),
+            ism_config_bool(&next->cfg, ISM_S_SMTP_TLS_INCOMING) ? "on" : "off",
+            ism_config_bool(&next->cfg, ISM_S_POP_TLS_INCOMING) ? "on" : "off",
+            ism_config_bool(&next->cfg, ISM_S_IMAP_TLS_INCOMING) ? "on" : "off", (unsigned long)next->cfg.n_web);
 }
 
-/* Certificates renewed on disk by an outside tool: rebuild when the files'
- * signature has changed and stayed the same for one more check (so a file
- * still being written is not read half-way). */
+/* Certificates renewed on disk by an outside tool: apply again when the
+ * files' signature has changed and stayed the same for one more check (so
+ * a file still being written is not read half-way). */
 static void check_tls_files(server *sv)
 {
     ism_tls_set_spec spec;
-    tls_spec(sv, &sv->cfg, &sv->paths, &spec);
+    tls_spec(&sv->rt->cfg, &sv->paths, sv->rt->hostname, &spec);
     uint64_t sig = ism_tls_files_signature(&spec);
     if (sig == sv->tls_files_sig) {
         sv->pending_sig = sig;
@@ -660,10 +718,7 @@ static void check_tls_files(server *sv)
         return;
     }
     ism_log(ISM_LOG_INFO, "certificate files changed on disk; reloading them");
-    build_tls(sv, &sv->cfg, &sv->paths);
-    reconcile_listeners(sv); /* implicit-TLS ports open once TLS works */
-    make_status_text(sv);
-    write_status(sv);
+    apply(sv);
 }
 
 static int store_changed(server *sv)
@@ -675,134 +730,212 @@ static int store_changed(server *sv)
     return r > 0;
 }
 
-/* ---- the loop ---- */
+/* ---- the worker loops ---- */
 
-int ism_server_run(const ism_server_opts *opts, ism_err *err)
+static void worker_loop(void *arg)
 {
-    server sv;
-    memset(&sv, 0, sizeof sv);
-    atomic_store(&stop_requested, 0);
-    ism_paths_init(&sv.base_paths, opts->data_dir);
-    sv.paths = sv.base_paths;
-    if (ism_fs_mkdirs(sv.base_paths.data, 0, err))
-        return -1;
-    char logpath[ISM_PATH_MAX + 32], mailpath[ISM_PATH_MAX + 32];
-    ism_paths_file(logpath, sizeof logpath, sv.base_paths.data, "ismail-service", ".log");
-    ism_paths_file(mailpath, sizeof mailpath, sv.base_paths.data, "mail", ".db");
-    /* /.well-known/X is served from DATA/www/.well-known/X (ACME HTTP-01, MTA-STS). */
-    ism_paths_file(sv.web_root, sizeof sv.web_root, sv.base_paths.data, "www" ISM_PATH_SEP ".well-known", NULL);
-    ism_log_open(logpath, opts->console);
-    if (ism_net_init(err) || ism_store_open(&sv.store, sv.base_paths.store, err) ||
-        ism_watch_open(&sv.watch, sv.store, err)) {
-        ism_log(ISM_LOG_ERROR, "cannot start: %s", err->msg);
-        ism_store_close(sv.store);
-        ism_log_close();
-        return -1;
-    }
-    ism_err merr = {0};
-    if (ism_mail_open(&sv.mail, mailpath, &merr)) {
-        ism_log(ISM_LOG_ERROR, "mail store not available, mail is refused until it is: %s", merr.msg);
-        sv.mail = NULL;
-    }
-    sv.conns = calloc(MAX_CONNS, sizeof *sv.conns);
-    sv.pfd = calloc(MAX_CONNS + MAX_LISTENERS + 1, sizeof *sv.pfd);
-    if (!sv.conns || !sv.pfd) {
-        ism_store_close(sv.store);
-        return ism_err_set(err, ISM_E_IO, "out of memory");
-    }
-    ism_log(ISM_LOG_INFO, "ISMail service %s starting; store %s", ISM_VERSION_STRING, sv.base_paths.store);
-    store_changed(&sv);
-    apply(&sv);
-    ism_err derr = {0};
-    char qpath[ISM_PATH_MAX + 32];
-    ism_paths_file(qpath, sizeof qpath, sv.base_paths.data, "queue", ".db");
-    if (ism_queue_open(&sv.queue, qpath, &derr) || ism_delivery_start(&sv.delivery, opts->data_dir, &derr))
-        ism_log(ISM_LOG_ERROR, "outgoing mail is not delivered: %s", derr.msg);
-    if (opts->on_running)
-        opts->on_running();
-
-    int64_t next_store_check = 0, next_files_check = ism_time_mono_ms() + FILES_POLL_MS;
+    worker *w = arg;
+    server *sv = w->sv;
     while (!atomic_load(&stop_requested)) {
-        /* pfd[0] is the store's wake-up socket, then the open listeners,
-         * then the connections. */
+        /* pfd[0..nl) are the listeners of the generation taken here. */
+        runtime *polled = runtime_get(sv);
         size_t n = 0, nl = 0, lidx[MAX_LISTENERS];
-        sv.pfd[n].fd = ism_watch_sock(sv.watch);
-        sv.pfd[n].events = POLLIN;
-        sv.pfd[n++].revents = 0;
-        for (size_t i = 0; i < sv.nlst; i++) {
-            if (sv.lst[i].fd == ISM_BAD_SOCK)
+        for (size_t i = 0; i < polled->nlst; i++) {
+            if (polled->lst[i].fd == ISM_BAD_SOCK)
                 continue;
-            sv.pfd[n].fd = sv.lst[i].fd;
-            sv.pfd[n].events = POLLIN;
-            sv.pfd[n++].revents = 0;
+            w->pfd[n].fd = polled->lst[i].fd;
+            w->pfd[n].events = POLLIN;
+            w->pfd[n++].revents = 0;
             lidx[nl++] = i;
         }
         const size_t first_conn = n;
-        for (size_t i = 0; i < sv.nconns; i++) {
-            conn *c = sv.conns[i];
-            sv.pfd[n].fd = c->fd;
-            sv.pfd[n].events = (short)((c->want_write || c->out.len) ? POLLOUT : POLLIN);
-            sv.pfd[n++].revents = 0;
+        for (size_t i = 0; i < w->nconns; i++) {
+            conn *c = w->conns[i];
+            w->pfd[n].fd = c->fd;
+            w->pfd[n].events = (short)((c->want_write || c->out.len) ? POLLOUT : POLLIN);
+            w->pfd[n++].revents = 0;
         }
-        int r = ism_poll(sv.pfd, n, POLL_MS);
+        int r = ism_poll(w->pfd, n, POLL_MS);
+        /* Work with the newest generation (a change published while this
+         * thread slept applies to the very next handshake), but keep the
+         * polled one until its sockets are no longer looked at. */
+        runtime_unref(w->rt);
+        w->rt = runtime_get(sv);
         int64_t now = ism_time_mono_ms();
         if (r > 0) {
             for (size_t k = 0; k < nl; k++)
-                if (sv.pfd[1 + k].revents & POLLIN)
-                    accept_all(&sv, &sv.lst[lidx[k]]);
+                if (w->pfd[k].revents & POLLIN)
+                    accept_all(w, &polled->lst[lidx[k]]);
             /* Connections accepted just now were already run once; walk
              * only the ones that were polled. */
-            for (size_t i = 0, k = first_conn; k < n && i < sv.nconns; i++, k++) {
-                conn *c = sv.conns[i];
-                if (sv.pfd[k].fd != c->fd || !sv.pfd[k].revents)
+            for (size_t i = 0, k = first_conn; k < n && i < w->nconns; i++, k++) {
+                conn *c = w->conns[i];
+                if (w->pfd[k].fd != c->fd || !w->pfd[k].revents)
                     continue;
-                if (conn_run(&sv, c))
+                if (conn_run(w, c))
                     c->dead = 1; /* reaped below */
             }
         }
+        runtime_unref(polled);
         /* Reap finished and timed-out connections. */
-        size_t w = 0;
-        for (size_t i = 0; i < sv.nconns; i++) {
-            conn *c = sv.conns[i];
+        size_t keep = 0;
+        for (size_t i = 0; i < w->nconns; i++) {
+            conn *c = w->conns[i];
             if (c->dead || now > c->deadline)
                 conn_free(c);
             else
-                sv.conns[w++] = c;
+                w->conns[keep++] = c;
         }
-        sv.nconns = w;
-        int woken = r > 0 && (sv.pfd[0].revents & POLLIN);
+        w->nconns = keep;
+    }
+    for (size_t i = 0; i < w->nconns; i++)
+        conn_free(w->conns[i]);
+    w->nconns = 0;
+}
+
+static int worker_count(void)
+{
+    const char *env = getenv("ISMAIL_WORKERS"); /* for benchmarks: one loop vs one per core */
+    int n = env && *env ? atoi(env) : ism_plat_cpu_count();
+    return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : n;
+}
+
+static int workers_start(server *sv, ism_err *err)
+{
+    sv->nworkers = worker_count();
+    for (int i = 0; i < sv->nworkers; i++) {
+        worker *w = &sv->workers[i];
+        ism_err e = {0};
+        w->sv = sv;
+        w->id = i;
+        w->max_conns = MAX_CONNS / (size_t)sv->nworkers;
+        w->conns = calloc(w->max_conns, sizeof *w->conns);
+        w->pfd = calloc(w->max_conns + MAX_LISTENERS, sizeof *w->pfd);
+        if (!w->conns || !w->pfd)
+            return ism_err_set(err, ISM_E_IO, "out of memory");
+        if (ism_mail_open(&w->mail, sv->mail_path, &e)) {
+            if (i == 0)
+                ism_log(ISM_LOG_ERROR, "mail store not available, mail is refused until it is: %s", e.msg);
+            w->mail = NULL;
+        }
+        if (ism_queue_open(&w->queue, sv->queue_path, &e)) {
+            if (i == 0)
+                ism_log(ISM_LOG_ERROR, "outgoing queue not available, mail to other servers is refused: %s", e.msg);
+            w->queue = NULL;
+        }
+        w->rt = runtime_get(sv);
+        if (ism_thread_start(&w->thread, worker_loop, w, err))
+            return -1;
+    }
+    return 0;
+}
+
+static void workers_stop(server *sv)
+{
+    for (int i = 0; i < sv->nworkers; i++) {
+        worker *w = &sv->workers[i];
+        if (w->thread)
+            ism_thread_join(w->thread);
+        runtime_unref(w->rt);
+        if (w->mail)
+            ism_mail_close(w->mail);
+        if (w->queue)
+            ism_queue_close(w->queue);
+        free(w->conns);
+        free(w->pfd);
+    }
+}
+
+/* ---- the main thread: watch, apply, report ---- */
+
+int ism_server_run(const ism_server_opts *opts, ism_err *err)
+{
+    server *svp = calloc(1, sizeof *svp);
+    if (!svp)
+        return ism_err_set(err, ISM_E_IO, "out of memory");
+    server *sv = svp;
+    atomic_store(&stop_requested, 0);
+    ism_paths_init(&sv->base_paths, opts->data_dir);
+    sv->paths = sv->base_paths;
+    if (ism_fs_mkdirs(sv->base_paths.data, 0, err)) {
+        free(sv);
+        return -1;
+    }
+    char logpath[ISM_PATH_MAX + 32];
+    ism_paths_file(logpath, sizeof logpath, sv->base_paths.data, "ismail-service", ".log");
+    ism_paths_file(sv->mail_path, sizeof sv->mail_path, sv->base_paths.data, "mail", ".db");
+    ism_paths_file(sv->queue_path, sizeof sv->queue_path, sv->base_paths.data, "queue", ".db");
+    /* /.well-known/X is served from DATA/www/.well-known/X (ACME HTTP-01, MTA-STS). */
+    ism_paths_file(sv->web_root, sizeof sv->web_root, sv->base_paths.data, "www" ISM_PATH_SEP ".well-known", NULL);
+    ism_log_open(logpath, opts->console);
+    if (ism_net_init(err) || ism_mutex_new(&sv->lock, err) || ism_store_open(&sv->store, sv->base_paths.store, err) ||
+        ism_watch_open(&sv->watch, sv->store, err)) {
+        ism_log(ISM_LOG_ERROR, "cannot start: %s", err->msg);
+        ism_store_close(sv->store);
+        ism_log_close();
+        free(sv);
+        return -1;
+    }
+    ism_log(ISM_LOG_INFO, "ISMail service %s starting; store %s", ISM_VERSION_STRING, sv->base_paths.store);
+    store_changed(sv);
+    apply(sv);
+    if (!sv->rt) {
+        ism_err_set(err, ISM_E_STORE, "%s", sv->apply_error);
+        ism_log(ISM_LOG_ERROR, "cannot start: %s", err->msg);
+        ism_watch_close(sv->watch);
+        ism_store_close(sv->store);
+        ism_log_close();
+        free(sv);
+        return -1;
+    }
+    ism_err derr = {0};
+    if (ism_delivery_start(&sv->delivery, opts->data_dir, &derr))
+        ism_log(ISM_LOG_ERROR, "outgoing mail is not delivered: %s", derr.msg);
+    if (workers_start(sv, err)) {
+        ism_log(ISM_LOG_ERROR, "cannot start: %s", err->msg);
+        atomic_store(&stop_requested, 1);
+    } else {
+        ism_log(ISM_LOG_INFO, "%d worker threads serving", sv->nworkers);
+        if (opts->on_running)
+            opts->on_running();
+    }
+
+    int64_t next_store_check = 0, next_files_check = ism_time_mono_ms() + FILES_POLL_MS;
+    while (!atomic_load(&stop_requested)) {
+        ism_pollfd p;
+        memset(&p, 0, sizeof p);
+        p.fd = ism_watch_sock(sv->watch);
+        p.events = POLLIN;
+        int r = ism_poll(&p, 1, POLL_MS);
+        int64_t now = ism_time_mono_ms();
+        int woken = r > 0 && (p.revents & POLLIN);
         if (woken || now >= next_store_check || atomic_load(&reload_requested)) {
             next_store_check = now + STORE_POLL_MS;
-            if (store_changed(&sv) | atomic_exchange(&reload_requested, 0))
-                apply(&sv);
+            if (store_changed(sv) | atomic_exchange(&reload_requested, 0))
+                apply(sv);
         }
         if (now >= next_files_check) {
             next_files_check = now + FILES_POLL_MS;
-            check_tls_files(&sv);
+            check_tls_files(sv);
         }
     }
 
-    ism_log(ISM_LOG_INFO, "ISMail service stopping; closing %lu connections (%lu TLS handshakes served)",
-            (unsigned long)sv.nconns, sv.handshakes);
-    for (size_t i = 0; i < sv.nconns; i++)
-        conn_free(sv.conns[i]);
-    for (size_t i = 0; i < sv.nlst; i++) {
-        ism_sock_close(sv.lst[i].fd);
-        sv.lst[i].fd = ISM_BAD_SOCK;
-    }
-    ism_delivery_stop(sv.delivery);
-    ism_queue_close(sv.queue);
-    write_status(&sv);
-    ism_watch_close(sv.watch);
-    free(sv.conns);
-    free(sv.pfd);
-    ism_tls_set_unref(sv.tls);
-    if (sv.have_cfg)
-        ism_config_free(&sv.cfg);
-    if (sv.mail)
-        ism_mail_close(sv.mail);
-    ism_store_close(sv.store);
+    unsigned long open_conns = 0;
+    for (int i = 0; i < sv->nworkers; i++)
+        open_conns += (unsigned long)sv->workers[i].nconns;
+    ism_log(ISM_LOG_INFO, "ISMail service stopping; closing %lu connections", open_conns);
+    workers_stop(sv);
+    ism_delivery_stop(sv->delivery);
+    for (size_t i = 0; i < sv->rt->nlst; i++)
+        ism_sock_close(sv->rt->lst[i].fd);
+    write_status(sv, sv->rt, 1);
+    ism_log(ISM_LOG_INFO, "%lu TLS handshakes served", (unsigned long)atomic_load(&sv->handshakes));
+    runtime_unref(sv->rt);
+    ism_mutex_free(sv->lock);
+    ism_watch_close(sv->watch);
+    ism_store_close(sv->store);
     ism_log(ISM_LOG_INFO, "ISMail service stopped");
     ism_log_close();
+    free(sv);
     return 0;
 }

@@ -133,6 +133,9 @@ int ism_sock_connect_wait(ism_sock s, int timeout_ms, ism_err *err);
  * returned as one host "" . */
 int ism_dns_mx(const char *domain, char hosts[][256], int prefs[], int max, ism_err *err);
 
+/* Processors available to this process (at least 1). */
+int ism_plat_cpu_count(void);
+
 /* ---- trusted root certificates ---- */
 struct x509_store_st;
 /* Adds the system's trusted roots to an OpenSSL X509_STORE: OpenSSL's

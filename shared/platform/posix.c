@@ -610,3 +610,9 @@ int ism_plat_system_roots(struct x509_store_st *store, ism_err *err)
     }
     return 0;
 }
+
+int ism_plat_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}

@@ -756,3 +756,10 @@ int ism_plat_system_roots(struct x509_store_st *store, ism_err *err)
     ERR_clear_error();
     return 0;
 }
+
+int ism_plat_cpu_count(void)
+{
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return si.dwNumberOfProcessors < 1 ? 1 : (int)si.dwNumberOfProcessors;
+}
