@@ -41,6 +41,7 @@
 #define IDLE_TIMEOUT_MS 300000 /* RFC 5321 4.5.3.2.7: 5 minutes for a command */
 #define HANDSHAKE_TIMEOUT_MS 30000
 #define MAX_CONNS 20000
+#define IN_START 256           /* initial input buffer of a connection */
 #define MAX_LISTENERS 32
 
 static atomic_int stop_requested;
@@ -281,6 +282,8 @@ static int conn_flush(conn *c)
         ism_buf_consume(&c->out, (size_t)n);
     }
     c->want_write = 0;
+    if (c->out.cap > 16384)
+        ism_buf_free(&c->out); /* after a large reply: give the memory back while idle */
     return 0;
 }
 
@@ -318,7 +321,7 @@ static void conn_lines(worker *w, conn *c)
     }
     memmove(c->in, c->in + start, c->in_len - start);
     c->in_len -= start;
-    if (c->in_len == c->in_cap) {
+    if (c->in_len >= c->def->proto->max_line + 2) {
         /* A full buffer with no line end: answer once, skip to the next LF. */
         c->def->proto->too_long(c->pstate, &c->env, &c->out);
         c->in_len = 0;
@@ -369,7 +372,16 @@ static int conn_run(worker *w, conn *c)
                 return -1;
             continue;
         }
-        /* Read what is there. */
+        /* Read what is there, growing the buffer towards the longest line. */
+        size_t max_in = c->def->proto->max_line + 2;
+        if (c->in_cap - c->in_len < 128 && c->in_cap < max_in) {
+            size_t cap = c->in_cap * 4 < max_in ? c->in_cap * 4 : max_in;
+            char *p = realloc(c->in, cap);
+            if (!p)
+                return -1;
+            c->in = p;
+            c->in_cap = cap;
+        }
         long n;
         if (c->tls == T_ESTABLISHED) {
             ERR_clear_error();
@@ -421,7 +433,9 @@ static void accept_all(worker *w, const listener *l)
         snprintf(c->cert_name, sizeof c->cert_name, "%s", l->cert_name);
         snprintf(c->peer, sizeof c->peer, "%s", peer);
         c->deadline = ism_time_mono_ms() + (c->def->implicit_tls ? HANDSHAKE_TIMEOUT_MS : IDLE_TIMEOUT_MS);
-        c->in_cap = c->def->proto->max_line + 2;
+        /* Small to start with (an idle session should cost little); grown
+         * up to the protocol's longest line when a long line arrives. */
+        c->in_cap = IN_START;
         c->in = malloc(c->in_cap);
         c->pstate = calloc(1, c->def->proto->state_size);
         if (!c->in || !c->pstate) {
