@@ -7,7 +7,7 @@ LB=${1:?linux build}; WB=${2:?windows build}; MSI=${3:?msi}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 LOGDIR=$ROOT/build/test-logs
-mkdir -p "$LOGDIR"
+mkdir -p "$LOGDIR" "$ROOT/build/screenshots"
 TOTAL_P=0; TOTAL_F=0
 SUMMARY=()
 
