@@ -11,6 +11,7 @@
  * Requests have no bodies here: a request announcing one is answered and
  * the connection closed, since its bytes cannot be told from the next
  * request in a line-based session. */
+#include "ism_time.h"
 #include "proto.h"
 
 #include "ism_platform.h"
@@ -95,42 +96,13 @@ static const char *reason(int code)
     }
 }
 
-/* Days since 1970-01-01 to a civil date (proleptic Gregorian), after Howard
- * Hinnant's days_from_civil inverse: no gmtime(), which is neither
- * thread-safe nor spelt the same on both platforms. */
-static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 /* RFC 9110 5.6.7 IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT". */
 static void http_date(int64_t ms, char *out, size_t outsz)
 {
-    static const char *const wd[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
-    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    int64_t secs = ms / 1000;
-    int64_t days = secs / 86400, rem = secs % 86400;
-    if (rem < 0) {
-        rem += 86400;
-        days--;
-    }
-    int y;
-    unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
-    int64_t w = days % 7;
-    if (w < 0)
-        w += 7;
-    snprintf(out, outsz, "%s, %02u %s %04d %02d:%02d:%02d GMT", wd[w], d, mon[m - 1], y, (int)(rem / 3600),
-             (int)(rem / 60 % 60), (int)(rem % 60));
+    ism_utc t;
+    ism_utc_from_ms(ms, &t);
+    snprintf(out, outsz, "%s, %02d %s %04d %02d:%02d:%02d GMT", ism_wday_abbr[t.wday], t.day,
+             ism_month_abbr[t.month - 1], t.year, t.hour, t.min, t.sec);
 }
 
 static int is_tchar(unsigned char c)

@@ -19,7 +19,9 @@
  * Credentials are refused in plaintext when TLS is on for IMAP
  * (env->tls_required_for_auth): CAPABILITY then says LOGINDISABLED and
  * offers no AUTH= mechanism (RFC 3501 6.2.3, RFC 2595 3.2). */
+#include "ism_time.h"
 #include "proto.h"
+#include "sasl.h"
 
 #include "ism_log.h"
 #include "ism_mail.h"
@@ -124,100 +126,13 @@ static int ieq(const char *a, size_t alen, const char *b)
     return 1;
 }
 
-/* Strict base64 (RFC 4648, padding required); returns the decoded length or
- * -1. out must hold len / 4 * 3 bytes. */
-static long b64_decode(const char *in, size_t len, unsigned char *out)
-{
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (len % 4)
-        return -1;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        unsigned v = 0;
-        int pad = 0;
-        for (size_t k = 0; k < 4; k++) {
-            char c = in[i + k];
-            const char *p = c ? strchr(alphabet, c) : NULL;
-            if (c == '=' && i + 4 == len && k >= 2 && (k == 3 || in[i + 3] == '=')) {
-                pad++;
-                v <<= 6;
-            } else if (p && !pad) {
-                v = (v << 6) | (unsigned)(p - alphabet);
-            } else {
-                return -1;
-            }
-        }
-        out[o++] = (unsigned char)(v >> 16);
-        if (pad < 2)
-            out[o++] = (unsigned char)(v >> 8);
-        if (pad < 1)
-            out[o++] = (unsigned char)v;
-    }
-    return (long)o;
-}
-
-/* Decodes a SASL PLAIN response (RFC 4616: authzid NUL authcid NUL passwd).
- * An authorization identity other than the login's own is not supported. */
-static int sasl_plain(const char *b64, size_t len, char *user, size_t usersz, char *pass, size_t passsz)
-{
-    unsigned char buf[IMAP_MAX_LINE];
-    if (len / 4 * 3 > sizeof buf)
-        return -1;
-    long n = b64_decode(b64, len, buf);
-    if (n < 0)
-        return -1;
-    unsigned char *authz = buf, *end = buf + n;
-    unsigned char *nul1 = memchr(authz, 0, (size_t)(end - authz));
-    if (!nul1)
-        return -1;
-    unsigned char *authc = nul1 + 1;
-    unsigned char *nul2 = memchr(authc, 0, (size_t)(end - authc));
-    if (!nul2)
-        return -1;
-    unsigned char *pw = nul2 + 1;
-    size_t authz_len = (size_t)(nul1 - authz), authc_len = (size_t)(nul2 - authc), pw_len = (size_t)(end - pw);
-    int bad = memchr(pw, 0, pw_len) || authc_len == 0 || authc_len >= usersz || pw_len >= passsz ||
-              (authz_len && (authz_len != authc_len || memcmp(authz, authc, authc_len)));
-    if (!bad) {
-        memcpy(user, authc, authc_len);
-        user[authc_len] = '\0';
-        memcpy(pass, pw, pw_len);
-        pass[pw_len] = '\0';
-    }
-    memset(buf, 0, sizeof buf);
-    return bad ? -1 : 0;
-}
-
-/* Days since 1970-01-01 to a civil date (after Howard Hinnant): no gmtime(),
- * which is neither thread-safe nor spelt the same on both platforms. */
-static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 /* RFC 3501 date-time: "17-Jul-1996 02:44:25 +0000" (quoted), in UTC. */
 static void internal_date(int64_t ms, ism_buf *out)
 {
-    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    int64_t secs = ms / 1000, days = secs / 86400, rem = secs % 86400;
-    if (rem < 0) {
-        rem += 86400;
-        days--;
-    }
-    int y;
-    unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
-    ism_buf_printf(out, "\"%2u-%s-%04d %02d:%02d:%02d +0000\"", d, mon[m - 1], y, (int)(rem / 3600),
-                   (int)(rem / 60 % 60), (int)(rem % 60));
+    ism_utc t;
+    ism_utc_from_ms(ms, &t);
+    ism_buf_printf(out, "\"%2d-%s-%04d %02d:%02d:%02d +0000\"", t.day, ism_month_abbr[t.month - 1], t.year, t.hour,
+                   t.min, t.sec);
 }
 
 /* ---- the command parser: a cursor over the collected command ---- */
@@ -561,7 +476,7 @@ static ism_proto_action auth_response(imap *s, const ism_proto_env *env, const c
     }
     if (len == 1 && b64[0] == '=')
         len = 0; /* SASL-IR: an empty initial response */
-    if (sasl_plain(b64, len, user, sizeof user, pass, sizeof pass)) {
+    if (ism_sasl_plain(b64, len, user, sizeof user, pass, sizeof pass)) {
         ism_buf_printf(out, "%s BAD Malformed AUTHENTICATE PLAIN response: expected base64 of \"\\0user\\0password\"\r\n", tag);
         return ISM_PROTO_CONTINUE;
     }

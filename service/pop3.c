@@ -11,6 +11,7 @@
  * (env->tls_required_for_auth): CAPA then lists neither USER nor SASL, the
  * POP3 counterpart of IMAP's LOGINDISABLED (RFC 2595 section 4). */
 #include "proto.h"
+#include "sasl.h"
 
 #include "ism_log.h"
 #include "ism_mail.h"
@@ -122,70 +123,6 @@ static int parse_number(const word *w, unsigned long *out)
     return 1;
 }
 
-/* Strict base64 (RFC 4648, padding required); returns the decoded length or
- * -1. out must hold len * 3 / 4 bytes. */
-static long b64_decode(const char *in, size_t len, unsigned char *out)
-{
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (len % 4)
-        return -1;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        unsigned v = 0;
-        int pad = 0;
-        for (size_t k = 0; k < 4; k++) {
-            char c = in[i + k];
-            const char *p = c ? strchr(alphabet, c) : NULL;
-            if (c == '=' && i + 4 == len && k >= 2 && (k == 3 || in[i + 3] == '=')) {
-                pad++;
-                v <<= 6;
-            } else if (p && !pad) {
-                v = (v << 6) | (unsigned)(p - alphabet);
-            } else {
-                return -1;
-            }
-        }
-        out[o++] = (unsigned char)(v >> 16);
-        if (pad < 2)
-            out[o++] = (unsigned char)(v >> 8);
-        if (pad < 1)
-            out[o++] = (unsigned char)v;
-    }
-    return (long)o;
-}
-
-/* Decodes a SASL PLAIN response (RFC 4616: authzid NUL authcid NUL passwd).
- * An authorization identity other than the login's own is not supported. */
-static int sasl_plain(const char *b64, size_t len, char *user, size_t usersz, char *pass, size_t passsz)
-{
-    unsigned char buf[POP3_MAX_LINE];
-    if (len / 4 * 3 > sizeof buf)
-        return -1;
-    long n = b64_decode(b64, len, buf);
-    if (n < 0)
-        return -1;
-    unsigned char *authz = buf, *end = buf + n;
-    unsigned char *nul1 = memchr(authz, 0, (size_t)(end - authz));
-    if (!nul1)
-        return -1;
-    unsigned char *authc = nul1 + 1;
-    unsigned char *nul2 = memchr(authc, 0, (size_t)(end - authc));
-    if (!nul2)
-        return -1;
-    unsigned char *pw = nul2 + 1;
-    size_t authz_len = (size_t)(nul1 - authz), authc_len = (size_t)(nul2 - authc), pw_len = (size_t)(end - pw);
-    if (memchr(pw, 0, pw_len) || authc_len == 0 || authc_len >= usersz || pw_len >= passsz)
-        return -1;
-    if (authz_len && (authz_len != authc_len || memcmp(authz, authc, authc_len)))
-        return -1;
-    memcpy(user, authc, authc_len);
-    user[authc_len] = '\0';
-    memcpy(pass, pw, pw_len);
-    pass[pw_len] = '\0';
-    memset(buf, 0, sizeof buf);
-    return 0;
-}
-
 static size_t live_count(const pop3 *s, size_t *octets)
 {
     size_t n = 0, total = 0;
@@ -254,7 +191,7 @@ static ism_proto_action auth_response(pop3 *s, const ism_proto_env *env, const c
     }
     if (len == 1 && b64[0] == '=')
         len = 0; /* an empty initial response */
-    if (sasl_plain(b64, len, user, sizeof user, pass, sizeof pass)) {
+    if (ism_sasl_plain(b64, len, user, sizeof user, pass, sizeof pass)) {
         ism_buf_printf(out, "-ERR Malformed AUTH PLAIN response: expected base64 of \"\\0user\\0password\"\r\n");
         return ISM_PROTO_CONTINUE;
     }

@@ -17,6 +17,8 @@
  * the protocol (RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA) and the TLS
  * version and cipher. */
 #include "smtp.h"
+#include "ism_time.h"
+#include "sasl.h"
 
 #include "ism_log.h"
 #include "ism_mail.h"
@@ -80,39 +82,6 @@ static int eq_ci(const char *a, size_t alen, const char *b)
         if (toupper((unsigned char)a[i]) != toupper((unsigned char)b[i]))
             return 0;
     return 1;
-}
-
-/* Decodes base64 (RFC 4648, padding optional); returns the length or -1. */
-static long b64_decode(const char *in, size_t len, unsigned char *out, size_t outsz)
-{
-    unsigned acc = 0;
-    int bits = 0;
-    size_t n = 0, i = 0;
-    for (; i < len && in[i] != '='; i++) {
-        char c = in[i];
-        int v = c >= 'A' && c <= 'Z' ? c - 'A'
-              : c >= 'a' && c <= 'z' ? c - 'a' + 26
-              : c >= '0' && c <= '9' ? c - '0' + 52
-              : c == '+' ? 62
-              : c == '/' ? 63 : -1;
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n >= outsz)
-                return -1;
-            out[n++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    for (; i < len; i++)
-        if (in[i] != '=')
-            return -1;
-    if (bits >= 6)
-        return -1; /* a lone sixth bit group cannot end valid base64 */
-    return (long)n;
 }
 
 /* ---- resets ---- */
@@ -237,7 +206,7 @@ static int auth_decode(ism_smtp *s, const char *b64, size_t len, unsigned char *
         ism_buf_printf(out, "501 5.0.0 Authentication cancelled\r\n");
         return -1;
     }
-    *n = (len == 1 && b64[0] == '=') ? 0 : b64_decode(b64, len, dec, decsz - 1);
+    *n = (len == 1 && b64[0] == '=') ? 0 : ism_b64_decode(b64, len, dec, decsz - 1);
     if (*n < 0) {
         s->state = ISM_SMTP_S_GREETED;
         ism_buf_printf(out, "501 5.5.2 Cannot decode the response (it must be base64)\r\n");
@@ -581,26 +550,13 @@ static ism_proto_action cmd_rcpt(ism_smtp *s, const ism_proto_env *env, const ch
 
 /* ---- DATA ---- */
 
-/* RFC 5322 3.3 date-time in UTC, e.g. "Thu, 01 Jan 1970 00:00:00 +0000".
- * Computed by hand (days to civil date) to need no thread-unsafe gmtime. */
+/* RFC 5322 3.3 date-time in UTC, e.g. "Thu, 01 Jan 1970 00:00:00 +0000". */
 static void rfc5322_date(char *out, size_t outsz, int64_t ms)
 {
-    static const char *const wday[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
-    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    int64_t t = ms / 1000, days = t / 86400, secs = t % 86400;
-    if (secs < 0) {
-        secs += 86400;
-        days--;
-    }
-    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
-    snprintf(out, outsz, "%s, %02d %s %04d %02d:%02d:%02d +0000", wday[((days % 7) + 7) % 7], (int)d, mon[m - 1],
-             (int)y, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+    ism_utc t;
+    ism_utc_from_ms(ms, &t);
+    snprintf(out, outsz, "%s, %02d %s %04d %02d:%02d:%02d +0000", ism_wday_abbr[t.wday], t.day,
+             ism_month_abbr[t.month - 1], t.year, t.hour, t.min, t.sec);
 }
 
 /* The peer as an address literal: [192.0.2.1] or [IPv6:2001:db8::1];

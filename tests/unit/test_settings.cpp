@@ -125,3 +125,38 @@ TEST(Settings, DuplicatePortsAreRefusedNamingBothKeys)
     STRCMP_CONTAINS("pop.port", err.msg);
     ism_config_free(&c);
 }
+
+// ism_time: the hand-computed UTC calendar used in mail, IMAP and HTTP dates.
+#include "ism_time.h"
+
+TEST_GROUP(Time){};
+
+TEST(Time, KnownDates)
+{
+    ism_utc t;
+    ism_utc_from_ms(0, &t);
+    LONGS_EQUAL(1970, t.year);
+    LONGS_EQUAL(1, t.month);
+    LONGS_EQUAL(1, t.day);
+    STRCMP_EQUAL("Thu", ism_wday_abbr[t.wday]);
+    ism_utc_from_ms(784111777000LL, &t); // RFC 9110's example: Sun, 06 Nov 1994 08:49:37 GMT
+    LONGS_EQUAL(1994, t.year);
+    STRCMP_EQUAL("Nov", ism_month_abbr[t.month - 1]);
+    LONGS_EQUAL(6, t.day);
+    LONGS_EQUAL(8, t.hour);
+    LONGS_EQUAL(49, t.min);
+    LONGS_EQUAL(37, t.sec);
+    STRCMP_EQUAL("Sun", ism_wday_abbr[t.wday]);
+    ism_utc_from_ms(951782400000LL, &t); // 2000-02-29, a leap day in a century year
+    LONGS_EQUAL(2000, t.year);
+    LONGS_EQUAL(2, t.month);
+    LONGS_EQUAL(29, t.day);
+    STRCMP_EQUAL("Tue", ism_wday_abbr[t.wday]);
+    ism_utc_from_ms(-1000, &t); // one second before the epoch
+    LONGS_EQUAL(1969, t.year);
+    LONGS_EQUAL(12, t.month);
+    LONGS_EQUAL(31, t.day);
+    LONGS_EQUAL(23, t.hour);
+    LONGS_EQUAL(59, t.sec);
+    STRCMP_EQUAL("Wed", ism_wday_abbr[t.wday]);
+}
