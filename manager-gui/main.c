@@ -1,12 +1,14 @@
 /* main.c: ISMail Manager, the administrator's window onto the settings store.
  *
  * A modeless dialog with a tab control; each tab is a child dialog (a page)
- * listed in page_defs[]. The controls on the pages are bound to settings by
- * the table in bindings.c and moved to and from the store by form.c, so this
- * file knows no particular setting. Apply writes every changed setting in one
- * ism_store_set call (all or nothing), then polls the service's status in the
- * store until the service reports it applied that revision, or an error, or
- * 5 s pass, and says which in the status bar.
+ * listed in page_defs[]: SSL/TLS (settings), SSL Certificates (page_certs.c),
+ * Web SSL (page_web.c) and Service (page_service.c). The controls bound to
+ * settings are listed in bindings.c and moved to and from the store by form.c,
+ * so this file knows no particular setting. Apply writes every changed setting
+ * in one ism_store_set call (all or nothing), then polls the service's status
+ * in the store until the service reports it applied that revision, or an
+ * error, or 5 s pass, and says which in the status bar; the other pages'
+ * writes (a web SSL domain, a certificate) end in the same wait.
  *
  *   ismail-manager.exe [--data FOLDER]
  *
@@ -16,6 +18,7 @@
 #include "ism_platform.h"
 #include "ism_store.h"
 
+#include "app.h"
 #include "bindings.h"
 #include "form.h"
 #include "resource.h"
@@ -28,66 +31,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WM_APP_CHANGED (WM_APP + 1) /* a page's control changed: recheck Apply */
-#define WM_APP_RELAYOUT (WM_APP + 2) /* the DPI changed and the dialogs were rescaled */
 #define TIMER_POLL 1
 #define POLL_MS 100            /* while waiting for the service */
 #define SLOW_POLL_MS 1000      /* after APPLY_TIMEOUT_MS: still report a late apply */
 #define APPLY_TIMEOUT_MS 5000
-#define TEXT_MAX 1024
+#define TEXT_MAX MGR_TEXT_MAX
 
-/* The tabs, in order. A later tab ("SSL Certificates", "Web SSL", "Service")
- * is one row here, a dialog template in manager.rc and its rows in bindings.c. */
+static INT_PTR CALLBACK settings_page_proc(HWND h, UINT msg, WPARAM wp, LPARAM lp);
+
+/* The tabs, in order: the title, the page's template and its procedure. */
 static const struct {
-    UINT title;  /* IDS_TAB_* */
-    UINT dialog; /* IDD_PAGE_* */
+    UINT title;    /* IDS_TAB_* */
+    UINT dialog;   /* IDD_PAGE_* */
+    DLGPROC proc;
 } page_defs[] = {
-    {IDS_TAB_SSL_TLS, IDD_PAGE_SSL_TLS},
+    {IDS_TAB_SSL_TLS, IDD_PAGE_SSL_TLS, settings_page_proc},
+    {IDS_TAB_CERTS, IDD_PAGE_CERTS, mgr_certs_page_proc},
+    {IDS_TAB_WEB, IDD_PAGE_WEB, mgr_web_page_proc},
+    {IDS_TAB_SERVICE, IDD_PAGE_SERVICE, mgr_service_page_proc},
 };
 #define PAGE_COUNT ((int)(sizeof page_defs / sizeof page_defs[0]))
 
-typedef struct {
-    HINSTANCE inst;
-    HWND dlg, tab, status, tip;
-    HICON icon_big, icon_small;
-    mgr_form form;                   /* the pages */
-    ism_paths paths;
-    ism_store *store;
-    ism_config cfg;                  /* what the store held at the last load */
-    wchar_t *tips[ISM_SETTING_COUNT];/* tooltip texts, alive as long as the window */
-    /* the Apply in flight */
-    int waiting, warned;
-    int64_t wait_rev;                /* revision written by that Apply */
-    int64_t wait_start_mono, wait_start_wall;
-    ism_status before;               /* service status just before it */
-    int showing_modified;
-} app;
-
-static app g_app;
+typedef mgr_app app;
+mgr_app g_app;
 
 /* ---- text ---- */
 
-/* Loads string ids and fills in %1 and %2 (UTF-8 arguments, NULL for ""). */
 static void load_text(wchar_t *out, size_t outsz, UINT ids, const char *a1, const char *a2)
 {
-    wchar_t fmt[TEXT_MAX];
-    wchar_t *w1 = mgr_widen(a1 ? a1 : ""), *w2 = mgr_widen(a2 ? a2 : "");
-    DWORD_PTR args[2] = {(DWORD_PTR)(w1 ? w1 : L""), (DWORD_PTR)(w2 ? w2 : L"")};
-    out[0] = L'\0';
-    if (LoadStringW(g_app.inst, ids, fmt, TEXT_MAX) > 0 &&
-        !FormatMessageW(FORMAT_MESSAGE_FROM_STRING | FORMAT_MESSAGE_ARGUMENT_ARRAY, fmt, 0, 0, out, (DWORD)outsz,
-                        (va_list *)args))
-        lstrcpynW(out, fmt, (int)outsz);
-    free(w1);
-    free(w2);
+    mgr_text(out, outsz, ids, a1, a2);
 }
 
 static int message_box(HWND owner, UINT ids, const char *arg, UINT flags)
 {
-    wchar_t title[128], text[TEXT_MAX];
-    load_text(title, 128, IDS_APP_TITLE, NULL, NULL);
-    load_text(text, TEXT_MAX, ids, arg, NULL);
-    return MessageBoxW(owner, text, title, flags);
+    return mgr_box(owner, flags, ids, arg, NULL);
 }
 
 static void set_status(app *a, UINT ids, const char *a1, const char *a2)
@@ -97,6 +74,11 @@ static void set_status(app *a, UINT ids, const char *a1, const char *a2)
     SetWindowTextW(a->status, text);
     SendMessageW(a->status, SB_SETTIPTEXTW, 0, (LPARAM)text); /* the whole text when it does not fit */
     a->showing_modified = ids == IDS_MODIFIED;
+}
+
+void mgr_status(UINT ids, const char *a1, const char *a2)
+{
+    set_status(&g_app, ids, a1, a2);
 }
 
 static void show_ready(app *a)
@@ -192,10 +174,22 @@ static void layout(app *a, int center)
     SendMessageW(a->status, WM_SIZE, 0, 0);
 }
 
+/* Shows one page and tells it, so that it shows what is current. */
 static void show_page(app *a, int index)
 {
     for (int i = 0; i < a->form.n_pages; i++)
-        ShowWindow(a->form.pages[i], i == index ? SW_SHOW : SW_HIDE);
+        if (i != index)
+            ShowWindow(a->form.pages[i], SW_HIDE);
+    if (index >= 0 && index < a->form.n_pages) {
+        SendMessageW(a->form.pages[index], WM_APP_PAGE_SHOWN, 0, 0);
+        ShowWindow(a->form.pages[index], SW_SHOW);
+    }
+}
+
+static void tell_pages(app *a, UINT msg)
+{
+    for (int i = 0; i < a->form.n_pages; i++)
+        SendMessageW(a->form.pages[i], msg, 0, 0);
 }
 
 /* Ctrl+Tab / Ctrl+PageDown and their reverses, as in any tabbed dialog. */
@@ -219,6 +213,21 @@ static int switch_tab_key(app *a, const MSG *msg)
         TabCtrl_SetCurSel(a->tab, i);
         show_page(a, i);
     }
+    return 1;
+}
+
+/* Enter on a list view opens its row (View, Edit), as a double click does:
+ * the dialog manager would otherwise take Enter for the default button. The
+ * page is told with the list view's own NM_RETURN. */
+static int enter_on_list(app *a, const MSG *msg)
+{
+    wchar_t cls[32];
+    HWND h = msg->hwnd;
+    if (msg->message != WM_KEYDOWN || msg->wParam != VK_RETURN || !IsChild(a->dlg, h) ||
+        !GetClassNameW(h, cls, 32) || lstrcmpiW(cls, WC_LISTVIEWW) != 0)
+        return 0;
+    NMHDR n = {.hwndFrom = h, .idFrom = (UINT_PTR)GetDlgCtrlID(h), .code = NM_RETURN};
+    SendMessageW(GetParent(h), WM_NOTIFY, n.idFrom, (LPARAM)&n);
     return 1;
 }
 
@@ -274,6 +283,61 @@ static void stop_waiting(app *a)
     a->waiting = 0;
 }
 
+/* Reloads the settings and the folders they name. Returns 0, or -1 with err. */
+static int reload(app *a, ism_err *err)
+{
+    ism_config fresh;
+    if (ism_store_load(a->store, &fresh, err)) {
+        ism_config_free(&fresh);
+        return -1;
+    }
+    ism_config_free(&a->cfg);
+    a->cfg = fresh;
+    a->paths = a->base_paths;
+    ism_paths_apply_config(&a->paths, &a->cfg);
+    return 0;
+}
+
+void mgr_status_before(ism_status *s, int64_t *t0_mono, int64_t *t0_wall)
+{
+    ism_err err = {0};
+    if (ism_store_read_status(g_app.store, s, &err)) {
+        memset(s, 0, sizeof *s);
+        s->applied_revision = -1;
+    }
+    *t0_mono = ism_time_mono_ms();
+    *t0_wall = ism_time_wall_ms();
+}
+
+/* After a write: reload, then poll the service's status until it applied
+ * the new revision. */
+static void start_waiting(app *a, const ism_status *before, int64_t t0, int64_t t0_wall)
+{
+    ism_err err = {0};
+    int64_t rev;
+    if (ism_store_revision(a->store, &rev, &err))
+        rev = a->cfg.revision + 1;
+    int reloaded = reload(a, &err) == 0;
+    a->waiting = 1;
+    a->warned = 0;
+    a->wait_rev = rev;
+    a->wait_start_mono = t0;
+    a->wait_start_wall = t0_wall;
+    a->before = *before;
+    update_apply(a);
+    if (reloaded)
+        set_status(a, IDS_SAVED_WAITING, NULL, NULL);
+    else
+        set_status(a, IDS_RELOAD_FAILED, err.msg, NULL);
+    tell_pages(a, WM_APP_STORE_CHANGED);
+    SetTimer(a->dlg, TIMER_POLL, POLL_MS, NULL);
+}
+
+void mgr_after_write(const ism_status *before, int64_t t0_mono, int64_t t0_wall)
+{
+    start_waiting(&g_app, before, t0_mono, t0_wall);
+}
+
 static void apply(app *a)
 {
     const char *keys[ISM_SETTING_COUNT];
@@ -289,39 +353,16 @@ static void apply(app *a)
 
     ism_err err = {0};
     ism_status before;
-    if (ism_store_read_status(a->store, &before, &err)) {
-        memset(&before, 0, sizeof before);
-        before.applied_revision = -1;
-    }
-    int64_t t0 = ism_time_mono_ms(), t0_wall = ism_time_wall_ms();
+    int64_t t0, t0_wall;
+    mgr_status_before(&before, &t0, &t0_wall);
     if (ism_store_set(a->store, n, keys, values, &err)) {
         /* Nothing was written; the controls keep the administrator's edits. */
         message_box(a->dlg, IDS_SAVE_FAILED, err.msg, MB_OK | MB_ICONWARNING);
         return;
     }
-    int64_t rev;
-    if (ism_store_revision(a->store, &rev, &err))
-        rev = a->cfg.revision + 1;
-
-    ism_config fresh;
-    if (ism_store_load(a->store, &fresh, &err) == 0) {
-        ism_config_free(&a->cfg);
-        a->cfg = fresh;
-    } else {
-        ism_config_free(&fresh);
-        set_status(a, IDS_RELOAD_FAILED, err.msg, NULL);
-    }
+    start_waiting(a, &before, t0, t0_wall);
     mgr_form_show(&a->form, &a->cfg);
-
-    a->waiting = 1;
-    a->warned = 0;
-    a->wait_rev = rev;
-    a->wait_start_mono = t0;
-    a->wait_start_wall = t0_wall;
-    a->before = before;
     update_apply(a);
-    set_status(a, IDS_SAVED_WAITING, NULL, NULL);
-    SetTimer(a->dlg, TIMER_POLL, POLL_MS, NULL);
 }
 
 /* One look at what the service wrote back. The service reports either the
@@ -361,13 +402,14 @@ static void poll_service(app *a)
 
 /* ---- dialog procedures ---- */
 
-/* Every page: a changed control only asks the main window to recheck Apply;
- * no control has a handler of its own. */
-static INT_PTR CALLBACK page_proc(HWND h, UINT msg, WPARAM wp, LPARAM lp)
+/* The settings page: a changed control only asks the main window to recheck
+ * Apply; no control has a handler of its own. */
+static INT_PTR CALLBACK settings_page_proc(HWND h, UINT msg, WPARAM wp, LPARAM lp)
 {
+    (void)lp;
     switch (msg) {
     case WM_INITDIALOG:
-        EnableThemeDialogTexture(h, ETDT_ENABLETAB);
+        mgr_page_init(h);
         return FALSE;
     case WM_COMMAND:
         if (HIWORD(wp) == BN_CLICKED || HIWORD(wp) == CBN_SELCHANGE) {
@@ -399,7 +441,7 @@ static BOOL init_main(app *a, HWND dlg)
         load_text(title, 128, page_defs[i].title, NULL, NULL);
         TCITEMW item = {.mask = TCIF_TEXT, .pszText = title};
         SendMessageW(a->tab, TCM_INSERTITEMW, (WPARAM)i, (LPARAM)&item);
-        HWND page = CreateDialogParamW(a->inst, MAKEINTRESOURCEW(page_defs[i].dialog), dlg, page_proc, 0);
+        HWND page = CreateDialogParamW(a->inst, MAKEINTRESOURCEW(page_defs[i].dialog), dlg, page_defs[i].proc, 0);
         if (page)
             a->form.pages[a->form.n_pages++] = page;
     }
@@ -464,6 +506,7 @@ static INT_PTR CALLBACK main_proc(HWND h, UINT msg, WPARAM wp, LPARAM lp)
     case WM_APP_RELAYOUT:
         SendMessageW(a->status, WM_SETFONT, SendMessageW(h, WM_GETFONT, 0, 0), TRUE);
         layout(a, 0);
+        tell_pages(a, WM_APP_RELAYOUT);
         return TRUE;
     case WM_SIZE:
         if (a->status)
@@ -512,7 +555,8 @@ int WINAPI wWinMain(HINSTANCE inst, HINSTANCE prev, PWSTR cmdline, int show)
     ism_err err = {0};
     a->inst = inst;
 
-    INITCOMMONCONTROLSEX icc = {sizeof icc, ICC_TAB_CLASSES | ICC_BAR_CLASSES | ICC_STANDARD_CLASSES};
+    INITCOMMONCONTROLSEX icc = {sizeof icc,
+                                ICC_TAB_CLASSES | ICC_BAR_CLASSES | ICC_STANDARD_CLASSES | ICC_LISTVIEW_CLASSES};
     InitCommonControlsEx(&icc);
 
     int args = parse_args(data, sizeof data);
@@ -522,9 +566,12 @@ int WINAPI wWinMain(HINSTANCE inst, HINSTANCE prev, PWSTR cmdline, int show)
     }
 
     /* The store's folder may not exist yet on a new installation. */
-    ism_paths_init(&a->paths, data[0] ? data : NULL);
+    ism_paths_init(&a->base_paths, data[0] ? data : NULL);
+    a->paths = a->base_paths;
     int ok = ism_fs_mkdirs(a->paths.data, 0, &err) == 0 && ism_store_open(&a->store, a->paths.store, &err) == 0 &&
              ism_store_load(a->store, &a->cfg, &err) == 0;
+    if (ok)
+        ism_paths_apply_config(&a->paths, &a->cfg);
     if (!ok) {
         message_box(NULL, IDS_STORE_OPEN_FAILED, err.msg, MB_OK | MB_ICONERROR);
         ism_store_close(a->store);
@@ -541,7 +588,7 @@ int WINAPI wWinMain(HINSTANCE inst, HINSTANCE prev, PWSTR cmdline, int show)
 
     MSG msg;
     while (GetMessageW(&msg, NULL, 0, 0) > 0) {
-        if (switch_tab_key(a, &msg))
+        if (switch_tab_key(a, &msg) || enter_on_list(a, &msg))
             continue;
         if (!IsDialogMessageW(a->dlg, &msg)) {
             TranslateMessage(&msg);

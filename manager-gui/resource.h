@@ -1,5 +1,6 @@
 /* resource.h: resource and control ids of the manager (manager.rc), shared
- * with its C code and with the test driver (tests/wine/driver.c). */
+ * with its C code and with the test driver (tests/wine/driver.c, which names
+ * the controls it drives in its own table). */
 #ifndef MGR_RESOURCE_H
 #define MGR_RESOURCE_H
 
@@ -10,9 +11,16 @@
 /* The lowest icon id, so Explorer shows it for the exe. */
 #define IDI_ISMAIL 1
 
-/* Dialog templates: the main window, then one per tab page. */
+/* Dialog templates: the main window, one per tab page, then the dialogs. */
 #define IDD_MAIN 100
 #define IDD_PAGE_SSL_TLS 101
+#define IDD_PAGE_CERTS 102
+#define IDD_PAGE_WEB 103
+#define IDD_PAGE_SERVICE 104
+#define IDD_CSR_NEW 110
+#define IDD_CERT_VIEW 111
+#define IDD_PASSWORD 112
+#define IDD_WEB_DOMAIN 113
 
 /* Main window controls. */
 #define IDC_TAB 1000
@@ -28,9 +36,73 @@
 #define IDC_SMTP_VERIFY_DOMAIN 1106
 #define IDC_TLS_PROFILE 1107
 
+/* SSL Certificates page. */
+#define IDC_CSR_LIST 1201
+#define IDC_CSR_NEW 1202
+#define IDC_CSR_VIEW 1203
+#define IDC_CSR_FOLDER 1204
+#define IDC_CERT_LIST 1211
+#define IDC_CERT_INSTALL 1212
+#define IDC_CERT_VIEW 1213
+#define IDC_CERT_REMOVE 1214
+#define IDC_CERT_FOLDER 1215
+
+/* Web SSL page. */
+#define IDC_WEB_LIST 1301
+#define IDC_WEB_NEW 1302
+#define IDC_WEB_EDIT 1303
+#define IDC_WEB_DELETE 1304
+
+/* Service page. */
+#define IDC_SVC_STATE 1401
+#define IDC_SVC_APPLIED 1402
+#define IDC_SVC_ERROR 1403
+#define IDC_SVC_START 1404
+#define IDC_SVC_STOP 1405
+#define IDC_SVC_RESTART 1406
+#define IDC_SVC_LIST 1407
+#define IDC_SVC_DETAIL 1408
+
+/* New CSR dialog: each field's edit, then the message beside it (edit id + 50). */
+#define IDC_CSR_COUNTRY 1501
+#define IDC_CSR_STATE 1502
+#define IDC_CSR_LOCALITY 1503
+#define IDC_CSR_ORG 1504
+#define IDC_CSR_UNIT 1505
+#define IDC_CSR_CN 1506
+#define IDC_CSR_EMAIL 1507
+#define IDC_CSR_SANS 1508
+#define IDC_CSR_KEY 1509
+#define IDC_CSR_MSG_OFFSET 50
+
+/* View dialog. */
+#define IDC_VIEW_TEXT 1601
+#define IDC_VIEW_COPY 1602
+#define IDC_VIEW_SAVE 1603
+#define IDC_VIEW_NOTE 1604
+
+/* Password dialog. */
+#define IDC_PW_PROMPT 1651
+#define IDC_PW_EDIT 1652
+
+/* Web SSL domain dialog. */
+#define IDC_WD_DOMAIN 1701
+#define IDC_WD_IP 1702
+#define IDC_WD_PORT 1703
+#define IDC_WD_CERT 1704
+#define IDC_WD_KEY 1705
+#define IDC_WD_CA 1706
+#define IDC_WD_CERT_BROWSE 1707
+#define IDC_WD_KEY_BROWSE 1708
+#define IDC_WD_CA_BROWSE 1709
+#define IDC_WD_ERROR 1710
+
 /* Strings (STRINGTABLE in manager.rc). */
 #define IDS_APP_TITLE 2000
 #define IDS_TAB_SSL_TLS 2001
+#define IDS_TAB_CERTS 2002
+#define IDS_TAB_WEB 2003
+#define IDS_TAB_SERVICE 2004
 #define IDS_USAGE 2010
 #define IDS_STORE_OPEN_FAILED 2011
 #define IDS_SAVE_FAILED 2012
@@ -42,5 +114,125 @@
 #define IDS_NOT_APPLIED 2023
 #define IDS_STATUS_READ_FAILED 2024
 #define IDS_MODIFIED 2025
+
+/* SSL Certificates page */
+#define IDS_COL_DOMAIN 2100
+#define IDS_COL_KEY_TYPE 2101
+#define IDS_COL_PRIVATE_KEY 2102
+#define IDS_COL_STATUS 2103
+#define IDS_COL_EXPIRES 2104
+#define IDS_COL_DAYS_LEFT 2105
+#define IDS_COL_KEY_MATCH 2106
+#define IDS_KEY_STATES 2107
+#define IDS_LIST_FAILED 2108
+#define IDS_KEY_PRESENT 2110
+#define IDS_KEY_MISSING 2111
+#define IDS_KEY_TYPES 2112
+#define IDS_CSR_EXISTS 2114
+#define IDS_CSR_CREATED 2115
+#define IDS_CSR_FAILED 2116
+#define IDS_VIEW_CERT_TITLE 2120
+#define IDS_VIEW_CSR_TITLE 2121
+#define IDS_VIEW_FAILED 2122
+#define IDS_V_FILE 2123
+#define IDS_V_STATUS 2124
+#define IDS_V_SUBJECT 2125
+#define IDS_V_NAMES 2126
+#define IDS_V_NO_NAMES 2127
+#define IDS_V_ISSUER 2128
+#define IDS_V_SELF_SIGNED 2129
+#define IDS_V_VALID 2130
+#define IDS_V_DAYS_LEFT 2131
+#define IDS_V_DAYS_AGO 2132
+#define IDS_V_KEY 2133
+#define IDS_V_SIGNATURE 2134
+#define IDS_V_SIG_OK 2135
+#define IDS_V_SIG_BAD 2136
+#define IDS_V_SERIAL 2137
+#define IDS_V_FINGERPRINT 2138
+#define IDS_V_CHAIN 2139
+#define IDS_V_CHAIN_NONE_SELF 2140
+#define IDS_V_CHAIN_NONE 2141
+#define IDS_V_CHAIN_LINK 2142
+#define IDS_V_PRIVATE_KEY 2143
+#define IDS_V_PROBLEM 2144
+#define IDS_V_KEY_BITS 2145
+#define IDS_V_VALID_RANGE 2146
+#define IDS_V_DOMAIN 2147
+#define IDS_COPIED 2150
+#define IDS_COPY_FAILED 2151
+#define IDS_SAVE_PEM_TITLE 2152
+#define IDS_SAVE_PEM_FILTER 2153
+#define IDS_SAVED_PEM 2154
+#define IDS_SAVE_PEM_FAILED 2155
+#define IDS_INSTALL_TITLE 2160
+#define IDS_INSTALL_FILTER 2161
+#define IDS_INSTALL_CONFIRM 2162
+#define IDS_INSTALL_REFUSED 2163
+#define IDS_INSTALLED 2164
+#define IDS_INSTALL_FAILED 2165
+#define IDS_CHECK_OK 2166
+#define IDS_CHECK_WARN 2167
+#define IDS_CHECK_FAIL 2168
+#define IDS_INSTALL_WRITES 2169
+#define IDS_INSTALL_BACKUP 2170
+#define IDS_INSTALL_SCRATCH_FAILED 2171
+#define IDS_TOUCH_FAILED 2172
+#define IDS_PW_PROMPT 2173
+#define IDS_REMOVE_CONFIRM 2175
+#define IDS_REMOVE_FAILED 2177
+#define IDS_FOLDER 2179
+
+/* Web SSL page */
+#define IDS_COL_IP 2200
+#define IDS_COL_PORT 2201
+#define IDS_COL_CERT_FILE 2202
+#define IDS_COL_KEY_FILE 2203
+#define IDS_COL_CA_FILE 2204
+#define IDS_WD_NEW_TITLE 2205
+#define IDS_WD_EDIT_TITLE 2206
+#define IDS_WD_PORT_NUMBER 2207
+#define IDS_WD_DELETE_CONFIRM 2208
+#define IDS_WD_DELETE_FAILED 2209
+#define IDS_WD_BROWSE_CERT 2210
+#define IDS_WD_BROWSE_KEY 2211
+#define IDS_WD_BROWSE_CA 2212
+#define IDS_WD_CERT_FILTER 2213
+#define IDS_WD_KEY_FILTER 2214
+
+/* Service page */
+#define IDS_COL_NAME 2300
+#define IDS_COL_LISTENING 2301
+#define IDS_COL_TLS 2302
+#define IDS_COL_CERT_FP 2303
+#define IDS_COL_LAST_ERROR 2304
+#define IDS_SVC_NOT_INSTALLED 2305
+#define IDS_SVC_NO_SCM 2306
+#define IDS_SVC_STOPPED 2307
+#define IDS_SVC_START_PENDING 2308
+#define IDS_SVC_STOP_PENDING 2309
+#define IDS_SVC_RUNNING 2310
+#define IDS_SVC_CONTINUE_PENDING 2311
+#define IDS_SVC_PAUSE_PENDING 2312
+#define IDS_SVC_PAUSED 2313
+#define IDS_SVC_RESTARTING 2314
+#define IDS_SVC_NEVER_APPLIED 2315
+#define IDS_SVC_APPLIED_CURRENT 2316
+#define IDS_SVC_APPLIED_BEHIND 2317
+#define IDS_SVC_NO_ERROR 2318
+#define IDS_SVC_STATUS_FAILED 2319
+#define IDS_SVC_START_FAILED 2320
+#define IDS_SVC_STOP_FAILED 2321
+#define IDS_SVC_RESTART_TIMEOUT 2322
+#define IDS_OPEN 2323
+#define IDS_CLOSED 2324
+#define IDS_ON 2325
+#define IDS_OFF 2326
+#define IDS_SVC_DETAIL 2327
+#define IDS_SVC_DETAIL_NONE 2328
+#define IDS_SVC_NOT_RUNNING 2332
+#define IDS_WINDOWS_ERROR 2333
+#define IDS_NO_CERT 2329
+#define IDS_SVC_STOPPED_NOTE 2330
 
 #endif

@@ -64,10 +64,11 @@ suite protocols          bash "$HERE/e2e/protocols.sh" "$LB"
 suite certs              bash "$HERE/e2e/certs.sh" "$LB"
 suite outgoing           bash "$HERE/e2e/outgoing.sh" "$LB"
 suite store-stress       bash "$HERE/store-stress.sh" "$LB" "$WB"
-suite wine-gui           env SHOT="$ROOT/build/screenshots/manager-ssl-tls.png" bash "$HERE/wine/gui-smoke.sh" "$WB"
+suite wine-gui           env SHOT="$ROOT/build/screenshots/manager-smoke.png" bash "$HERE/wine/gui-smoke.sh" "$WB"
 suite wine-dacl          bash "$HERE/wine/dacl.sh" "$WB"
 suite wine-msi-e2e       bash "$HERE/wine/e2e-msi.sh" "$LB" "$WB" "$MSI"
 suite wine-service-e2e   bash "$HERE/wine/e2e-service.sh" "$LB" "$WB" "$MSI"
+suite wine-manager-e2e   bash "$HERE/wine/e2e-manager.sh" "$LB" "$WB" "$MSI"
 
 echo
 echo "=== summary"

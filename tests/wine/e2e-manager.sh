@@ -1,0 +1,471 @@
+#!/usr/bin/env bash
+# e2e-manager.sh: every tab of ISMail Manager, end to end, against the real
+# service installed from the MSI under Wine.
+#
+#   bash tests/wine/e2e-manager.sh <linux build dir> <win build dir> <msi>
+#
+# In a fresh Wine prefix with Xvfb started first: pre-seeds the store with
+# free loopback ports (native ismailctl), installs the MSI silently (the
+# installer starts the service), opens the installed manager and drives it
+# with tests/wine/driver.c (no screen coordinates: tabs by title, controls by
+# name, dialogs by title, list views read in the manager's memory):
+#   SSL/TLS           ticks the six check boxes, Apply, "Applied by the service";
+#                     the store holds them; STARTTLS (SMTP, POP3, IMAP) and the
+#                     implicit-TLS ports answer (openssl s_client from Linux)
+#   SSL Certificates  a country "USA" is refused as typed, Save stays disabled
+#                     and nothing changes; a CSR made through the dialog passes
+#                     `openssl req -verify`; a certificate that does not match
+#                     its key is refused with nothing changed; the certificate a
+#                     test CA signed from the CSR is installed after the checks
+#                     are confirmed, and the service serves its fingerprint at
+#                     once (SNI, openssl s_client); so is a PFX file, after its
+#                     password is asked; View shows it and copies its PEM
+#   Web SSL           a port of 70000 is refused in the dialog with nothing
+#                     changed; the domain saved is reached with curl over HTTPS
+#   Service           Running with its listeners; Stop closes the ports, Start
+#                     opens them again, Restart starts a new service process
+# "Nothing changed" is a hash of the store's tables and of the three
+# certificate folders, taken before and after. A screenshot of each tab (and
+# of the dialogs) goes to build/screenshots/manager-<tab>.png; the paths are
+# printed. One PASS/FAIL line per check; every wait polls against a deadline.
+#
+# Screenshots go to $ISMAIL_SCREENSHOT_DIR (default: <checkout>/build/screenshots).
+# KEEP=1 keeps the temporary folder (prefix, logs) for a post-mortem.
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+export T_SUITE=${T_SUITE:-e2e-manager}
+# shellcheck source=../lib.sh
+. "$ROOT/tests/lib.sh"
+
+if [ $# -ne 3 ]; then
+    echo "usage: bash tests/wine/e2e-manager.sh <linux build dir> <win build dir> <msi>" >&2
+    exit 2
+fi
+LB=$(cd "$1" 2>/dev/null && pwd) || LB=$1
+WB=$(cd "$2" 2>/dev/null && pwd) || WB=$2
+MSI=$(realpath -m "$3")
+
+WINE=${WINE:-/usr/lib/wine/wine64}
+WINESERVER=${WINESERVER:-/usr/lib/wine/wineserver}
+CTL_NATIVE=$LB/ctl/ismailctl
+DRIVER=$WB/manager-gui/ismail-driver.exe
+SHOT_DIR=${ISMAIL_SCREENSHOT_DIR:-$ROOT/build/screenshots}
+T0=$(date +%s)
+
+# ---- what the test needs ---------------------------------------------------
+missing=""
+for f in "$WINE" "$WINESERVER" "$CTL_NATIVE" "$DRIVER" "$MSI"; do
+    [ -e "$f" ] || missing="$missing $f"
+done
+for c in Xvfb import openssl curl python3 sha256sum setsid; do
+    command -v "$c" >/dev/null || missing="$missing $c(command)"
+done
+if [ -n "$missing" ]; then
+    fail "prerequisites" "missing:$missing"
+    finish
+fi
+pass "prerequisites (native ismailctl, driver, MSI, wine64, Xvfb, openssl, curl)"
+
+# ---- a fresh prefix, cleaned up whatever happens ---------------------------
+WORK=$(mktemp -d /tmp/ismail-e2e-manager.XXXXXX)
+export WINEPREFIX=$WORK/prefix
+export WINEDEBUG=-all
+export WINEDLLOVERRIDES="mscoree,mshtml="
+unset DISPLAY
+XVFB_PID=""
+MGR_PID=""
+
+cleanup() {
+    local rc=$?
+    [ -n "$MGR_PID" ] && kill "$MGR_PID" 2>/dev/null
+    "$WINESERVER" -k 2>/dev/null
+    timeout 20 "$WINESERVER" -w 2>/dev/null
+    [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null && wait "$XVFB_PID" 2>/dev/null
+    if [ -n "${KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+    [ -n "${SERVER_DIR_NAME:-}" ] && [ -z "${KEEP:-}" ] &&
+        rm -rf /tmp/.wine-"$(id -u)"/"$SERVER_DIR_NAME" /tmp/wine-*/"$SERVER_DIR_NAME"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+WIN_DIR='C:\Program Files\InstantServers\ISMail'
+INST="$WINEPREFIX/drive_c/Program Files/InstantServers/ISMail"
+CONF=$INST/Apache/conf
+DATA=$WINEPREFIX/drive_c/ProgramData/InstantServers/ISMail
+winpath() { local p; p=$(realpath -m "$1"); echo "Z:${p//\//\\}"; }
+
+# The display first: Wine's desktop process, started with the session's first
+# program, keeps the display it found for every later program.
+Xvfb -displayfd 5 -screen 0 1024x768x24 -nolisten tcp 5>"$WORK/display" >"$WORK/xvfb.log" 2>&1 &
+XVFB_PID=$!
+if wait_until 15 test -s "$WORK/display"; then
+    DISPLAY=":$(head -1 "$WORK/display")"
+    export DISPLAY
+    pass "Xvfb on $DISPLAY"
+else
+    fail "Xvfb" "$(cat "$WORK/xvfb.log")"
+    finish
+fi
+
+if timeout 120 "$WINE" wineboot --init </dev/null >"$WORK/wineboot.log" 2>&1; then
+    pass "wineboot --init (fresh prefix $WINEPREFIX)"
+else
+    fail "wineboot --init" "$(tail -3 "$WORK/wineboot.log")"
+    finish
+fi
+# Services live as long as wineserver: a persistent one (see the toolchain notes).
+timeout 60 "$WINESERVER" -w
+"$WINESERVER" -p </dev/null >/dev/null 2>&1
+read -r dev ino < <(stat -c '%d %i' "$WINEPREFIX")
+SERVER_DIR_NAME=server-$(printf '%x-%x' "$dev" "$ino")
+
+# ---- pre-seed the store: every port on a free loopback port ------------------
+mkdir -p "$DATA"
+PORT_KEYS=$("$CTL_NATIVE" --data "$DATA" show 2>/dev/null | awk '$1 ~ /\.port$/ {print $1}')
+declare -A PORT
+used=" "
+set_args=(listen.address 127.0.0.1)
+for k in $PORT_KEYS; do
+    while :; do p=$(free_port); case "$used" in *" $p "*) ;; *) break ;; esac; done
+    used="$used$p "
+    PORT[$k]=$p
+    set_args+=("$k" "$p")
+done
+if [ -n "$PORT_KEYS" ] && "$CTL_NATIVE" --data "$DATA" set "${set_args[@]}" >"$WORK/seed.log" 2>&1; then
+    pass "pre-seed store ($(echo $PORT_KEYS | wc -w) ports on 127.0.0.1)"
+else
+    fail "pre-seed store" "$(cat "$WORK/seed.log" 2>/dev/null)"
+    finish
+fi
+P_SMTP=${PORT[smtp.port]}
+P_SMTPS=${PORT[smtps.port]}
+P_POP=${PORT[pop.port]}
+P_POPS=${PORT[pops.port]}
+P_IMAP=${PORT[imap.port]}
+P_IMAPS=${PORT[imaps.port]}
+P_HTTPS=${PORT[https.port]}
+
+# ---- install; the installer starts the service ---------------------------------
+service_log_tail() {
+    echo "--- service log (last lines):"
+    tail -n 15 "$DATA/ismail-service.log" 2>/dev/null
+}
+cp "$MSI" "$WINEPREFIX/drive_c/ISMail.msi"
+if timeout 180 "$WINE" msiexec /i 'C:\ISMail.msi' /qn </dev/null >"$WORK/msi-i.log" 2>&1; then
+    pass "msiexec /i ISMail.msi /qn"
+else
+    fail "msiexec /i ISMail.msi /qn" "exit $? $(tail -3 "$WORK/msi-i.log")"
+    finish
+fi
+svc_state() { "$WINE" sc query ISMail </dev/null 2>/dev/null | tr -d '\r' | awk '/STATE/ {print $4}'; }
+svc_running() { [ "$(svc_state)" = RUNNING ]; }
+smtp_up() { smtp_ehlo "$P_SMTP" 2>/dev/null | grep -q '^250'; }
+if wait_until 30 svc_running && wait_until 30 smtp_up; then
+    pass "service ISMail running, SMTP answers on 127.0.0.1:$P_SMTP"
+else
+    fail "service ISMail running" "state '$(svc_state)'"
+    service_log_tail
+    finish
+fi
+
+# ---- the manager and its driver ---------------------------------------------------
+DRV_ERR=$WORK/driver.err
+# drv COMMAND...: the driver's output without CRs; its errors go to driver.err.
+drv() {
+    echo "--- $*" >>"$DRV_ERR"
+    timeout 120 "$WINE" "$DRIVER" "$@" </dev/null 2>>"$DRV_ERR" | tr -d '\r'
+    return "${PIPESTATUS[0]}"
+}
+drv_why() { tail -n 3 "$DRV_ERR" | tr '\n' ' '; }
+mkdir -p "$SHOT_DIR"
+SHOTS=()
+# shot NAME [DIALOG]: the whole screen as SHOT_DIR/manager-NAME.png, once
+# painted, with the dialog titled DIALOG open or, without one, no dialog at all
+# (a picture of a tab must show the tab).
+shot() {
+    local f=$SHOT_DIR/manager-$1.png open
+    rm -f "$f"
+    open=$(drv dialogs | paste -sd'|')
+    if [ "$open" != "${2:-}" ]; then
+        fail "screenshot $1" "expected the dialogs '${2:-}' open, found '$open'"
+        return
+    fi
+    # The pointer off the window: no hover highlight in the picture. Wine
+    # believes the pointer is in the middle of the screen, over the manager,
+    # until X tells it otherwise, so it crosses the window on its way out.
+    command -v xdotool >/dev/null && xdotool mousemove 512 384 sleep 0.3 mousemove 0 0 2>/dev/null
+    sleep 1
+    if import -display "$DISPLAY" -window root "$f" 2>"$WORK/import.log" &&
+       [ "$(head -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] &&
+       [ "$(/usr/bin/convert "$f" -format '%k' info: 2>/dev/null || echo 0)" -gt 2 ]; then
+        SHOTS+=("$f")
+        pass "screenshot: $f"
+    else
+        fail "screenshot $1" "$(cat "$WORK/import.log")"
+    fi
+}
+# store_hash / folders_hash: what "nothing changed" compares.
+store_hash() {
+    python3 - "$DATA/ismail.db" <<'PY' | sha256sum | cut -d' ' -f1
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=10)
+for q in ("SELECT key, value FROM settings ORDER BY key", "SELECT * FROM web_domains ORDER BY domain",
+          "SELECT value FROM meta WHERE key = 'revision'"):
+    for row in c.execute(q):
+        print(repr(row))
+PY
+}
+folders_hash() {
+    (cd "$CONF" && find ssl.csr ssl.crt ssl.key -type f 2>/dev/null | sort | xargs -r sha256sum) | sha256sum | cut -d' ' -f1
+}
+snapshot() { echo "$(store_hash) $(folders_hash)"; }
+
+setsid "$WINE" "$WIN_DIR\\ismail-manager.exe" </dev/null >"$WORK/manager.log" 2>&1 &
+MGR_PID=$!
+if drv wait-window 60 >/dev/null; then
+    pass "manager window (installed exe, default store and folders)"
+else
+    fail "manager window" "$(drv_why) $(cat "$WORK/manager.log")"
+    finish
+fi
+out=$(drv tabs | paste -sd'|')
+[ "$out" = "SSL/TLS|SSL Certificates|Web SSL|Service" ] && pass "tabs: $out" || fail "tabs" "got '$out'"
+
+# ---- SSL/TLS: the six check boxes and Apply ------------------------------------------
+BOXES="smtp.tls.incoming smtp.tls.outgoing pop.tls.incoming imap.tls.incoming smtp.tls.starttls_domains smtp.tls.verify_domain"
+args=(tab "SSL/TLS")
+for b in $BOXES; do args+=(click "$b"); done
+for b in $BOXES; do args+=(get "$b"); done
+args+=(enabled apply)
+out=$(drv "${args[@]}" | paste -sd' ')
+[ "$out" = "1 1 1 1 1 1 1" ] && pass "SSL/TLS: the six check boxes ticked, Apply enabled" || fail "tick six boxes" "got '$out' $(drv_why)"
+out=$(drv apply-and-wait 30); rc=$?
+[ "$rc" = 0 ] && pass "Apply: '$out'" || fail "Apply applied by the service" "rc=$rc '$out' $(drv_why)"
+bad=""
+for b in $BOXES; do
+    v=$("$CTL_NATIVE" --data "$DATA" get "$b" 2>&1)
+    [ "$v" = on ] || bad="$bad $b=$v"
+done
+[ -z "$bad" ] && pass "store: the six settings are on" || fail "store after Apply" "$bad"
+up_to_date() { "$CTL_NATIVE" --data "$DATA" --json status 2>/dev/null | grep -q '"up_to_date": true'; }
+wait_until 10 up_to_date && pass "ismailctl status: the service applied the latest revision" ||
+    fail "service applied the latest revision" "$("$CTL_NATIVE" --data "$DATA" status 2>&1 | head -3)"
+tls_ok() { # tls_ok PORT [starttls-protocol]
+    echo | timeout 10 openssl s_client -connect "127.0.0.1:$1" ${2:+-starttls "$2"} -brief 2>&1 |
+        grep -q 'Protocol version: TLSv1\.[23]'
+}
+for probe in "SMTP STARTTLS:$P_SMTP:smtp" "SMTPS:$P_SMTPS:" "POP3 STLS:$P_POP:pop3" "POP3S:$P_POPS:" \
+             "IMAP STARTTLS:$P_IMAP:imap" "IMAPS:$P_IMAPS:"; do
+    IFS=: read -r what port proto <<<"$probe"
+    if wait_until 10 tls_ok "$port" "$proto"; then
+        pass "$what on 127.0.0.1:$port: TLS handshake (openssl s_client from Linux)"
+    else
+        fail "$what on 127.0.0.1:$port" "$(echo | timeout 10 openssl s_client -connect "127.0.0.1:$port" ${proto:+-starttls "$proto"} -brief 2>&1 | tail -2)"
+    fi
+done
+shot ssl-tls
+
+# ---- SSL Certificates: the CSR dialog --------------------------------------------------
+CN=e2e.example.test
+CERTS=$WORK/certs
+mkdir -p "$CERTS"
+before=$(snapshot)
+out=$(drv tab "SSL Certificates" click csr-new dialog "New Certificate Signing Request" 20 \
+      set csr-country USA set csr-cn "$CN" get csr-country-msg enabled ok)
+shot csr-invalid "New Certificate Signing Request"
+drv dialog "New Certificate Signing Request" 10 click cancel wait-gone 10 >/dev/null
+if [[ "$out" == *"'USA' is not a two-letter country code"*$'\n'0 ]] && [ "$(snapshot)" = "$before" ]; then
+    pass "CSR: country 'USA' refused as typed ($(head -1 <<<"$out")), Save disabled, store and folders unchanged"
+else
+    fail "CSR: country 'USA' refused" "got '$out' $(drv_why); unchanged: $([ "$(snapshot)" = "$before" ] && echo yes || echo NO)"
+fi
+
+out=$(drv click csr-new dialog "New Certificate Signing Request" 20 \
+      set csr-country us set csr-state California set csr-locality "Mountain View" set csr-org "Example, Inc." \
+      set csr-unit "Mail" set csr-cn "$CN" set csr-email "postmaster@example.test" select csr-key ec:P-256 \
+      set csr-sans "mail.$CN" get csr-country-msg enabled ok)
+[ "$out" = $'\n1' ] || [ "$out" = "1" ] && pass "CSR dialog: every field valid, Save enabled" || fail "CSR dialog valid" "got '$out' $(drv_why)"
+shot csr-new "New Certificate Signing Request"
+out=$(drv dialog "New Certificate Signing Request" 10 click ok box 60 ok wait-gone 20 main list csr-list)
+CSR=$CONF/ssl.csr/$CN.csr
+if [[ "$out" == *"request for $CN was saved"* ]] && grep -q "^$CN"$'\t'"EC P-256"$'\t'"match"$'\t'"pending" <<<"$out"; then
+    pass "CSR saved through the dialog; the list shows it ($(grep "^$CN" <<<"$out" | tr '\t' ' '))"
+else
+    fail "CSR saved" "got '$out' $(drv_why)"
+fi
+verify=$(openssl req -in "$CSR" -verify -noout 2>&1)
+subject=$(openssl req -in "$CSR" -noout -subject -nameopt compat 2>&1)
+sans=$(openssl req -in "$CSR" -noout -text 2>/dev/null | grep -A1 'Subject Alternative Name' | tail -1)
+if grep -qi 'verify OK' <<<"$verify" && [[ "$subject" == *"C=US"*"ST=California"*"CN=$CN"* ]] &&
+   [[ "$sans" == *"DNS:$CN"*"DNS:mail.$CN"* ]] && [ -s "$CONF/ssl.key/$CN.key" ]; then
+    pass "openssl req -verify: $(tr '\n' ' ' <<<"$verify")($subject;$sans)"
+else
+    fail "openssl req -verify $CSR" "$verify / $subject / $sans"
+fi
+
+# ---- SSL Certificates: install ------------------------------------------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$CERTS/ca.key" -out "$CERTS/ca.pem" \
+    -days 30 -subj "/CN=ISMail E2E Test CA" >/dev/null 2>&1
+ext() { printf 'subjectAltName=DNS:%s,DNS:mail.%s\nextendedKeyUsage=serverAuth\n' "$CN" "$CN"; }
+openssl x509 -req -in "$CSR" -CA "$CERTS/ca.pem" -CAkey "$CERTS/ca.key" -CAcreateserial -days 60 \
+    -extfile <(ext) -out "$CERTS/$CN.pem" >/dev/null 2>&1
+cat "$CERTS/$CN.pem" "$CERTS/ca.pem" >"$CERTS/bundle.pem"
+# The same name, signed by the same CA, but made with another key.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$CERTS/other.key" \
+    -out "$CERTS/other.csr" -subj "/CN=$CN" >/dev/null 2>&1
+openssl x509 -req -in "$CERTS/other.csr" -CA "$CERTS/ca.pem" -CAkey "$CERTS/ca.key" -CAcreateserial -days 60 \
+    -extfile <(ext) -out "$CERTS/other.pem" >/dev/null 2>&1
+WANT_FP=$(openssl x509 -in "$CERTS/$CN.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+if [ -s "$CERTS/bundle.pem" ] && [ -s "$CERTS/other.pem" ] && [ -n "$WANT_FP" ]; then
+    pass "test CA signed the CSR ($WANT_FP)"
+else
+    fail "test CA signed the CSR" "no certificate"
+fi
+
+before=$(snapshot)
+drv click cert-install >/dev/null
+drv file-dialog "Install a Certificate" 30 "$(winpath "$CERTS/other.pem")" >/dev/null
+out=$(drv box 60 ok)
+if [[ "$out" == *"cannot be installed; nothing was changed"*"does not match the certificate"* ]] &&
+   [ "$(snapshot)" = "$before" ]; then
+    pass "install: a certificate that does not match its key is refused, store and folders unchanged"
+else
+    fail "install mismatched certificate" "got '$out' $(drv_why); unchanged: $([ "$(snapshot)" = "$before" ] && echo yes || echo NO)"
+fi
+
+drv click cert-install >/dev/null
+drv file-dialog "Install a Certificate" 30 "$(winpath "$CERTS/bundle.pem")" >/dev/null
+out=$(drv box 60 yes)
+if [[ "$out" == "Install this certificate for $CN?"*"OK (key)"*"OK (chain)"*"ssl.crt\\$CN.crt"* ]]; then
+    pass "install: the checks are shown before anything is written ($(grep -c '^OK' <<<"$out") OK)"
+else
+    fail "install confirmation" "got '$out' $(drv_why)"
+fi
+out=$(drv box 60 ok list cert-list)
+if [[ "$out" == *"certificate for $CN is installed"* ]] && grep -q "^$CN"$'\t'".*"$'\t'"match"$'\t'"ok$" <<<"$out"; then
+    pass "installed; the list shows $(grep "^$CN" <<<"$out" | tr '\t' ' ')"
+else
+    fail "installed" "got '$out' $(drv_why)"
+fi
+served_fp() { # served_fp PORT [starttls]: SHA-256 of the certificate served for SNI $CN
+    echo | timeout 10 openssl s_client -connect "127.0.0.1:$1" -servername "$CN" ${2:+-starttls "$2"} 2>/dev/null |
+        openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2
+}
+serves_new() { [ "$(served_fp "$P_SMTPS")" = "$WANT_FP" ] && [ "$(served_fp "$P_SMTP" smtp)" = "$WANT_FP" ]; }
+if wait_until 15 serves_new; then
+    pass "the service serves the new certificate at once (SMTPS and STARTTLS, SNI $CN): $WANT_FP"
+else
+    fail "new certificate served" "SMTPS '$(served_fp "$P_SMTPS")', want '$WANT_FP'"
+fi
+# A PKCS#12 file, as Windows and IIS export them: the manager asks for its password.
+PFX_CN=pfx.$CN
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CERTS/pfx.key" -out "$CERTS/pfx.pem" -days 60 \
+    -subj "/CN=$PFX_CN" -addext "subjectAltName=DNS:$PFX_CN" >/dev/null 2>&1
+openssl pkcs12 -export -in "$CERTS/pfx.pem" -inkey "$CERTS/pfx.key" -out "$CERTS/pfx.pfx" \
+    -passout pass:E2e-pfx-password >/dev/null 2>&1
+PFX_FP=$(openssl x509 -in "$CERTS/pfx.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+drv click cert-install >/dev/null
+drv file-dialog "Install a Certificate" 30 "$(winpath "$CERTS/pfx.pfx")" >/dev/null
+out=$(drv dialog "PFX Password" 20 set password E2e-pfx-password click ok box 60 yes box 60 ok main list cert-list)
+pfx_served() {
+    [ "$(echo | timeout 10 openssl s_client -connect "127.0.0.1:$P_SMTPS" -servername "$PFX_CN" 2>/dev/null |
+        openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2)" = "$PFX_FP" ]
+}
+if [[ "$out" == *"PKCS#12"*"certificate for $PFX_CN is installed"* ]] && grep -q "^$PFX_CN"$'\t'".*"$'\t'"match" <<<"$out" &&
+   wait_until 15 pfx_served; then
+    pass "install a PFX: password asked, checks confirmed, served for SNI $PFX_CN"
+else
+    fail "install a PFX" "got '$out' $(drv_why)"
+fi
+out=$(drv pick cert-list "$CN" click cert-view dialog "Certificate: $CN" 20 get view-text)
+shot cert-view "Certificate: $CN"
+clip=$(drv dialog "Certificate: $CN" 10 click view-copy clipboard | head -1)
+drv dialog "Certificate: $CN" 10 click cancel wait-gone 10 >/dev/null
+fp_lines=$(tr -d '\n\t' <<<"$out")
+if [[ "$out" == *"CN=$CN"* ]] && [[ "$out" == *"DNS"* || "$out" == *"mail.$CN"* ]] && [[ "$fp_lines" == *"${WANT_FP:0:47}"* ]] &&
+   [ "$clip" = "-----BEGIN CERTIFICATE-----" ]; then
+    pass "View: subject, names, fingerprint; Copy PEM puts the PEM on the clipboard"
+else
+    fail "View" "text '$(head -5 <<<"$out" | tr '\n\t' '  ')' clipboard '$clip' $(drv_why)"
+fi
+shot ssl-certificates
+
+# ---- Web SSL ----------------------------------------------------------------------------------
+before=$(snapshot)
+out=$(drv tab "Web SSL" click web-new dialog "New Web SSL Domain" 20 set web-domain "$CN" set web-ip 127.0.0.1 \
+      set web-port 70000 set web-cert "$CN.crt" set web-key "$CN.key" click ok get web-error)
+shot web-domain-error "New Web SSL Domain"
+if [[ "$out" == "port: 70000 is not a TCP port"* ]] && [ "$(snapshot)" = "$before" ]; then
+    pass "Web SSL: port 70000 refused in the dialog ('$out'), store and folders unchanged"
+else
+    fail "Web SSL port 70000" "got '$out' $(drv_why); unchanged: $([ "$(snapshot)" = "$before" ] && echo yes || echo NO)"
+fi
+out=$(drv dialog "New Web SSL Domain" 10 set web-port "$P_HTTPS" click ok wait-gone 20 main list web-list)
+if grep -q "^$CN"$'\t'"127.0.0.1"$'\t'"$P_HTTPS"$'\t'"$CN.crt"$'\t'"$CN.key" <<<"$out"; then
+    pass "Web SSL: domain saved; the list shows $(grep "^$CN" <<<"$out" | tr '\t' ' ')"
+else
+    fail "Web SSL domain saved" "got '$out' $(drv_why)"
+fi
+out=$(drv wait-applied 30); rc=$?
+[ "$rc" = 0 ] && pass "Web SSL: '$out'" || fail "Web SSL applied" "rc=$rc '$out'"
+https_ok() {
+    curl -sS --max-time 10 --cacert "$CERTS/ca.pem" --resolve "$CN:$P_HTTPS:127.0.0.1" \
+        -o "$WORK/https.out" -w '%{http_code}' "https://$CN:$P_HTTPS/status" >"$WORK/https.code" 2>"$WORK/https.err" &&
+        [ "$(cat "$WORK/https.code")" = 200 ]
+}
+if wait_until 20 https_ok; then
+    pass "curl https://$CN:$P_HTTPS/status: 200, certificate verified against the test CA"
+else
+    fail "curl https://$CN:$P_HTTPS/" "$(cat "$WORK/https.code" "$WORK/https.err" 2>/dev/null | tr '\n' ' ')"
+fi
+drv pick web-list "$CN" >/dev/null
+shot web-ssl
+
+# ---- Service ------------------------------------------------------------------------------------
+out=$(drv tab Service wait-text service-state 20 Running get service-applied list listener-list)
+if [[ "$out" == Running*"(the latest)"* ]] && grep -q "^smtps"$'\t'"$P_SMTPS"$'\t'"open"$'\t'"on" <<<"$out" &&
+   grep -q "^https"$'\t'"$P_HTTPS"$'\t'"open"$'\t'"on" <<<"$out"; then
+    pass "Service: Running, the latest revision applied, listeners listed ($(grep -c $'\t' <<<"$out") rows)"
+else
+    fail "Service tab" "got '$out' $(drv_why)"
+fi
+drv pick listener-list smtps >/dev/null
+shot service
+starts() { grep -c 'ISMail service .* starting' "$DATA/ismail-service.log" 2>/dev/null; }
+smtp_closed() { ! smtp_ehlo "$P_SMTP" >/dev/null 2>&1; }
+svc_stopped() { [ "$(svc_state)" = STOPPED ]; }
+out=$(drv click service-stop wait-text service-state 60 Stopped)
+if [ $? = 0 ] && wait_until 30 svc_stopped && wait_until 15 smtp_closed; then
+    pass "Stop: '$out'; sc query STOPPED; SMTP port closed"
+else
+    fail "Stop" "got '$out', sc state '$(svc_state)' $(drv_why)"
+fi
+shot service-stopped
+n0=$(starts)
+out=$(drv click service-start wait-text service-state 60 Running)
+if [ $? = 0 ] && wait_until 30 svc_running && wait_until 30 smtp_up; then
+    pass "Start: '$out'; sc query RUNNING; SMTP answers again"
+else
+    fail "Start" "got '$out', sc state '$(svc_state)' $(drv_why)"
+fi
+n1=$(starts)
+out=$(drv click service-restart)
+more_starts() { [ "$(starts)" -gt "$n1" ]; }
+if wait_until 60 more_starts && drv wait-text service-state 60 Running >/dev/null && wait_until 30 smtp_up; then
+    pass "Restart: a new service process started (starts in the log: $n0 -> $n1 -> $(starts)); SMTP answers"
+else
+    fail "Restart" "starts $n1 -> $(starts), state '$(drv get service-state)' $(drv_why)"
+fi
+
+drv close >/dev/null
+mgr_gone() { ! kill -0 "$MGR_PID" 2>/dev/null; }
+if wait_until 15 mgr_gone; then pass "manager closed"; else fail "manager closed" "still running"; fi
+MGR_PID=""
+
+echo "e2e-manager: screenshots:"
+for f in "${SHOTS[@]}"; do echo "  $f"; done
+echo "e2e-manager: $(( $(date +%s) - T0 )) s"
+finish
