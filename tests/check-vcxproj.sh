@@ -154,6 +154,15 @@ for line in open(dirs_txt):
     extra = sorted(have - want)
     if extra:
         problems.append("in the .vcxproj but not built by CMake: " + ", ".join(extra))
+    # Every project-built library CMake links must be a ProjectReference.
+    links_txt = os.path.join(build, "sources", target + ".links")
+    if os.path.isfile(links_txt):
+        projdir = os.path.dirname(os.path.join(root, proj))
+        refs = {rel(os.path.join(projdir, r.get("Include", "").replace("\\", "/")), root)
+                for r in vcx_tree(proj).iter(NS + "ProjectReference")}
+        for lib in (l.strip() for l in open(links_txt)):
+            if lib in table and table[lib] not in refs:
+                problems.append("CMake links %s but the .vcxproj has no ProjectReference to %s" % (lib, table[lib]))
     if problems:
         out("FAIL", name, "; ".join(problems))
     else:
