@@ -89,6 +89,13 @@ void mgr_lv_get(HWND lv, int row, int col, char *out, size_t outsz);
 /* Widens the columns whose contents or titles do not fit (never narrower
  * than the template's widths); the last column fills what is left. */
 void mgr_lv_fit(HWND lv);
+/* Refilling a list without flicker or losing the user's place:
+ * mgr_lv_refill_begin copies the selected row's first column into keep
+ * ("" when none), stops redrawing and empties the list; after the rows are
+ * added, mgr_lv_refill_end fits the columns, selects the row whose first
+ * column is select (if any) and redraws. */
+void mgr_lv_refill_begin(HWND lv, char *keep, size_t keepsz);
+void mgr_lv_refill_end(HWND lv, const char *select);
 
 /* ---- file dialogs (ui.c) ---- */
 

@@ -143,10 +143,9 @@ static void fill_csrs(HWND page, const char *select)
 {
     HWND lv = GetDlgItem(page, IDC_CSR_LIST);
     char keep[256];
-    if (!select && selected_domain(lv, keep, sizeof keep))
+    mgr_lv_refill_begin(lv, keep, sizeof keep);
+    if (!select)
         select = keep;
-    SendMessageW(lv, WM_SETREDRAW, FALSE, 0);
-    SendMessageW(lv, LVM_DELETEALLITEMS, 0, 0);
     name_list l = {0};
     ism_err err = {0};
     /* A folder not made yet (a new installation) holds nothing. */
@@ -176,22 +175,16 @@ static void fill_csrs(HWND page, const char *select)
         mgr_status(IDS_LIST_FAILED, err.msg, NULL);
     }
     free(l.names);
-    mgr_lv_fit(lv);
-    if (select)
-        mgr_lv_select(lv, mgr_lv_find(lv, select));
-    SendMessageW(lv, WM_SETREDRAW, TRUE, 0);
-    mgr_lv_fit(lv); /* again, now that the scroll bars are what the rows need */
-    InvalidateRect(lv, NULL, TRUE);
+    mgr_lv_refill_end(lv, select);
 }
 
 static void fill_certs(HWND page, const char *select)
 {
     HWND lv = GetDlgItem(page, IDC_CERT_LIST);
     char keep[256];
-    if (!select && selected_domain(lv, keep, sizeof keep))
+    mgr_lv_refill_begin(lv, keep, sizeof keep);
+    if (!select)
         select = keep;
-    SendMessageW(lv, WM_SETREDRAW, FALSE, 0);
-    SendMessageW(lv, LVM_DELETEALLITEMS, 0, 0);
     ism_cert_info *v = NULL;
     size_t n = 0;
     ism_err err = {0};
@@ -210,12 +203,7 @@ static void fill_certs(HWND page, const char *select)
     } else {
         mgr_status(IDS_LIST_FAILED, err.msg, NULL);
     }
-    mgr_lv_fit(lv);
-    if (select)
-        mgr_lv_select(lv, mgr_lv_find(lv, select));
-    SendMessageW(lv, WM_SETREDRAW, TRUE, 0);
-    mgr_lv_fit(lv); /* again, now that the scroll bars are what the rows need */
-    InvalidateRect(lv, NULL, TRUE);
+    mgr_lv_refill_end(lv, select);
 }
 
 static void refresh(HWND page)

@@ -184,16 +184,12 @@ static void show_listeners(HWND page, const ism_listener_state *ls, int n)
         return;
     }
     HWND lv = GetDlgItem(page, IDC_SVC_LIST);
-    char keep[64] = "";
-    int row = mgr_lv_selected(lv);
-    if (row >= 0)
-        mgr_lv_get(lv, row, 0, keep, sizeof keep);
+    char keep[64];
+    mgr_lv_refill_begin(lv, keep, sizeof keep);
     g_svc.have_shown = 1;
     g_svc.n_shown = n;
     if (n)
         memcpy(g_svc.shown, ls, (size_t)n * sizeof *ls);
-    SendMessageW(lv, WM_SETREDRAW, FALSE, 0);
-    SendMessageW(lv, LVM_DELETEALLITEMS, 0, 0);
     for (int i = 0; i < n; i++) {
         char port[16], open[32], tls[32], fp[64], none[32];
         snprintf(port, sizeof port, "%d", ls[i].port);
@@ -207,12 +203,7 @@ static void show_listeners(HWND page, const ism_listener_state *ls, int n)
         const char *cols[] = {ls[i].name, port, open, tls, fp, ls[i].error};
         mgr_lv_add(lv, cols, 6);
     }
-    mgr_lv_fit(lv);
-    if (keep[0])
-        mgr_lv_select(lv, mgr_lv_find(lv, keep));
-    SendMessageW(lv, WM_SETREDRAW, TRUE, 0);
-    mgr_lv_fit(lv); /* again, now that the scroll bars are what the rows need */
-    InvalidateRect(lv, NULL, TRUE);
+    mgr_lv_refill_end(lv, keep);
     show_detail(page);
 }
 

@@ -47,10 +47,9 @@ static void fill(HWND page, const char *select)
 {
     HWND lv = GetDlgItem(page, IDC_WEB_LIST);
     char keep[256];
-    if (!select && selected_domain(page, keep, sizeof keep))
+    mgr_lv_refill_begin(lv, keep, sizeof keep);
+    if (!select)
         select = keep;
-    SendMessageW(lv, WM_SETREDRAW, FALSE, 0);
-    SendMessageW(lv, LVM_DELETEALLITEMS, 0, 0);
     ism_web_domain *v = NULL;
     size_t n = 0;
     ism_err err = {0};
@@ -65,12 +64,7 @@ static void fill(HWND page, const char *select)
     } else {
         mgr_status(IDS_LIST_FAILED, err.msg, NULL);
     }
-    mgr_lv_fit(lv);
-    if (select)
-        mgr_lv_select(lv, mgr_lv_find(lv, select));
-    SendMessageW(lv, WM_SETREDRAW, TRUE, 0);
-    mgr_lv_fit(lv); /* again, now that the scroll bars are what the rows need */
-    InvalidateRect(lv, NULL, TRUE);
+    mgr_lv_refill_end(lv, select);
     update_buttons(page);
 }
 

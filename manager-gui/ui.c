@@ -277,3 +277,23 @@ void mgr_page_init(HWND page)
 {
     EnableThemeDialogTexture(page, ETDT_ENABLETAB);
 }
+
+void mgr_lv_refill_begin(HWND lv, char *keep, size_t keepsz)
+{
+    int row = mgr_lv_selected(lv);
+    keep[0] = '\0';
+    if (row >= 0)
+        mgr_lv_get(lv, row, 0, keep, keepsz);
+    SendMessageW(lv, WM_SETREDRAW, FALSE, 0);
+    SendMessageW(lv, LVM_DELETEALLITEMS, 0, 0);
+}
+
+void mgr_lv_refill_end(HWND lv, const char *select)
+{
+    mgr_lv_fit(lv);
+    if (select && select[0])
+        mgr_lv_select(lv, mgr_lv_find(lv, select));
+    SendMessageW(lv, WM_SETREDRAW, TRUE, 0);
+    mgr_lv_fit(lv); /* again, now that the scroll bars are what the rows need */
+    InvalidateRect(lv, NULL, TRUE);
+}
