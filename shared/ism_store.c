@@ -566,21 +566,23 @@ fail:
     return -1;
 }
 
-int ism_store_domain_list(ism_store *st, ism_web_domain **out, size_t *n, ism_err *err)
+/* Runs a SELECT and collects one element of elem_size bytes per row, filled
+ * by row(); *out is malloc'd (free()), NULL when there are no rows. */
+static int table_list(ism_store *st, const char *sql, const char *what, size_t elem_size,
+                      void (*row)(sqlite3_stmt *s, void *elem), void **out, size_t *n, ism_err *err)
 {
     sqlite3_stmt *s;
     size_t cap = 0, cnt = 0;
-    ism_web_domain *v = NULL;
+    char *v = NULL;
     *out = NULL;
     *n = 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT domain, ip, port, cert_file, key_file, ca_file FROM web_domains ORDER BY domain",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, err, "reading web domains");
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, err, what);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 8;
-            ism_web_domain *nv = realloc(v, cap * sizeof *v);
+            char *nv = realloc(v, cap * elem_size);
             if (!nv) {
                 free(v);
                 sqlite3_finalize(s);
@@ -588,23 +590,41 @@ int ism_store_domain_list(ism_store *st, ism_web_domain **out, size_t *n, ism_er
             }
             v = nv;
         }
-        ism_web_domain *d = &v[cnt++];
-        memset(d, 0, sizeof *d);
-        snprintf(d->domain, sizeof d->domain, "%s", (const char *)sqlite3_column_text(s, 0));
-        snprintf(d->ip, sizeof d->ip, "%s", (const char *)sqlite3_column_text(s, 1));
-        d->port = sqlite3_column_int(s, 2);
-        snprintf(d->cert_file, sizeof d->cert_file, "%s", (const char *)sqlite3_column_text(s, 3));
-        snprintf(d->key_file, sizeof d->key_file, "%s", (const char *)sqlite3_column_text(s, 4));
-        snprintf(d->ca_file, sizeof d->ca_file, "%s", (const char *)sqlite3_column_text(s, 5));
+        void *e = v + cnt++ * elem_size;
+        memset(e, 0, elem_size);
+        row(s, e);
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         free(v);
-        return db_fail(st, err, "reading web domains");
+        return db_fail(st, err, what);
     }
     *out = v;
     *n = cnt;
     return 0;
+}
+
+static const char *col_text(sqlite3_stmt *s, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(s, i);
+    return t ? t : "";
+}
+
+static void domain_row(sqlite3_stmt *s, void *elem)
+{
+    ism_web_domain *d = elem;
+    snprintf(d->domain, sizeof d->domain, "%s", col_text(s, 0));
+    snprintf(d->ip, sizeof d->ip, "%s", col_text(s, 1));
+    d->port = sqlite3_column_int(s, 2);
+    snprintf(d->cert_file, sizeof d->cert_file, "%s", col_text(s, 3));
+    snprintf(d->key_file, sizeof d->key_file, "%s", col_text(s, 4));
+    snprintf(d->ca_file, sizeof d->ca_file, "%s", col_text(s, 5));
+}
+
+int ism_store_domain_list(ism_store *st, ism_web_domain **out, size_t *n, ism_err *err)
+{
+    return table_list(st, "SELECT domain, ip, port, cert_file, key_file, ca_file FROM web_domains ORDER BY domain",
+                      "reading web domains", sizeof **out, domain_row, (void **)out, n, err);
 }
 
 /* ---- outgoing mail: routes and TLS policies ---- */
@@ -721,41 +741,18 @@ int ism_store_route_remove(ism_store *st, const char *domain, ism_err *err)
                         "'ismailctl route list' shows the routes", err);
 }
 
+static void route_row(sqlite3_stmt *s, void *elem)
+{
+    ism_route *r = elem;
+    snprintf(r->domain, sizeof r->domain, "%s", col_text(s, 0));
+    snprintf(r->host, sizeof r->host, "%s", col_text(s, 1));
+    r->port = sqlite3_column_int(s, 2);
+}
+
 int ism_store_route_list(ism_store *st, ism_route **out, size_t *n, ism_err *err)
 {
-    sqlite3_stmt *s;
-    size_t cap = 0, cnt = 0;
-    ism_route *v = NULL;
-    *out = NULL;
-    *n = 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT domain, host, port FROM routes ORDER BY domain", -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, err, "reading routes");
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 8;
-            ism_route *nv = realloc(v, cap * sizeof *v);
-            if (!nv) {
-                free(v);
-                sqlite3_finalize(s);
-                return ism_err_set(err, ISM_E_STORE, "out of memory");
-            }
-            v = nv;
-        }
-        ism_route *r = &v[cnt++];
-        memset(r, 0, sizeof *r);
-        snprintf(r->domain, sizeof r->domain, "%s", (const char *)sqlite3_column_text(s, 0));
-        snprintf(r->host, sizeof r->host, "%s", (const char *)sqlite3_column_text(s, 1));
-        r->port = sqlite3_column_int(s, 2);
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        free(v);
-        return db_fail(st, err, "reading routes");
-    }
-    *out = v;
-    *n = cnt;
-    return 0;
+    return table_list(st, "SELECT domain, host, port FROM routes ORDER BY domain", "reading routes", sizeof **out,
+                      route_row, (void **)out, n, err);
 }
 
 int ism_store_policy_put(ism_store *st, const ism_tls_policy_entry *e, ism_err *err)
@@ -797,41 +794,17 @@ int ism_store_policy_remove(ism_store *st, const char *domain, ism_err *err)
                         "'ismailctl policy list' shows the policies", err);
 }
 
+static void policy_row(sqlite3_stmt *s, void *elem)
+{
+    ism_tls_policy_entry *e = elem;
+    snprintf(e->domain, sizeof e->domain, "%s", col_text(s, 0));
+    /* the CHECK constraint keeps other words out; "verify" is the safe reading otherwise */
+    if (ism_tls_policy_parse(col_text(s, 1), &e->policy, NULL))
+        e->policy = ISM_TLS_POLICY_VERIFY;
+}
+
 int ism_store_policy_list(ism_store *st, ism_tls_policy_entry **out, size_t *n, ism_err *err)
 {
-    sqlite3_stmt *s;
-    size_t cap = 0, cnt = 0;
-    ism_tls_policy_entry *v = NULL;
-    *out = NULL;
-    *n = 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT domain, policy FROM tls_policy ORDER BY domain", -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, err, "reading TLS policies");
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 8;
-            ism_tls_policy_entry *nv = realloc(v, cap * sizeof *v);
-            if (!nv) {
-                free(v);
-                sqlite3_finalize(s);
-                return ism_err_set(err, ISM_E_STORE, "out of memory");
-            }
-            v = nv;
-        }
-        ism_tls_policy_entry *e = &v[cnt++];
-        memset(e, 0, sizeof *e);
-        snprintf(e->domain, sizeof e->domain, "%s", (const char *)sqlite3_column_text(s, 0));
-        const char *p = (const char *)sqlite3_column_text(s, 1);
-        /* the CHECK constraint keeps other words out; "verify" is the safe reading otherwise */
-        if (!p || ism_tls_policy_parse(p, &e->policy, NULL))
-            e->policy = ISM_TLS_POLICY_VERIFY;
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        free(v);
-        return db_fail(st, err, "reading TLS policies");
-    }
-    *out = v;
-    *n = cnt;
-    return 0;
+    return table_list(st, "SELECT domain, policy FROM tls_policy ORDER BY domain", "reading TLS policies",
+                      sizeof **out, policy_row, (void **)out, n, err);
 }
