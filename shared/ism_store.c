@@ -695,6 +695,36 @@ fail:
     return -1;
 }
 
+/* Writes one row (domain, text, and an integer when num >= 0) with sql in
+ * its own transaction, bumping the revision. */
+static int table_upsert(ism_store *st, const char *sql, const char *what, const char *domain, const char *text,
+                        int num, ism_err *err)
+{
+    sqlite3_stmt *s;
+    if (exec(st, "BEGIN IMMEDIATE", err))
+        return -1;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        db_fail(st, err, what);
+        goto fail;
+    }
+    sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+    if (num >= 0)
+        sqlite3_bind_int(s, 3, num);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        db_fail(st, err, what);
+        goto fail;
+    }
+    if (bump_revision_and_commit(st, err))
+        goto fail;
+    return 0;
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 int ism_store_route_put(ism_store *st, const ism_route *r, ism_err *err)
 {
     ism_route c;
@@ -708,28 +738,8 @@ int ism_store_route_put(ism_store *st, const ism_route *r, ism_err *err)
     if (r->port < 1 || r->port > 65535)
         return ism_err_set(err, ISM_E_INVALID, "port: %d is not a TCP port from 1 to 65535 (SMTP uses 25)", r->port);
     c.port = r->port;
-    sqlite3_stmt *s;
-    if (exec(st, "BEGIN IMMEDIATE", err))
-        return -1;
-    if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO routes VALUES(?,?,?)", -1, &s, NULL) != SQLITE_OK) {
-        db_fail(st, err, "writing routes");
-        goto fail;
-    }
-    sqlite3_bind_text(s, 1, c.domain, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, c.host, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, c.port);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        db_fail(st, err, "writing routes");
-        goto fail;
-    }
-    if (bump_revision_and_commit(st, err))
-        goto fail;
-    return 0;
-fail:
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    return table_upsert(st, "INSERT OR REPLACE INTO routes VALUES(?,?,?)", "writing routes", c.domain, c.host, c.port,
+                        err);
 }
 
 int ism_store_route_remove(ism_store *st, const char *domain, ism_err *err)
@@ -762,27 +772,8 @@ int ism_store_policy_put(ism_store *st, const ism_tls_policy_entry *e, ism_err *
         return -1;
     if ((unsigned)e->policy > ISM_TLS_POLICY_VERIFY)
         return ism_err_set(err, ISM_E_INVALID, "policy: not one of none, may, encrypt, verify");
-    sqlite3_stmt *s;
-    if (exec(st, "BEGIN IMMEDIATE", err))
-        return -1;
-    if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO tls_policy VALUES(?,?)", -1, &s, NULL) != SQLITE_OK) {
-        db_fail(st, err, "writing TLS policies");
-        goto fail;
-    }
-    sqlite3_bind_text(s, 1, d, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, ism_tls_policy_name(e->policy), -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        db_fail(st, err, "writing TLS policies");
-        goto fail;
-    }
-    if (bump_revision_and_commit(st, err))
-        goto fail;
-    return 0;
-fail:
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    return table_upsert(st, "INSERT OR REPLACE INTO tls_policy VALUES(?,?)", "writing TLS policies", d,
+                        ism_tls_policy_name(e->policy), -1, err);
 }
 
 int ism_store_policy_remove(ism_store *st, const char *domain, ism_err *err)
