@@ -15,11 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Mozilla's "intermediate" configuration (TLS 1.2 part; TLS 1.3 suites are
- * OpenSSL's defaults), without the finite-field DHE suites. */
+/* Mozilla's "intermediate" configuration without the finite-field DHE
+ * suites. TLS 1.3: the same three suites as OpenSSL's default, AES-128-GCM
+ * first (Mozilla's order): its SHA-256 key schedule and transcript hash run
+ * on the SHA extensions most server processors have, where OpenSSL's default
+ * first choice (AES-256-GCM-SHA384) spends about a tenth of a full handshake's
+ * CPU in SHA-512 blocks. All three are 128-bit secure or better, like the
+ * P-256 and X25519 exchanges in front of them. */
 #define INTERMEDIATE_CIPHERS                                                                                      \
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"                    \
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define TLS13_SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 #define GROUPS "X25519:P-256:P-384"
 #define MAX_PEM (256 * 1024)
 
@@ -77,7 +83,8 @@ int ism_tls_gen_build(ism_tls_gen **out, const char *profile, const char *crt_pa
     SSL_CTX_set_options(g->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_mode(g->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                                  SSL_MODE_RELEASE_BUFFERS);
-    if (!SSL_CTX_set_cipher_list(g->ctx, INTERMEDIATE_CIPHERS) || !SSL_CTX_set1_groups_list(g->ctx, GROUPS)) {
+    if (!SSL_CTX_set_cipher_list(g->ctx, INTERMEDIATE_CIPHERS) || !SSL_CTX_set_ciphersuites(g->ctx, TLS13_SUITES) ||
+        !SSL_CTX_set1_groups_list(g->ctx, GROUPS)) {
         ism_err_set(err, ISM_E_TLS, "tls.profile %s: the cipher or group list was refused by OpenSSL", profile);
         goto fail;
     }
