@@ -24,6 +24,7 @@
 #include "ism_tls.h"
 #include "ism_tls_set.h"
 #include "proto.h"
+#include "tlsio.h"
 #include "version.h"
 
 #include <openssl/err.h>
@@ -93,6 +94,7 @@ typedef struct {
     char cert_name[256];       /* the listener's default certificate */
     char peer[64];
     SSL *ssl;
+    ism_tlsio io;              /* the socket under ssl: output gathered per turn */
     ism_tls_set *tls_set;      /* the generation this session's TLS began with */
     tls_state tls;
     int want_write;            /* OpenSSL needs the socket writable to go on */
@@ -197,7 +199,9 @@ static void conn_free(conn *c)
     if (c->ssl) {
         SSL_shutdown(c->ssl); /* best effort close_notify; the socket is non-blocking */
         SSL_free(c->ssl);
+        ism_tlsio_flush(&c->io); /* the last reply and close_notify, in one segment */
     }
+    ism_tlsio_free(&c->io);
     ism_tls_set_unref(c->tls_set);
     ism_sock_close(c->fd);
     ism_buf_free(&c->out);
@@ -213,10 +217,13 @@ static int conn_start_tls(worker *w, conn *c)
 {
     c->tls_set = ism_tls_set_ref(w->rt->tls);
     c->ssl = c->tls_set ? ism_tls_set_new_ssl(c->tls_set, c->cert_name[0] ? c->cert_name : NULL) : NULL;
-    if (!c->ssl || !SSL_set_fd(c->ssl, (int)c->fd)) {
+    BIO *bio = c->ssl ? ism_tlsio_bio(&c->io) : NULL;
+    if (!bio) {
         ism_log(ISM_LOG_WARN, "%s: cannot start TLS for a connection", c->def->name);
         return -1;
     }
+    c->io.fd = c->fd;
+    SSL_set_bio(c->ssl, bio, bio);
     SSL_set_accept_state(c->ssl);
     c->tls = T_HANDSHAKE;
     c->deadline = ism_time_mono_ms() + HANDSHAKE_TIMEOUT_MS;
@@ -331,7 +338,7 @@ static void conn_lines(worker *w, conn *c)
 
 /* Drives one connection as far as it can go without blocking.
  * Returns -1 when it is finished and must be freed. */
-static int conn_run(worker *w, conn *c)
+static int conn_step(worker *w, conn *c)
 {
     for (;;) {
         if (c->tls == T_HANDSHAKE) {
@@ -408,6 +415,22 @@ static int conn_run(worker *w, conn *c)
         c->deadline = ism_time_mono_ms() + IDLE_TIMEOUT_MS;
         conn_lines(w, c);
     }
+}
+
+/* One turn of a connection: send what waits, run it as far as its input
+ * goes, then send what OpenSSL and the protocol wrote meanwhile as one
+ * segment. -1: close it (conn_free sends what is left). */
+static int conn_run(worker *w, conn *c)
+{
+    ism_tlsio_turn(&c->io);
+    if (c->io.out.len > 0 && ism_tlsio_flush(&c->io))
+        return -1;
+    if (c->io.out.len > 0)
+        return 0; /* the socket is still full: wait for POLLOUT */
+    int r = conn_step(w, c);
+    if (r == 0 && c->io.out.len > 0 && ism_tlsio_flush(&c->io))
+        return -1;
+    return r;
 }
 
 static void accept_all(worker *w, const listener *l)
@@ -766,7 +789,7 @@ static void worker_loop(void *arg)
         for (size_t i = 0; i < w->nconns; i++) {
             conn *c = w->conns[i];
             w->pfd[n].fd = c->fd;
-            w->pfd[n].events = (short)((c->want_write || c->out.len) ? POLLOUT : POLLIN);
+            w->pfd[n].events = (short)((c->want_write || c->out.len || c->io.out.len) ? POLLOUT : POLLIN);
             w->pfd[n++].revents = 0;
         }
         int r = ism_poll(w->pfd, n, POLL_MS);
@@ -905,7 +928,7 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
     ism_err derr = {0};
     if (ism_delivery_start(&sv->delivery, opts->data_dir, &derr))
         ism_log(ISM_LOG_ERROR, "outgoing mail is not delivered: %s", derr.msg);
-    if (workers_start(sv, err)) {
+    if (ism_tlsio_init() ? ism_err_set(err, ISM_E_TLS, "out of memory creating the socket BIO") : workers_start(sv, err)) {
         ism_log(ISM_LOG_ERROR, "cannot start: %s", err->msg);
         atomic_store(&stop_requested, 1);
     } else {
