@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -613,6 +614,12 @@ int ism_plat_system_roots(struct x509_store_st *store, ism_err *err)
 
 int ism_plat_cpu_count(void)
 {
+    /* The processors this process may run on (taskset, a cgroup's cpuset),
+     * not all the machine has: a worker per processor it cannot use would
+     * only take turns with the others. */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)n;
 }

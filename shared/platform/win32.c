@@ -759,6 +759,15 @@ int ism_plat_system_roots(struct x509_store_st *store, ism_err *err)
 
 int ism_plat_cpu_count(void)
 {
+    /* The processors the process may run on (its affinity mask, set by an
+     * administrator or a job object), not all the machine has. */
+    DWORD_PTR proc = 0, sys = 0;
+    if (GetProcessAffinityMask(GetCurrentProcess(), &proc, &sys) && proc) {
+        int n = 0;
+        for (; proc; proc &= proc - 1)
+            n++;
+        return n;
+    }
     SYSTEM_INFO si;
     GetSystemInfo(&si);
     return si.dwNumberOfProcessors < 1 ? 1 : (int)si.dwNumberOfProcessors;
