@@ -141,6 +141,7 @@ typedef struct {
     ism_mail *mail;            /* this thread's handle; NULL when the mail store is unavailable */
     ism_queue *queue;          /* this thread's handle on the outgoing queue */
     runtime *rt;               /* the generation this loop iteration works with */
+    atomic_size_t open;        /* nconns, for the main thread */
 } worker;
 
 #define MAX_WORKERS 8
@@ -479,6 +480,27 @@ static void accept_all(worker *w, const listener *l)
             conn_free(c);
             w->nconns--;
         }
+    }
+}
+
+/* After a crowd of sessions has gone (at least RELEASE_AFTER_CLOSED and half
+ * of the most seen since the last time), hands the memory they used back to
+ * the system: the C library keeps freed memory for reuse, so without this a
+ * burst of 10,000 IMAP clients would leave the service's working set at its
+ * peak for good. Runs on the main thread, about once a second. */
+#define RELEASE_AFTER_CLOSED 1000
+static void release_memory_after_close(server *sv, size_t *peak)
+{
+    size_t open = 0;
+    for (int i = 0; i < sv->nworkers; i++)
+        open += atomic_load(&sv->workers[i].open);
+    if (open > *peak)
+        *peak = open;
+    if (*peak - open >= RELEASE_AFTER_CLOSED && open <= *peak / 2) {
+        ism_plat_release_memory();
+        ism_log(ISM_LOG_INFO, "%lu connections closed since the peak (%lu open): free memory returned to the system",
+                (unsigned long)(*peak - open), (unsigned long)open);
+        *peak = open;
     }
 }
 
@@ -824,6 +846,7 @@ static void worker_loop(void *arg)
                 w->conns[keep++] = c;
         }
         w->nconns = keep;
+        atomic_store(&w->open, keep);
     }
     for (size_t i = 0; i < w->nconns; i++)
         conn_free(w->conns[i]);
@@ -938,6 +961,7 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
     }
 
     int64_t next_store_check = 0, next_files_check = ism_time_mono_ms() + FILES_POLL_MS;
+    size_t peak_open = 0;
     while (!atomic_load(&stop_requested)) {
         ism_pollfd p;
         memset(&p, 0, sizeof p);
@@ -954,6 +978,7 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
         if (now >= next_files_check) {
             next_files_check = now + FILES_POLL_MS;
             check_tls_files(sv);
+            release_memory_after_close(sv, &peak_open);
         }
     }
 

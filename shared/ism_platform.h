@@ -135,6 +135,9 @@ int ism_dns_mx(const char *domain, char hosts[][256], int prefs[], int max, ism_
 
 /* Processors available to this process (at least 1). */
 int ism_plat_cpu_count(void);
+/* Returns the C library's free memory to the system (after many
+ * connections closed). */
+void ism_plat_release_memory(void);
 
 /* ---- trusted root certificates ---- */
 struct x509_store_st;

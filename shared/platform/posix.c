@@ -8,6 +8,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -610,6 +613,13 @@ int ism_plat_system_roots(struct x509_store_st *store, ism_err *err)
         return -1;
     }
     return 0;
+}
+
+void ism_plat_release_memory(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 int ism_plat_cpu_count(void)

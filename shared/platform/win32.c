@@ -8,6 +8,7 @@
 #include <shlobj.h>
 #include <ws2tcpip.h>
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -755,6 +756,11 @@ int ism_plat_system_roots(struct x509_store_st *store, ism_err *err)
     CertCloseStore(cs, 0);
     ERR_clear_error();
     return 0;
+}
+
+void ism_plat_release_memory(void)
+{
+    _heapmin(); /* decommits the CRT heap's free pages */
 }
 
 int ism_plat_cpu_count(void)
