@@ -63,8 +63,11 @@ stop_pid() {
 MODES="imaps pop3s smtps imap pop3 smtp"
 
 # ---- ISMail ----
+# ismail_start KEY [NAME BUILD]: the service of BUILD (default $B) as server
+# NAME (default ismail), on its own ports and data folder.
 ismail_start() {
-  local key=$1 d=$BT/ismail-$1 m
+  local key=$1 name=${2:-ismail} bld=${3:-$B} d m
+  d=$BT/$name-$key
   rm -rf "$d"; mkdir -p "$d/ssl.crt" "$d/ssl.key"; chmod 700 "$d/ssl.key"
   cp "$BT/cert/$key.crt" "$d/ssl.crt/mail.bench.test.crt"
   install -m 600 "$BT/cert/$key.key" "$d/ssl.key/mail.bench.test.key"
@@ -73,20 +76,25 @@ ismail_start() {
   for m in smtp:smtp.port submission:submission.port smtps:smtps.port pop3:pop.port pop3s:pops.port \
     imap:imap.port imaps:imaps.port http:http.port https:https.port; do
     local p; p=$(free_port); set+=("${m#*:}" "$p")
-    case ${m%%:*} in smtp | smtps | pop3 | pop3s | imap | imaps) PORT[ismail:${m%%:*}]=$p ;; esac
+    case ${m%%:*} in smtp | smtps | pop3 | pop3s | imap | imaps) PORT[$name:${m%%:*}]=$p ;; esac
   done
-  "$B/ctl/ismailctl" --data "$d" set "${set[@]}" >/dev/null || return 1
-  taskset -c "$SRV_CPUS" "$B/service/ismail-service" --data "$d" >"$d/console.log" 2>&1 &
-  PID[ismail]=$!
-  wait_port "${PORT[ismail:smtp]}" || { echo "bench: ismail-service did not start:" >&2; tail -n 5 "$d/console.log" >&2; return 1; }
+  "$bld/ctl/ismailctl" --data "$d" set "${set[@]}" >/dev/null || return 1
+  taskset -c "$SRV_CPUS" "$bld/service/ismail-service" --data "$d" >"$d/console.log" 2>&1 &
+  PID[$name]=$!
+  wait_port "${PORT[$name:smtp]}" || { echo "bench: ismail-service ($bld) did not start:" >&2; tail -n 5 "$d/console.log" >&2; return 1; }
   # Implicit-TLS ports open once TLS is up.
-  wait_port "${PORT[ismail:smtps]}" 10 || true
+  wait_port "${PORT[$name:smtps]}" 10 || true
 }
 ismail_stop() { stop_pid "${PID[ismail]}"; PID[ismail]=; }
-# ismail_served KEY: the handshake count the service logged when it stopped.
+# ismail_served KEY [NAME]: the handshake count the service logged when it stopped.
 ismail_served() {
-  sed -n 's/.*[^0-9]\([0-9][0-9]*\) TLS handshakes served.*/\1/p' "$BT/ismail-$1/console.log" | tail -1
+  sed -n 's/.*[^0-9]\([0-9][0-9]*\) TLS handshakes served.*/\1/p' "$BT/${2:-ismail}-$1/console.log" | tail -1
 }
+
+# ---- ISMail linked with the OpenSSL the Windows MSI bundles (built natively
+# by `make linux-bundled-openssl` into $BX); the same sources as $B. ----
+ismailx_start() { [ -n "${BX:-}" ] && ismail_start "$1" ismailx "$BX"; }
+ismailx_stop() { stop_pid "${PID[ismailx]}"; PID[ismailx]=; }
 
 # ---- nginx (mail proxy module): the greeting, CAPABILITY/EHLO, STARTTLS and
 # QUIT/LOGOUT are answered by nginx itself; auth_http is never reached. ----

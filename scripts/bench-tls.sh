@@ -38,6 +38,13 @@ chmod 755 "$BT" # the peers' unprivileged processes read their files here
 RES=$BT/results.txt
 : > "$RES"
 SERVERS_ALL="ismail nginx dovecot postfix stunnel"
+# ISMail built against the OpenSSL the MSI bundles, when that build exists.
+BX=${BENCH_BUNDLED_BUILD:-$ROOT/build/linux-ossl}
+if [ -x "$BX/service/ismail-service" ] && [ -x "$BX/ctl/ismailctl" ]; then
+  BX=$(cd "$BX" && pwd); SERVERS_ALL="ismail ismailx nginx dovecot postfix stunnel"
+else
+  BX=
+fi
 . "$ROOT/scripts/bench-peers.sh"
 
 cleanup() {
@@ -81,7 +88,8 @@ mkcert rsa rsa:2048
 # The login processes of Dovecot and Postfix's smtpd read the key as root
 # before dropping privileges; the others run as root.
 
-# ---- the crypto ceiling: one core's signatures plus the X25519 exchange.
+# ---- the crypto ceiling: one core's signatures plus the server's two X25519
+# operations (generating its key share and deriving the shared secret).
 # Measured again at every repetition (the machine's speed drifts when it is
 # shared), and the median taken. ----
 speed() { # KEY REP: openssl speed on the servers' CPU, recorded
@@ -91,9 +99,9 @@ speed() { # KEY REP: openssl speed on the servers' CPU, recorded
   if [ "$1" = ecdsa ]; then sign=$(awk '/ecdsa \(nistp256\)/{print $(NF-1)}' "$BT/speed.txt")
   else sign=$(awk '/^rsa 2048 bits/{print $(NF-1)}' "$BT/speed.txt"); fi
   x=$(awk '/ecdh \(X25519\)/{print $NF}' "$BT/speed.txt")
-  local ceil; ceil=$(awk -v s="$sign" -v x="$x" 'BEGIN{ if (s>0 && x>0) printf "%.0f", 1/(1/s + 1/x); else print 0 }')
+  local ceil; ceil=$(awk -v s="$sign" -v x="$x" 'BEGIN{ if (s>0 && x>0) printf "%.0f", 1/(1/s + 2/x); else print 0 }')
   echo "speed key=$1 rep=$2 sign=$sign x25519=$x ceil=$ceil load=$(cut -d' ' -f1 /proc/loadavg)" >> "$RES"
-  log "openssl speed: $1 sign/s $sign, X25519 op/s $x: ceiling (one signature + one X25519 per handshake) $ceil/s"
+  log "openssl speed: $1 sign/s $sign, X25519 op/s $x: ceiling (one signature + two X25519 operations per handshake) $ceil/s"
 }
 
 start_all() { # KEY: every server with KEY's certificate; the ones that fail are left out
@@ -145,6 +153,31 @@ for key in ecdsa rsa; do
     log "repetition $rep done"
   done
 
+  # Paired: ISMail and one peer at the same time, both servers on CPU 0 and
+  # both load generators on CPU 1, so the two share every moment of the
+  # machine (a shared machine's speed drifts by a third within minutes); each
+  # one's per-core rate from its own CPU. The targets use these ratios.
+  log "paired: ISMail and each peer at the same time, $REPS x $DUR s"
+  for ((rep = 1; rep <= REPS; rep++)); do
+    for m in $MODES; do
+      for o in ismail ismailx; do
+        [ -n "${OK[$o:$m]:-}" ] || continue
+        for s in "${UP[@]}"; do
+          case $s in ismail | ismailx) continue ;; esac
+          [ -n "${OK[$s:$m]:-}" ] || continue
+          both=()
+          for x in "$o" "$s"; do
+            rec section=pair key="$key" server="$x" mode="$m" rep="$rep" ours="$o" peer="$s" -- \
+              lg --port "${PORT[$x:$m]}" --mode "$m" -c $CONNS -d "$DUR" --warmup "$WARM" --server-pid "${PID[$x]}" \
+              --expect-fp "${FP[$key]}" >/dev/null &
+            both+=($!)
+          done
+          wait "${both[@]}"
+        done
+      done
+    done
+  done
+
   if [ "$key" = ecdsa ]; then
     # The load generator's fingerprint check must be able to fail: a wrong
     # expected fingerprint makes every session fail.
@@ -160,14 +193,26 @@ for key in ecdsa rsa; do
           for s in ismail nginx; do
             [ -n "${OK[$s:$m]:-}" ] || continue
             [ $s = nginx ] && [ $m != imaps ] && continue
+            # The rate: both clients at once, $CONNS connections each, on the
+            # load generator's core: they share the same moments of the
+            # machine, so the ratio is not blurred by its drift; a client that
+            # stalls on delayed ACKs leaves the core to the other and falls behind.
+            both=()
+            for q in default quickack; do
+              a=(); [ $q = quickack ] && a=(--quickack)
+              rec section=dack key="$key" server=$s mode="$m" rep="$rep" client=$q c=$CONNS -- \
+                lg --port "${PORT[$s:$m]}" --mode "$m" -c $CONNS -d "$DUR" --warmup "$WARM" \
+                --expect-fp "${FP[$key]}" "${a[@]}" >/dev/null &
+              both+=($!)
+            done
+            wait "${both[@]}"
+            # The latency of one connection, where a stall shows as about 40 ms.
             order=(default quickack); [ $((rep % 2)) = 0 ] && order=(quickack default)
             for q in "${order[@]}"; do
               a=(); [ $q = quickack ] && a=(--quickack)
-              for c in $CONNS 1; do
-                rec section=dack key="$key" server=$s mode="$m" rep="$rep" client=$q c=$c -- \
-                  lg --port "${PORT[$s:$m]}" --mode "$m" -c $c -d "$DUR" --warmup "$WARM" \
-                  --server-pid "${PID[$s]}" --expect-fp "${FP[$key]}" "${a[@]}" >/dev/null
-              done
+              rec section=dack key="$key" server=$s mode="$m" rep="$rep" client=$q c=1 -- \
+                lg --port "${PORT[$s:$m]}" --mode "$m" -c 1 -d "$DUR" --warmup "$WARM" \
+                --server-pid "${PID[$s]}" --expect-fp "${FP[$key]}" "${a[@]}" >/dev/null
             done
           done
         done
@@ -190,6 +235,13 @@ for key in ecdsa rsa; do
           done
         fi
         wait $hp
+        # What the server keeps once they are gone: its RSS, polled for up
+        # to 5 s (ISMail hands freed memory back about a second after a crowd leaves).
+        tree_rss() { local t=0 p; for p in "${PID[$s]}" $(pgrep -P "${PID[$s]}"); do
+          t=$((t + $(awk '/VmRSS/{print $2}' /proc/$p/status 2>/dev/null || echo 0))); done; echo $t; }
+        i=0; r0=$(tree_rss)
+        while [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); r=$(tree_rss); [ "$r" -lt $((r0 * 3 / 4)) ] && break; done
+        echo "afterhold key=$key server=$s rss_after_kb=$(tree_rss) waited_ms=$((i * 100))" >> "$RES"
       done
 
       log "soak: $SOAK s of connect/handshake/close churn (ISMail)"
@@ -220,10 +272,16 @@ for key in ecdsa rsa; do
         lgpid=$!
         sleep "$WARM"
         gap=$(awk -v d="$SWAP_DUR" -v n=$SWAPS 'BEGIN{printf "%.3f", d/(n+1)}')
-        for ((i = 1; i <= SWAPS; i++)); do
-          sleep "$gap"
-          [ $((i % 2)) = 1 ] && swap_to ecdsa2 || swap_to ecdsa
-        done
+        # The renewal tool (cp, chmod, mv, ismailctl) runs on the server's
+        # core, as it would on the server: its cost counts against the service,
+        # and it does not take the load generator's core.
+        (
+          taskset -p -c "$SRV_CPUS" $BASHPID >/dev/null
+          for ((i = 1; i <= SWAPS; i++)); do
+            sleep "$gap"
+            [ $((i % 2)) = 1 ] && swap_to ecdsa2 || swap_to ecdsa
+          done
+        )
         wait $lgpid
         sleep 0.5
         echo "swapapplied rep=$rep applied=$(($(grep -c 'applied settings revision' "$D/console.log") - applied0)) swaps=$SWAPS" >> "$RES"
@@ -235,19 +293,21 @@ for key in ecdsa rsa; do
 
   if [ -n "${OK[ismail:imaps]:-}" ] && [ "$SRV_CPUS" != "$BOTH_CPUS" ]; then
     log "scaling: one core against both cores (ISMail)"
-    for ((rep = 1; rep <= REPS; rep++)); do
-      for s in ismail; do
-        [ -n "${PID[$s]:-}" ] && [ -n "${OK[$s:imaps]:-}" ] || continue
-        rec section=scale key="$key" server=$s mode=imaps rep="$rep" cores=1 -- \
-          lg --port "${PORT[$s:imaps]}" --mode imaps -c $CONNS -d "$DUR" --warmup "$WARM" \
-          --server-pid "${PID[$s]}" --expect-fp "${FP[$key]}" >/dev/null
-        for p in $(pgrep -P "${PID[$s]}") "${PID[$s]}"; do taskset -a -p -c "$BOTH_CPUS" "$p" >/dev/null 2>&1; done
-        rec section=scale key="$key" server=$s mode=imaps rep="$rep" cores=2 -- \
-          taskset -c "$BOTH_CPUS" "$LG" --port "${PORT[$s:imaps]}" --mode imaps -c $CONNS -t 2 -d "$DUR" --warmup "$WARM" \
-          --server-pid "${PID[$s]}" --expect-fp "${FP[$key]}" >/dev/null
-        for p in $(pgrep -P "${PID[$s]}") "${PID[$s]}"; do taskset -a -p -c "$SRV_CPUS" "$p" >/dev/null 2>&1; done
+    # The service starts one worker per processor it may use: the one-core
+    # figures come from the pinned instance above (one worker), the two-core
+    # ones from a second instance started on both cores (two workers).
+    if SRV_CPUS=$BOTH_CPUS ismail_start "$key" ismail2; then
+      for ((rep = 1; rep <= REPS; rep++)); do
+        rec section=scale key="$key" server=ismail mode=imaps rep="$rep" cores=1 -- \
+          lg --port "${PORT[ismail:imaps]}" --mode imaps -c $CONNS -d "$DUR" --warmup "$WARM" \
+          --server-pid "${PID[ismail]}" --expect-fp "${FP[$key]}" >/dev/null
+        rec section=scale key="$key" server=ismail2 mode=imaps rep="$rep" cores=2 -- \
+          taskset -c "$BOTH_CPUS" "$LG" --port "${PORT[ismail2:imaps]}" --mode imaps -c $CONNS -t 2 -d "$DUR" --warmup "$WARM" \
+          --server-pid "${PID[ismail2]}" --expect-fp "${FP[$key]}" >/dev/null
       done
-    done
+      stop_pid "${PID[ismail2]}"; PID[ismail2]=
+      echo "scaleworkers key=$key one=$(sed -n 's/.* \([0-9][0-9]*\) worker threads serving.*/\1/p' "$BT/ismail-$key/console.log" | tail -1) two=$(sed -n 's/.* \([0-9][0-9]*\) worker threads serving.*/\1/p' "$BT/ismail2-$key/console.log" | tail -1)" >> "$RES"
+    fi
   fi
 
   # Where ISMail's time goes: a CPU profile of the service under the imaps load.
@@ -274,6 +334,9 @@ for key in ecdsa rsa; do
   served=$(ismail_served "$key")
   workers=$(sed -n 's/.* \([0-9][0-9]*\) worker threads serving.*/\1/p' "$BT/ismail-$key/console.log" | tail -1)
   echo "served key=$key served=${served:-none} workers=${workers:-1}" >> "$RES"
+  if [ -n "$BX" ]; then
+    echo "served key=$key server=ismailx served=$(ismail_served "$key" ismailx || echo none)" >> "$RES"
+  fi
   log "ISMail logged ${served:-no} TLS handshakes served ($key)"
   unset OK
 done
@@ -281,6 +344,10 @@ done
 log "writing the tables"
 machine="$(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"), $(uname -r), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 versions="ISMail $(sed -n 's/^#define ISM_VERSION_STRING "\(.*\)"/\1/p' "$ROOT/resources/version.h" 2>/dev/null) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+changes')), $(openssl version | cut -d' ' -f1-2)"
+if [ -n "$BX" ]; then
+  xlib=$(ldd "$BX/service/ismail-service" | awk '/libcrypto/{print $3}')
+  versions+="; ISMail (MSI's OpenSSL) linked with $(LD_LIBRARY_PATH=$(dirname "$xlib") "$(dirname "$xlib")/../bin/openssl" version 2>/dev/null | cut -d' ' -f1-2) ($xlib)"
+fi
 for p in nginx dovecot-core postfix stunnel4; do versions+=", $p $(dpkg-query -W -f='${Version}' $p 2>/dev/null)"; done
 load="$(cut -d' ' -f1-3 /proc/loadavg)"
 bash "$ROOT/scripts/bench-report.sh" "$RES" "$BT" "$RUN" "$machine" "$versions" "$load" "$REPS" "$DUR" "$CONNS" "$HOLD" "$SOAK" "$SWAPS" "$SWAP_DUR" > "$BT/report.md"
