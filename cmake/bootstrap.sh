@@ -4,18 +4,36 @@
 # Debian packages come from the archive; OpenSSL, SQLite and CppUTest for the
 # Windows target (x86_64-w64-mingw32) are built from Debian's *source* packages
 # and cached outside the checkout, keyed by version, so a second run costs
-# seconds. Prints the mingw prefix on its last line when asked with --print-prefix.
+# seconds. SQLite and CppUTest are Debian 12 (bookworm)'s sources, found through
+# apt's deb-src entries. OpenSSL is the 3.5 LTS series from Debian 13 (trixie and
+# trixie-security), fetched by URL from the signed source indexes (trixie is never
+# added to apt's sources), with Debian's patches applied.
+#
+#   bootstrap.sh                   install packages, build the mingw dependencies
+#   bootstrap.sh --print-prefix    the same, then print the mingw prefix on the last line
 set -euo pipefail
+
+MODE=${1:-}
+case "$MODE" in
+  ""|--print-prefix) ;;
+  *) echo "usage: bootstrap.sh [--print-prefix]" >&2; exit 2 ;;
+esac
 
 CACHE=${ISMAIL_DEPS_CACHE:-/var/cache/ismail-deps}
 TRIPLE=x86_64-w64-mingw32
+DEBIAN_MIRROR=${ISMAIL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+DEBIAN_SECURITY_MIRROR=${ISMAIL_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 PKGS=(build-essential cmake pkg-config ninja-build
       libssl-dev libsqlite3-dev libcpputest-dev cpputest
       gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64
       wine64 wixl msitools xvfb xdotool imagemagick x11-apps
-      curl openssl testssl.sh bsdmainutils python3-aiosmtpd swaks libnet-ssleay-perl libio-socket-ssl-perl socat tcl dpkg-dev ca-certificates procps psmisc)
+      curl openssl testssl.sh bsdmainutils python3-aiosmtpd swaks libnet-ssleay-perl libio-socket-ssl-perl socat tcl dpkg-dev ca-certificates procps psmisc
+      gpgv xz-utils debian-archive-keyring)
 
 log() { [ -n "${QUIET:-}" ] || echo "bootstrap: $*" >&2; }
+warn() { echo "bootstrap: warning: $*" >&2; }
+die() { echo "bootstrap: $*" >&2; exit 1; }
 need_root() { [ "$(id -u)" = 0 ] || { echo "bootstrap: missing packages ($*); run as root or install them with apt-get" >&2; exit 1; }; }
 
 missing=()
@@ -47,36 +65,204 @@ ensure_deb_src() {
 
 srcver() { apt-cache showsrc "$1" 2>/dev/null | awk '/^Version:/{print $2}' | sort -V | tail -1; }
 
+# Downloads go to the cache; a user who cannot write there still gets the
+# version check (in a temporary folder, starting from the cache's verified
+# indexes and sources) and is asked for root only to build.
+WORK="$CACHE/src"
+if mkdir -p "$WORK" 2>/dev/null && [ -w "$WORK" ]; then
+  DL="$WORK"
+else
+  DL=$(mktemp -d); trap 'rm -rf "$DL"' EXIT
+  [ -d "$WORK/debian-trixie" ] && cp -r "$WORK/debian-trixie" "$DL/"
+fi
+IDX="$DL/debian-trixie"
+
+# ---- OpenSSL: the newest source of package openssl in Debian 13 trixie and trixie-security.
+#
+# refresh_index NAME ARCHIVE SUITE: $IDX/NAME/Sources, the suite's main source index,
+# checked against the Release file whose signature gpgv checks with Debian's
+# archive keyring. Without network, the last verified copy is used.
+refresh_index() {
+  local name=$1 archive=$2 suite=$3 d="$IDX/$1" why="" want until
+  mkdir -p "$d"
+  if ! curl -fsS --retry 2 --connect-timeout 20 -o "$d/InRelease.new" "$archive/dists/$suite/InRelease" 2>"$d/err"; then
+    why="could not download $archive/dists/$suite/InRelease: $(tail -1 "$d/err")"
+  elif ! gpgv --keyring "$KEYRING" --output "$d/Release.new" "$d/InRelease.new" >/dev/null 2>"$d/err"; then
+    why="the signature of $archive/dists/$suite/InRelease does not verify with $KEYRING"
+  elif ! grep -qx "Codename: $suite" "$d/Release.new"; then
+    why="$archive/dists/$suite/InRelease is not the Release file of $suite"
+  elif until=$(sed -n 's/^Valid-Until: //p' "$d/Release.new") && [ -n "$until" ] && [ "$(date -d "$until" +%s)" -lt "$(date +%s)" ]; then
+    why="$archive/dists/$suite/InRelease expired on $until (a stale mirror?)"
+  else
+    want=$(awk '/^SHA256:/{s=1;next} /^[^ ]/{s=0} s && $3=="main/source/Sources.xz"{print $1}' "$d/Release.new")
+    if [ -z "$want" ]; then
+      why="$archive/dists/$suite/InRelease lists no main/source/Sources.xz"
+    elif ! { [ -f "$d/Sources.xz" ] && echo "$want  $d/Sources.xz" | sha256sum -c --quiet - >/dev/null 2>&1; }; then
+      if ! curl -fsS --retry 2 --connect-timeout 20 -o "$d/Sources.xz.new" "$archive/dists/$suite/main/source/Sources.xz" 2>"$d/err"; then
+        why="could not download $archive/dists/$suite/main/source/Sources.xz: $(tail -1 "$d/err")"
+      elif ! echo "$want  $d/Sources.xz.new" | sha256sum -c --quiet - >/dev/null 2>&1; then
+        why="$archive/dists/$suite/main/source/Sources.xz does not match the SHA-256 in its signed Release file"
+      else
+        mv "$d/Sources.xz.new" "$d/Sources.xz"
+        xz -dc "$d/Sources.xz" > "$d/Sources.new" && mv "$d/Sources.new" "$d/Sources"
+      fi
+    fi
+  fi
+  rm -f "$d/InRelease.new" "$d/Sources.xz.new" "$d/err"
+  if [ -z "$why" ]; then
+    mv "$d/Release.new" "$d/Release"
+    [ -f "$d/Sources" ] || xz -dc "$d/Sources.xz" > "$d/Sources"
+  elif [ -f "$d/Sources" ] && [ -f "$d/Release" ]; then
+    rm -f "$d/Release.new"
+    warn "$why; using the index verified on $(sed -n 's/^Date: //p' "$d/Release")"
+  else
+    rm -f "$d/Release.new"
+    die "cannot read Debian's list of source packages for $suite: $why. Check network access to $archive (or set ISMAIL_DEBIAN_MIRROR / ISMAIL_DEBIAN_SECURITY_MIRROR) and that package debian-archive-keyring is installed."
+  fi
+}
+
+# openssl_stanzas: one line per file of each openssl source in the indexes:
+# "version url sha256 name" (url is the folder holding the file).
+openssl_stanzas() {
+  local name archive
+  for name in security main; do
+    [ "$name" = security ] && archive=$DEBIAN_SECURITY_MIRROR || archive=$DEBIAN_MIRROR
+    awk -v base="$archive" 'BEGIN { RS = ""; FS = "\n" }
+      $1 == "Package: openssl" {
+        v = ""; dir = ""; n = 0; s = 0
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^Version: /) v = substr($i, 10)
+          else if ($i ~ /^Directory: /) dir = substr($i, 12)
+          else if ($i ~ /^Checksums-Sha256:/) { s = 1; continue }
+          else if ($i ~ /^[^ ]/) s = 0
+          if (s) { split($i, f, " "); sha[++n] = f[1]; file[n] = f[3] }
+        }
+        for (j = 1; j <= n; j++) print v, base "/" dir, sha[j], file[j]
+      }' "$IDX/$name/Sources"
+  done
+}
+
+# have FILE SHA256: FILE is in the cache (or $DL) with that SHA-256.
+have() {
+  local f
+  for f in "$WORK/$1" "$DL/$1"; do
+    [ -f "$f" ] && echo "$2  $f" | sha256sum -c --quiet - >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+
+# fetch_verified URL FILE SHA256: FILE in $DL, downloaded unless already there
+# with that SHA-256. On failure sets WHY.
+fetch_verified() {
+  local url=$1 f="$DL/$2" sha=$3
+  if have "$2" "$sha"; then return 0; fi
+  if ! curl -fsS --retry 2 --connect-timeout 20 -o "$f.part" "$url" 2>"$f.err"; then
+    WHY="$url: $(tail -1 "$f.err")"; rm -f "$f.part" "$f.err"; return 1
+  fi
+  rm -f "$f.err"
+  if ! echo "$sha  $f.part" | sha256sum -c --quiet - >/dev/null 2>&1; then
+    WHY="$url does not match the SHA-256 in Debian's source index"; rm -f "$f.part"; return 1
+  fi
+  mv "$f.part" "$f"
+}
+
+# Sets OSSL_V to the newest openssl source whose files can all be fetched and
+# verified; a newer one that cannot is named in a warning.
+resolve_openssl() {
+  refresh_index security "$DEBIAN_SECURITY_MIRROR" trixie-security
+  refresh_index main "$DEBIAN_MIRROR" trixie
+  local lines versions=() v i j t url sha name ok tried=""
+  WHY="no version of the 3.5 series is listed"; WHY_FIRST=""
+  lines=$(openssl_stanzas)
+  [ -n "$lines" ] || die "Debian's trixie source indexes list no package openssl; check $IDX/*/Sources"
+  mapfile -t versions < <(awk '{print $1}' <<<"$lines" | awk '!seen[$0]++')
+  for ((i = 1; i < ${#versions[@]}; i++)); do   # newest first, in Debian's version order
+    for ((j = i; j > 0; j--)); do
+      dpkg --compare-versions "${versions[j-1]}" lt "${versions[j]}" || break
+      t=${versions[j]}; versions[j]=${versions[j-1]}; versions[j-1]=$t
+    done
+  done
+  for v in "${versions[@]}"; do
+    case "$v" in 3.5.*) ;; *) warn "skipping openssl $v from trixie: not the 3.5 LTS series"; continue ;; esac
+    ok=1
+    # The same version may be listed in both suites: files are taken from the first that has them.
+    while read -r _ url sha name; do
+      have "$name" "$sha" && continue
+      WHY=""
+      if ! fetch_verified "$url/$name" "$name" "$sha"; then
+        local alt
+        alt=$(awk -v v="$v" -v n="$name" -v u="$url" '$1 == v && $4 == n && $2 != u {print $2, $3; exit}' <<<"$lines")
+        if [ -z "$alt" ] || ! fetch_verified "${alt% *}/$name" "$name" "${alt#* }"; then ok=0; break; fi
+      fi
+    done < <(awk -v v="$v" '$1 == v' <<<"$lines" | awk '!seen[$4]++')
+    if [ "$ok" = 1 ]; then
+      OSSL_V=$v
+      [ -z "$tried" ] || warn "Debian lists openssl $tried, but the files could not be fetched ($WHY_FIRST); using $v, the newest that could"
+      return 0
+    fi
+    [ -n "$tried" ] || WHY_FIRST=$WHY
+    tried="${tried:+$tried, }$v"
+  done
+  die "could not fetch the source package openssl (3.5, Debian 13 trixie / trixie-security) from Debian's archive: tried ${tried:-nothing}; last error: $WHY. Check network access to $DEBIAN_MIRROR and $DEBIAN_SECURITY_MIRROR (or set ISMAIL_DEBIAN_MIRROR / ISMAIL_DEBIAN_SECURITY_MIRROR to a Debian mirror)."
+}
+
+# unpack_openssl DIR: the Debian source package (upstream tarball plus Debian's
+# patches, security fixes included) unpacked into DIR.
+unpack_openssl() {
+  rm -rf "$1"
+  dpkg-source -x "$DL/openssl_${OSSL_V#*:}.dsc" "$1" >"$1.log" 2>&1 ||
+    die "dpkg-source could not unpack openssl $OSSL_V (see $1.log)"
+  rm -f "$1.log"
+}
+
+# build_step LOG CMD...: runs CMD, output to LOG; on failure names the log.
+build_step() {
+  local logf=$1; shift
+  "$@" >>"$logf" 2>&1 || die "building openssl $OSSL_V failed at: $* (see $logf)"
+}
+
+resolve_openssl
+OSSL_UP=${OSSL_V%%-*}
+# How each OpenSSL is configured; a cached build made another way is rebuilt.
+# no-module: the legacy provider (RC2 and the other algorithms of old PKCS#12
+# files) is built into the static libcrypto, where OSSL_PROVIDER_load finds it,
+# instead of a legacy.dll that nothing would install.
+OSSL_MINGW_CONF="mingw64 no-shared no-module no-tests"
+# complete PREFIX RECIPE: PREFIX was built to RECIPE.
+complete() { [ -f "$1/.complete" ] && [ "$(cat "$1/.complete")" = "$2" ]; }
+
 ensure_deb_src
 # Versions are the newest source versions Debian offers (the native -dev packages
 # may lag a security upload behind; the source of that exact version is often gone).
-OSSL_V=$(srcver openssl); SQL_V=$(srcver sqlite3); CPPU_V=$(srcver cpputest)
-[ -n "$OSSL_V" ] && [ -n "$SQL_V" ] && [ -n "$CPPU_V" ] || { echo "bootstrap: apt-cache showsrc found no openssl/sqlite3/cpputest source; check the deb-src entries" >&2; exit 1; }
+SQL_V=$(srcver sqlite3); CPPU_V=$(srcver cpputest)
+[ -n "$SQL_V" ] && [ -n "$CPPU_V" ] || { echo "bootstrap: apt-cache showsrc found no sqlite3/cpputest source; check the deb-src entries" >&2; exit 1; }
 KEY="openssl-${OSSL_V}_sqlite-${SQL_V}_cpputest-${CPPU_V}"
 PREFIX="$CACHE/$TRIPLE/$KEY"
-if [ -f "$PREFIX/.complete" ]; then
-  [ "${1:-}" = --print-prefix ] && echo "$PREFIX"
+if complete "$PREFIX" "openssl: $OSSL_MINGW_CONF"; then
+  [ "$MODE" = --print-prefix ] && echo "$PREFIX"
   exit 0
 fi
 
 need_root "mingw dependency build"
-WORK="$CACHE/src"; mkdir -p "$WORK" "$PREFIX"
+[ "$DL" = "$WORK" ] || die "cannot write to $WORK"
+rm -rf "$PREFIX"; mkdir -p "$PREFIX"
 cd "$WORK"
 fetch() { # $1 source package, $2 glob of the orig tarball, $3 version
   ls $2 >/dev/null 2>&1 || apt-get source --download-only -qq "$1=$3" >/dev/null 2>&1 || true
   ls $2 >/dev/null 2>&1 || { echo "bootstrap: could not download the source of $1 $3 from Debian's archive" >&2; exit 1; }
 }
 
-OSSL_UP=${OSSL_V%%-*}; SQL_UP=${SQL_V%%-*}; CPPU_UP=${CPPU_V%%-*}
-log "building OpenSSL $OSSL_UP, SQLite $SQL_UP, CppUTest $CPPU_UP for $TRIPLE into $PREFIX"
+SQL_UP=${SQL_V%%-*}; CPPU_UP=${CPPU_V%%-*}
+log "building OpenSSL $OSSL_V, SQLite $SQL_UP, CppUTest $CPPU_UP for $TRIPLE into $PREFIX"
 
 # OpenSSL
-fetch openssl "openssl_${OSSL_UP}.orig.tar.gz" "$OSSL_V"
-rm -rf "openssl-$OSSL_UP"; tar xf "openssl_${OSSL_UP}.orig.tar.gz"
-( cd "openssl-$OSSL_UP" &&
-  ./Configure mingw64 no-shared no-tests --cross-compile-prefix=$TRIPLE- --prefix="$PREFIX" --libdir=lib >/dev/null &&
-  make -j"$(nproc)" build_libs >/dev/null 2>&1 && make install_dev >/dev/null 2>&1 )
-rm -rf "openssl-$OSSL_UP"
+B="$WORK/openssl-$OSSL_UP-$TRIPLE"; L="$WORK/openssl-$OSSL_V-$TRIPLE.log"; : > "$L"
+unpack_openssl "$B"
+( cd "$B" &&
+  build_step "$L" ./Configure $OSSL_MINGW_CONF --cross-compile-prefix=$TRIPLE- --prefix="$PREFIX" --libdir=lib &&
+  build_step "$L" make -j"$(nproc)" build_libs &&
+  build_step "$L" make install_dev )
+rm -rf "$B" "$L"
 
 # SQLite: generate the amalgamation natively, compile it with the cross compiler.
 fetch sqlite3 "sqlite3_${SQL_UP}.orig.tar.*" "$SQL_V"
@@ -106,7 +292,7 @@ TC
   cmake --build b -j"$(nproc)" >/dev/null 2>&1 && cmake --install b >/dev/null )
 rm -rf cpputest-build
 
-touch "$PREFIX/.complete"
+echo "openssl: $OSSL_MINGW_CONF" > "$PREFIX/.complete"
 log "mingw dependencies ready in $PREFIX"
-[ "${1:-}" = --print-prefix ] && echo "$PREFIX"
+[ "$MODE" = --print-prefix ] && echo "$PREFIX"
 exit 0

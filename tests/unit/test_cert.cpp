@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/provider.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -161,6 +162,35 @@ static std::string pfx(X509 *leaf, EVP_PKEY *key, X509 *chain, const char *passw
     std::string s((const char *)p, (size_t)(n > 0 ? n : 0));
     OPENSSL_free(p);
     PKCS12_free(p12);
+    return s;
+}
+
+// A PKCS#12 file as older Windows and OpenSSL 1.x export them: the
+// certificates encrypted with RC2-40, the key with 3DES. Made in a library
+// context of its own that has the legacy provider, so the install finds RC2
+// missing from the default context and has to load that provider itself.
+static std::string legacy_pfx(X509 *leaf, EVP_PKEY *key, X509 *chain, const char *password)
+{
+    OSSL_LIB_CTX *lc = OSSL_LIB_CTX_new();
+    OSSL_PROVIDER *legacy = lc ? OSSL_PROVIDER_load(lc, "legacy") : NULL;
+    OSSL_PROVIDER *dflt = lc ? OSSL_PROVIDER_load(lc, "default") : NULL;
+    std::string s;
+    if (legacy && dflt) {
+        STACK_OF(X509) *ca = sk_X509_new_null();
+        sk_X509_push(ca, chain);
+        PKCS12 *p12 = PKCS12_create_ex(password, "ismail.test", key, leaf, ca, NID_pbe_WithSHA1And3_Key_TripleDES_CBC,
+                                       NID_pbe_WithSHA1And40BitRC2_CBC, 0, 0, 0, lc, NULL);
+        sk_X509_free(ca);
+        unsigned char *p = NULL;
+        int n = p12 ? i2d_PKCS12(p12, &p) : 0;
+        s.assign((const char *)p, (size_t)(n > 0 ? n : 0));
+        OPENSSL_free(p);
+        PKCS12_free(p12);
+    }
+    OSSL_PROVIDER_unload(dflt);
+    OSSL_PROVIDER_unload(legacy);
+    OSSL_LIB_CTX_free(lc);
+    ERR_clear_error();
     return s;
 }
 
@@ -408,6 +438,20 @@ TEST(Cert, PfxWithTheRightPasswordInstallsKeyAndChain)
     ism_cert_info info;
     LONGS_EQUAL(0, ism_cert_show(&p, "ismail.test", 0, &info, &err));
     STRCMP_EQUAL("ok", ism_cert_status_word(info.status));
+    LONGS_EQUAL(1, info.n_chain);
+}
+
+TEST(Cert, LegacyRc2PfxInstallsThroughTheLegacyProvider)
+{
+    std::string data = legacy_pfx(fx().rsa_leaf, fx().rsa_key, fx().inter, "s3cret");
+    CHECK_TEXT(!data.empty(), "the test could not make an RC2 PKCS#12 file (no legacy provider here?)");
+    std::string f = put("old-windows.pfx", data);
+    LONGS_EQUAL_TEXT(0, install(f, NULL, NULL, NULL, "s3cret"), err.msg);
+    LONGS_EQUAL(2, res.n_written);
+    ism_cert_info info;
+    LONGS_EQUAL(0, ism_cert_show(&p, "ismail.test", 0, &info, &err));
+    STRCMP_EQUAL(fingerprint(fx().rsa_leaf).c_str(), info.fingerprint);
+    LONGS_EQUAL(ISM_KEY_MATCH, info.key_state);
     LONGS_EQUAL(1, info.n_chain);
 }
 
