@@ -4,6 +4,8 @@
 #   make test  install what is missing, build both targets, run every suite
 #   make stop  end what `make run` started
 #   make bench measurements written to docs/performance.md
+#   make linux-bundled-openssl  the service and ismailctl for Linux, linked with a
+#              native build of the OpenSSL the MSI bundles (not Debian's system one)
 SHELL := /bin/bash
 BUILD ?= build
 LINUX_BUILD := $(BUILD)/linux
@@ -12,7 +14,7 @@ MSI := $(BUILD)/ISMail.msi
 VERSION := $(shell sed -n 's/^\#define ISM_VERSION_STRING "\(.*\)"/\1/p' resources/version.h)
 GEN := $(shell command -v ninja >/dev/null && echo Ninja || echo "Unix Makefiles")
 
-.PHONY: all bootstrap linux win msi test run stop bench clean
+.PHONY: all bootstrap linux linux-bundled-openssl win msi test run stop bench clean
 
 all: linux win msi
 
@@ -22,6 +24,16 @@ bootstrap:
 linux: bootstrap
 	@cmake -S . -B $(LINUX_BUILD) -G "$(GEN)" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(LINUX_BUILD) -j2
+
+# The same OpenSSL version as the MSI's, built as shared libraries for Linux by
+# bootstrap.sh --native-openssl; CMake's build rpath points the programs at it.
+# A cache made against another OpenSSL prefix is dropped so pkg-config runs again.
+linux-bundled-openssl: bootstrap
+	@ossl=$$(QUIET=1 bash cmake/bootstrap.sh --native-openssl | tail -1) && \
+	if [ -f $(BUILD)/linux-ossl/CMakeCache.txt ] && ! grep -qF "$$ossl/lib" $(BUILD)/linux-ossl/CMakeCache.txt; then \
+	  rm -f $(BUILD)/linux-ossl/CMakeCache.txt; fi && \
+	PKG_CONFIG_PATH=$$ossl/lib/pkgconfig cmake -S . -B $(BUILD)/linux-ossl -G "$(GEN)" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && \
+	cmake --build $(BUILD)/linux-ossl -j2 --target ismail-service ismailctl
 
 win: bootstrap
 	@cmake -S . -B $(WIN_BUILD) -G "$(GEN)" -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/mingw-w64.cmake \

@@ -11,12 +11,15 @@
 #
 #   bootstrap.sh                   install packages, build the mingw dependencies
 #   bootstrap.sh --print-prefix    the same, then print the mingw prefix on the last line
+#   bootstrap.sh --native-openssl  install packages, build a native (x86_64 Linux) shared
+#                                  OpenSSL of the version the Windows build bundles; print
+#                                  its prefix on the last line
 set -euo pipefail
 
 MODE=${1:-}
 case "$MODE" in
-  ""|--print-prefix) ;;
-  *) echo "usage: bootstrap.sh [--print-prefix]" >&2; exit 2 ;;
+  ""|--print-prefix|--native-openssl) ;;
+  *) echo "usage: bootstrap.sh [--print-prefix | --native-openssl]" >&2; exit 2 ;;
 esac
 
 CACHE=${ISMAIL_DEPS_CACHE:-/var/cache/ismail-deps}
@@ -228,8 +231,31 @@ OSSL_UP=${OSSL_V%%-*}
 # files) is built into the static libcrypto, where OSSL_PROVIDER_load finds it,
 # instead of a legacy.dll that nothing would install.
 OSSL_MINGW_CONF="mingw64 no-shared no-module no-tests"
+OSSL_NATIVE_CONF="linux-x86_64 shared no-tests"
 # complete PREFIX RECIPE: PREFIX was built to RECIPE.
 complete() { [ -f "$1/.complete" ] && [ "$(cat "$1/.complete")" = "$2" ]; }
+
+if [ "$MODE" = --native-openssl ]; then
+  NPREFIX="$CACHE/x86_64-linux-gnu/openssl-$OSSL_V"
+  if ! complete "$NPREFIX" "openssl: $OSSL_NATIVE_CONF"; then
+    need_root "native OpenSSL build"
+    [ "$DL" = "$WORK" ] || die "cannot write to $WORK"
+    log "building OpenSSL $OSSL_V (shared, x86_64 Linux) into $NPREFIX"
+    rm -rf "$NPREFIX"; mkdir -p "$NPREFIX"
+    B="$WORK/openssl-$OSSL_UP-x86_64-linux-gnu"; L="$WORK/openssl-$OSSL_V-x86_64-linux-gnu.log"; : > "$L"
+    unpack_openssl "$B"
+    ( cd "$B" &&
+      build_step "$L" ./Configure $OSSL_NATIVE_CONF --prefix="$NPREFIX" --libdir=lib "-Wl,-rpath,$NPREFIX/lib" &&
+      build_step "$L" make -j"$(nproc)" build_libs &&   # one target at a time: with -j, make
+      build_step "$L" make -j"$(nproc)" build_programs && # builds both at once and they race on apps/lib
+      build_step "$L" make install_sw )
+    rm -rf "$B" "$L"
+    echo "openssl: $OSSL_NATIVE_CONF" > "$NPREFIX/.complete"
+    log "native OpenSSL ready in $NPREFIX"
+  fi
+  echo "$NPREFIX"
+  exit 0
+fi
 
 ensure_deb_src
 # Versions are the newest source versions Debian offers (the native -dev packages
