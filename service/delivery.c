@@ -20,6 +20,7 @@
 #include "ism_queue.h"
 #include "ism_settings.h"
 #include "ism_store.h"
+#include "ism_tls.h"
 #include "smtp_client.h"
 
 #include <openssl/err.h>
@@ -135,6 +136,14 @@ static void ensure_ctx(ism_delivery *d)
         return;
     }
     SSL_CTX_set_min_proto_version(ctx, strcmp(profile, "modern") == 0 ? TLS1_3_VERSION : TLS1_2_VERSION);
+    if (SSL_CTX_set1_groups_list(ctx, ISM_TLS_GROUPS) != 1) {
+        ERR_clear_error();
+        SSL_CTX_free(ctx);
+        ism_log(ISM_LOG_ERROR, "outgoing: OpenSSL refused the key exchange groups %s; mail goes out without TLS "
+                               "where allowed and waits where TLS is required",
+                ISM_TLS_GROUPS);
+        return;
+    }
     if (*ciphers && SSL_CTX_set_cipher_list(ctx, ciphers) != 1)
         ERR_clear_error(); /* the store validated it; OpenSSL's default list is the fallback */
     if (ism_plat_system_roots(SSL_CTX_get_cert_store(ctx), &err))

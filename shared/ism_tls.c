@@ -26,7 +26,6 @@
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"                    \
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 #define TLS13_SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
-#define GROUPS "X25519:P-256:P-384"
 #define MAX_PEM (256 * 1024)
 
 struct ism_tls_gen {
@@ -84,7 +83,7 @@ int ism_tls_gen_build(ism_tls_gen **out, const char *profile, const char *crt_pa
     SSL_CTX_set_mode(g->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                                  SSL_MODE_RELEASE_BUFFERS);
     if (!SSL_CTX_set_cipher_list(g->ctx, INTERMEDIATE_CIPHERS) || !SSL_CTX_set_ciphersuites(g->ctx, TLS13_SUITES) ||
-        !SSL_CTX_set1_groups_list(g->ctx, GROUPS)) {
+        !SSL_CTX_set1_groups_list(g->ctx, ISM_TLS_GROUPS)) {
         ism_err_set(err, ISM_E_TLS, "tls.profile %s: the cipher or group list was refused by OpenSSL", profile);
         goto fail;
     }

@@ -17,6 +17,12 @@ extern "C" {
 
 typedef struct ism_tls_gen ism_tls_gen;
 
+/* The key exchange groups of both profiles, offered to clients and, by the
+ * outgoing delivery, to other servers. Named here rather than left to OpenSSL,
+ * whose default list changes between versions (3.5's adds the hybrid
+ * X25519MLKEM768, a 1.2 KB key share in every outgoing ClientHello). */
+#define ISM_TLS_GROUPS "X25519:P-256:P-384"
+
 /* profile: "intermediate" (TLS 1.2 and 1.3) or "modern" (TLS 1.3 only).
  * crt_path holds the leaf certificate followed by its chain (PEM). */
 int ism_tls_gen_build(ism_tls_gen **out, const char *profile, const char *crt_path, const char *key_path,

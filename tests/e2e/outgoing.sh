@@ -9,6 +9,7 @@
 #   DM  aiosmtpd with STARTTLS, certificate for dom.test only (dom.test)
 #   N   aiosmtpd without STARTTLS (plain.test, may.test, enc.test)
 #   T   a tarpit that accepts and never answers (slow.test)
+#   H   offers STARTTLS and reads the ClientHello, then hangs up (hello.test)
 # The test CA is given to the sender with smtp.tls.ca_file. Cases:
 #   1 outgoing on: delivered over TLS (R1's Received header, A's log); 7 both
 #     kinds of receiver used
@@ -24,6 +25,8 @@
 #   9 a 550 from the receiver returns an RFC 3464 bounce to the local sender
 #  10 submission with curl reaches the receiver (once service/smtp.c queues
 #     mail for other domains; skipped with a note before that)
+#  11 the ClientHello offers the profile's key exchange groups (X25519, P-256,
+#     P-384) with one X25519 key share, whatever OpenSSL's default list is
 #   tests/e2e/outgoing.sh <linux build dir>
 set -u
 B=$(cd "${1:?linux build dir}" && pwd)
@@ -85,13 +88,14 @@ receiver() { # receiver NAME PORT [--cert C --key K | --tarpit]
   PIDS+=($!)
   wait_until 15 port_open "$p"
 }
-PA=$(free_port); PW=$(free_port); PDM=$(free_port); PN=$(free_port); PT=$(free_port); PDEAD=$(free_port)
+PA=$(free_port); PW=$(free_port); PDM=$(free_port); PN=$(free_port); PT=$(free_port); PH=$(free_port); PDEAD=$(free_port)
 receiver A "$PA" --cert "$D/good.crt" --key "$D/good.key"
 receiver W "$PW" --cert "$D/wrong.crt" --key "$D/wrong.key"
 receiver DM "$PDM" --cert "$D/dom.crt" --key "$D/dom.key"
 receiver N "$PN"
 receiver T "$PT" --tarpit
-all_listen() { port_open "$PA" && port_open "$PW" && port_open "$PDM" && port_open "$PN" && port_open "$PT"; }
+receiver H "$PH" --hello
+all_listen() { port_open "$PA" && port_open "$PW" && port_open "$PDM" && port_open "$PN" && port_open "$PT" && port_open "$PH"; }
 check "the independent receivers listen" all_listen
 
 # ports: smtp submission smtps pop pops imap imaps http https
@@ -130,6 +134,7 @@ ctl route add wrong.test localhost "$PW" >/dev/null
 ctl route add dom.test 127.0.0.1 "$PDM" >/dev/null
 for dom in plain.test may.test enc.test; do ctl route add $dom localhost "$PN" >/dev/null; done
 ctl route add slow.test localhost "$PT" >/dev/null
+ctl route add hello.test localhost "$PH" >/dev/null
 ctl route add dead.test localhost "$PDEAD" >/dev/null
 check "ismailctl route list shows the routes" grep -q "good.test .*-> localhost port $PA" <<<"$(ctl route list)"
 
@@ -277,6 +282,22 @@ b=$(mailbox "$S/mail.db" alice@sender.test "reject-me@good.test")
 dsn_ok() { grep -q 'report-type=delivery-status' <<<"$b" && grep -q 'Final-Recipient: rfc822; reject-me@good.test' <<<"$b" &&
   grep -q 'Status: 5.1.1' <<<"$b" && grep -q 'Subject: c9' <<<"$b" && grep -q '^Return-Path: <>' <<<"$b"; }
 check "9: ...multipart/report with Final-Recipient, Status 5.1.1 and the original headers" dsn_ok
+
+# 11: what the sender's ClientHello offers (H hangs up after reading it; with
+# Verify Certificate Domain on the item is deferred, then removed).
+inject alice@sender.test x@hello.test c11
+hello_seen() { [ "$(events H hello)" -ge 1 ]; }
+check "11: H read the sender's ClientHello" wait_until 20 hello_seen
+hello_field() { python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["event"] == "hello":
+        print(" ".join(e[sys.argv[2]])); break' "$D/H.log" "$1"; }
+check "11: the groups offered are the profile's ($(hello_field groups))" test "$(hello_field groups)" = "X25519 P-256 P-384"
+check "11: one key share, X25519 ($(hello_field key_shares))" test "$(hello_field key_shares)" = "X25519"
+wait_until 20 deferred hello.test
+ctl queue remove "$(item id hello.test)" >/dev/null
 
 # 8: persistence across SIGTERM and SIGKILL.
 for i in 1 2 3; do inject alice@sender.test "x$i@dead.test" "c8-$i"; done
