@@ -16,6 +16,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/pkcs7.h>
 #include <openssl/provider.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -1489,6 +1490,55 @@ static const char *verify_hint(int e)
     }
 }
 
+/* Whether OpenSSL's TLS layer takes x as a server certificate (leaf) or as one
+ * of its chain, at its security level: 2 is OpenSSL's default since 3.2 (and
+ * Debian's before), which refuses keys under 112 bits of strength (RSA under
+ * 2048 bits, EC under 224) and, except on a self-signed certificate,
+ * signatures with SHA-1 or MD5. The service could not use a certificate it
+ * refuses, so such a certificate is not installed. Returns 0 when it is taken,
+ * else 1 with why ("is signed with SHA1, which ...") in out and what to do in
+ * *fix. */
+static int tls_refuses(X509 *x, int leaf, char *out, size_t outsz, const char **fix)
+{
+    SSL_CTX *c = SSL_CTX_new(TLS_server_method());
+    if (!c)
+        return 0; /* no verdict on the certificate; the service reports what it finds */
+    ERR_clear_error();
+    int ok = leaf ? SSL_CTX_use_certificate(c, x) == 1 : SSL_CTX_add1_chain_cert(c, x) == 1;
+    unsigned long e = ok ? 0 : ERR_peek_last_error();
+    int level = SSL_CTX_get_security_level(c);
+    SSL_CTX_free(c);
+    ERR_clear_error();
+    if (ok)
+        return 0;
+    EVP_PKEY *k = X509_get0_pubkey(x);
+    const char *type = k ? EVP_PKEY_get0_type_name(k) : NULL;
+    int md = NID_undef;
+    switch (ERR_GET_REASON(e)) {
+    case SSL_R_EE_KEY_TOO_SMALL:
+    case SSL_R_CA_KEY_TOO_SMALL:
+        snprintf(out, outsz,
+                 "has a key of %d bits (%s), which OpenSSL refuses for TLS (security level %d: RSA keys of 2048 bits "
+                 "or more, EC keys of 224 bits or more)",
+                 k ? EVP_PKEY_get_bits(k) : 0, type ? type : "?", level);
+        *fix = "make a new CSR with rsa:2048 or more, or ec:P-256, and get a certificate for it";
+        break;
+    case SSL_R_CA_MD_TOO_WEAK:
+        X509_get_signature_info(x, &md, NULL, NULL, NULL);
+        snprintf(out, outsz, "is signed with %s, which OpenSSL refuses for TLS (security level %d: no SHA-1 or MD5 "
+                             "signatures)",
+                 md != NID_undef ? OBJ_nid2sn(md) : "a weak digest", level);
+        *fix = "ask the certificate authority for a certificate signed with SHA-256";
+        break;
+    default:
+        snprintf(out, outsz, "is refused by OpenSSL for TLS (%s)",
+                 ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "no reason given");
+        *fix = "get a new certificate from the certificate authority";
+        break;
+    }
+    return 1;
+}
+
 int ism_cert_install(const ism_paths *p, const ism_cert_install_req *req, ism_cert_result *res, ism_err *err)
 {
     char crt[ISM_PATH_MAX + 300], key[ISM_PATH_MAX + 300], when[40], names[600];
@@ -1589,6 +1639,13 @@ int ism_cert_install(const ism_paths *p, const ism_cert_install_req *req, ism_ce
                   info.days_left);
     else
         add_check(res, ISM_CHECK_OK, "validity", "valid until %s (%ld days)", when, info.days_left);
+    char refused[300];
+    const char *fix = "";
+    if (tls_refuses(leaf, 1, refused, sizeof refused, &fix)) {
+        fail_check(res, err, ISM_E_INVALID, "strength", "the certificate %s; the service could not use it: %s",
+                   refused, fix);
+        goto out;
+    }
     if ((strcmp(info.key_type, "RSA") == 0 && info.key_bits < 2048) ||
         (strncmp(info.key_type, "EC", 2) == 0 && info.key_bits < 256))
         add_check(res, ISM_CHECK_WARN, "strength", "the key is %s %d bits, which is no longer safe; renew with rsa:2048 "
@@ -1703,6 +1760,18 @@ int ism_cert_install(const ism_paths *p, const ism_cert_install_req *req, ism_ce
         else
             add_check(res, ISM_CHECK_OK, "chain", "%d issuer certificate%s found in %s", sk_X509_num(chain),
                       sk_X509_num(chain) == 1 ? "" : "s", req->file);
+    }
+    for (int i = 0; i < sk_X509_num(chain); i++) {
+        X509 *x = sk_X509_value(chain, i);
+        if (tls_refuses(x, 0, refused, sizeof refused, &fix)) {
+            char subj[512];
+            name_line(X509_get_subject_name(x), subj, sizeof subj);
+            fail_check(res, err, ISM_E_INVALID, "strength",
+                       "the chain certificate %.120s %s; the service could not use the chain: get the current chain "
+                       "from the certificate authority",
+                       subj, refused);
+            goto out;
+        }
     }
     int unused = sk_X509_num(b.certs) - 1 - sk_X509_num(chain);
     if (!(req->ca_file && req->ca_file[0]) && unused > 0)

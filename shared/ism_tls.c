@@ -34,6 +34,25 @@ struct ism_tls_gen {
     char fingerprint[100];
 };
 
+/* What to do about a certificate refused at OpenSSL's security level (2:
+ * keys of 112 bits of strength or more, no SHA-1 or MD5 signatures). */
+static const char *weak_hint(unsigned long e)
+{
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+        return "";
+    switch (ERR_GET_REASON(e)) {
+    case SSL_R_EE_KEY_TOO_SMALL:
+    case SSL_R_CA_KEY_TOO_SMALL:
+        return ": its key is too weak for TLS (RSA under 2048 bits or EC under 224); install a certificate for a key "
+               "made with rsa:2048 or more, or ec:P-256";
+    case SSL_R_CA_MD_TOO_WEAK:
+        return ": it is signed with SHA-1 or MD5, which TLS no longer accepts; install a certificate signed with "
+               "SHA-256";
+    default:
+        return "";
+    }
+}
+
 static BIO *file_bio(const char *path, ism_err *err)
 {
     char *data;
@@ -97,14 +116,15 @@ int ism_tls_gen_build(ism_tls_gen **out, const char *profile, const char *crt_pa
         goto fail;
     }
     if (SSL_CTX_use_certificate(g->ctx, leaf) != 1) {
-        ism_err_set(err, ISM_E_TLS, "%s: certificate refused", crt_path);
+        ism_err_set(err, ISM_E_TLS, "%s: certificate refused%s", crt_path, weak_hint(ERR_peek_last_error()));
         goto fail;
     }
     X509 *ca;
     while ((ca = PEM_read_bio_X509(cb, NULL, NULL, NULL)) != NULL) {
         if (!SSL_CTX_add0_chain_cert(g->ctx, ca)) {
             X509_free(ca);
-            ism_err_set(err, ISM_E_TLS, "%s: a chain certificate was refused", crt_path);
+            ism_err_set(err, ISM_E_TLS, "%s: a chain certificate was refused%s", crt_path,
+                        weak_hint(ERR_peek_last_error()));
             goto fail;
         }
     }

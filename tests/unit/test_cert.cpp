@@ -41,9 +41,10 @@ static EVP_PKEY *gen_ec()
 }
 
 // A certificate for cn with DNS names sans (comma-separated, may be ""),
-// signed by issuer/issuer_key (NULL: self-signed), valid from..to days from now.
+// signed by issuer/issuer_key (NULL: self-signed) with md (NULL: SHA-256),
+// valid from..to days from now.
 static X509 *make_cert(const char *cn, const char *sans, EVP_PKEY *pub, X509 *issuer, EVP_PKEY *issuer_key, bool ca,
-                       long from_days, long to_days)
+                       long from_days, long to_days, const EVP_MD *md = NULL)
 {
     static long serial = 1000;
     X509 *x = X509_new();
@@ -89,7 +90,7 @@ static X509 *make_cert(const char *cn, const char *sans, EVP_PKEY *pub, X509 *is
             X509_EXTENSION_free(ext);
         }
     }
-    X509_sign(x, issuer_key, EVP_sha256());
+    X509_sign(x, issuer_key, md ? md : EVP_sha256());
     return x;
 }
 
@@ -547,6 +548,42 @@ TEST(Cert, CaFileThatTheChainDoesNotBuildToIsRefused)
     std::string root = put("root-only.pem", pem(fx().root)); // the intermediate is missing
     refused(install(f, NULL, root.c_str()), "chain", "does not build to", before);
     STRCMP_CONTAINS("intermediate", err.msg);
+}
+
+// What the service's TLS layer would refuse (OpenSSL's security level) is
+// refused at install, not found later when the service applies it.
+TEST(Cert, KeyTooWeakForTlsIsRefused)
+{
+    install_good();
+    std::string before = folders_hash(p);
+    EVP_PKEY *weak = EVP_RSA_gen(1024);
+    X509 *x = make_cert("ismail.test", "ismail.test", weak, fx().inter, fx().inter_key, false, -1, 365);
+    std::string f = put("weak.pem", pem(x) + pem(fx().inter) + pem(weak), true);
+    X509_free(x);
+    EVP_PKEY_free(weak);
+    refused(install(f), "strength", "has a key of 1024 bits (RSA), which OpenSSL refuses for TLS", before);
+    STRCMP_CONTAINS("rsa:2048", err.msg);
+}
+
+TEST(Cert, Sha1SignaturesAreRefusedOnTheLeafAndInTheChain)
+{
+    install_good();
+    std::string before = folders_hash(p);
+    X509 *leaf = make_cert("ismail.test", "ismail.test", fx().rsa_key, fx().inter, fx().inter_key, false, -1, 365,
+                           EVP_sha1());
+    std::string f = put("sha1.pem", pem(leaf) + pem(fx().inter) + pem(fx().rsa_key), true);
+    refused(install(f), "strength", "the certificate is signed with SHA1, which OpenSSL refuses for TLS", before);
+    X509_free(leaf);
+
+    EVP_PKEY *ik = gen_ec();
+    X509 *inter = make_cert("ISMail SHA-1 Intermediate", "", ik, fx().root, fx().root_key, true, -2, 1825, EVP_sha1());
+    leaf = make_cert("ismail.test", "ismail.test", fx().rsa_key, inter, ik, false, -1, 365);
+    f = put("sha1-chain.pem", pem(leaf) + pem(inter) + pem(fx().rsa_key), true);
+    refused(install(f), "strength", "ISMail SHA-1 Intermediate is signed with SHA1", before);
+    STRCMP_CONTAINS("chain certificate", err.msg);
+    X509_free(leaf);
+    X509_free(inter);
+    EVP_PKEY_free(ik);
 }
 
 TEST(Cert, ExpiringCertificateInstallsWithAWarning)
