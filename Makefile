@@ -52,8 +52,8 @@ run: win msi
 stop:
 	@bash scripts/run.sh --stop
 
-bench: linux
-	@bash scripts/bench.sh $(LINUX_BUILD)
+bench: linux linux-bundled-openssl
+	@BENCH_BUNDLED_BUILD=$(BUILD)/linux-ossl bash scripts/bench.sh $(LINUX_BUILD)
 
 clean:
 	rm -rf $(BUILD)
