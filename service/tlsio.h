@@ -20,6 +20,10 @@
 #include "ism_platform.h"
 #include <openssl/bio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     ism_sock fd;
     ism_buf out;  /* TLS records written by OpenSSL, not yet sent */
@@ -39,4 +43,7 @@ int ism_tlsio_flush(ism_tlsio *io);
 /* Frees the gathered bytes. */
 void ism_tlsio_free(ism_tlsio *io);
 
+#ifdef __cplusplus
+}
+#endif
 #endif
