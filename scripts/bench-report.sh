@@ -347,7 +347,7 @@ for key in ("ecdsa", "rsa"):
         p("\n".join(l.rstrip() for l in lines[:30]))
         p("```")
 
-p("\nReproduce: `make bench` (quick, a few minutes) or `BENCH=full make bench` (about 40 minutes); as root, on a 2-core")
+p("\nReproduce: `make bench` (quick, about 10 minutes) or `BENCH=full make bench` (about an hour); as root, on a 2-core")
 p("machine; the peers are installed from Debian if missing (`bash scripts/bench.sh build/linux --quick|--full`).")
 print("\n".join(out))
 sys.exit(0 if checks_ok else 1)

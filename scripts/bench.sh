@@ -2,8 +2,8 @@
 # make bench: measurements that do not belong in make test (timing-sensitive,
 # long). Results are appended to docs/performance.md with the date and machine.
 #   scripts/bench.sh <linux build dir> [--quick|--full]
-# quick (the default, a few minutes) or full (BENCH=full make bench, about 40
-# minutes): the store's commit-to-watcher latency, then the TLS comparison
+# quick (the default, about 10 minutes) or full (BENCH=full make bench, about
+# an hour): the store's commit-to-watcher latency, then the TLS comparison
 # with the peers (scripts/bench-tls.sh; root, 2 cores). BENCH_TLS=0 skips it.
 set -euo pipefail
 B=$(cd "${1:?linux build dir}" && pwd)
