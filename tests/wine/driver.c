@@ -137,7 +137,10 @@ static HWND find_control(HWND top, int id)
 static BOOL CALLBACK find_top(HWND h, LPARAM lp)
 {
     wchar_t t[64];
-    if (GetWindowTextW(h, t, 64) > 0 && wcscmp(t, TITLE) == 0 && find_control(h, IDC_TAB)) {
+    /* Visible: the manager shows its window once WM_INITDIALOG has created
+     * every tab page; before that the title and the tab control exist but the
+     * pages' controls may not yet. */
+    if (IsWindowVisible(h) && GetWindowTextW(h, t, 64) > 0 && wcscmp(t, TITLE) == 0 && find_control(h, IDC_TAB)) {
         *(HWND *)lp = h;
         return FALSE;
     }
