@@ -862,6 +862,8 @@ static int worker_count(void)
 
 static int workers_start(server *sv, ism_err *err)
 {
+    if (ism_tlsio_init()) /* the BIO under every TLS session */
+        return ism_err_set(err, ISM_E_TLS, "out of memory creating the socket BIO");
     sv->nworkers = worker_count();
     for (int i = 0; i < sv->nworkers; i++) {
         worker *w = &sv->workers[i];
@@ -951,7 +953,7 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
     ism_err derr = {0};
     if (ism_delivery_start(&sv->delivery, opts->data_dir, &derr))
         ism_log(ISM_LOG_ERROR, "outgoing mail is not delivered: %s", derr.msg);
-    if (ism_tlsio_init() ? ism_err_set(err, ISM_E_TLS, "out of memory creating the socket BIO") : workers_start(sv, err)) {
+    if (workers_start(sv, err)) {
         ism_log(ISM_LOG_ERROR, "cannot start: %s", err->msg);
         atomic_store(&stop_requested, 1);
     } else {

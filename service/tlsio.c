@@ -1,8 +1,6 @@
 /* tlsio: see tlsio.h. */
 #include "tlsio.h"
 
-#include <limits.h>
-
 /* Past this much unsent output the BIO asks OpenSSL to wait (SSL_write
  * returns SSL_ERROR_WANT_WRITE and the connection waits for POLLOUT). */
 #define OUT_LIMIT (256 * 1024)
@@ -51,14 +49,8 @@ static int io_read(BIO *b, char *data, int len)
 static long io_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
     (void)b, (void)num, (void)ptr;
-    switch (cmd) {
-    case BIO_CTRL_FLUSH: /* sent at the end of the turn */
-        return 1;
-    case BIO_CTRL_PENDING:
-    case BIO_CTRL_WPENDING:
-    default:
-        return 0;
-    }
+    /* A flush is done at the end of the turn; nothing else applies. */
+    return cmd == BIO_CTRL_FLUSH;
 }
 
 int ism_tlsio_init(void)
@@ -89,8 +81,7 @@ int ism_tlsio_flush(ism_tlsio *io)
 {
     size_t sent = 0;
     while (sent < io->out.len) {
-        size_t chunk = io->out.len - sent;
-        long n = ism_sock_send(io->fd, io->out.p + sent, chunk > INT_MAX ? INT_MAX : chunk);
+        long n = ism_sock_send(io->fd, io->out.p + sent, io->out.len - sent);
         if (n == ISM_IO_AGAIN)
             break;
         if (n <= 0)
