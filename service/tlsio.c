@@ -2,7 +2,9 @@
 #include "tlsio.h"
 
 /* Past this much unsent output the BIO asks OpenSSL to wait (SSL_write
- * returns SSL_ERROR_WANT_WRITE and the connection waits for POLLOUT). */
+ * returns SSL_ERROR_WANT_WRITE and the connection waits for POLLOUT). A
+ * write is always taken when nothing waits, however long it is: refusing it
+ * then would make OpenSSL retry it for ever. */
 #define OUT_LIMIT (256 * 1024)
 
 static BIO_METHOD *method;
@@ -16,7 +18,7 @@ static int io_write(BIO *b, const char *data, int len)
     if (io->out.len + (size_t)len > OUT_LIMIT) {
         if (ism_tlsio_flush(io) < 0)
             return -1;
-        if (io->out.len + (size_t)len > OUT_LIMIT) {
+        if (io->out.len > 0 && io->out.len + (size_t)len > OUT_LIMIT) {
             BIO_set_retry_write(b);
             return -1;
         }

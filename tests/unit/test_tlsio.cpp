@@ -127,6 +127,21 @@ TEST(TlsIo, AShortReadEndsReadingForTheTurn)
     CHECK(BIO_should_retry(bio));
 }
 
+/* One write longer than the limit is taken when nothing waits (refusing it
+ * would leave OpenSSL retrying it for ever) and arrives whole. */
+TEST(TlsIo, AWriteLongerThanTheLimitIsTakenWhenNothingWaits)
+{
+    std::string big(300 * 1024, 'x');
+    LONGS_EQUAL((long)big.size(), BIO_write(bio, big.data(), (int)big.size()));
+    std::string got;
+    for (int i = 0; i < 250 && got.size() < big.size(); i++) {
+        LONGS_EQUAL(0, ism_tlsio_flush(&io));
+        got += pair->receive(big.size() - got.size());
+    }
+    LONGS_EQUAL((long)big.size(), (long)got.size());
+    CHECK(got == big);
+}
+
 /* The peer's close reads as end of stream. */
 TEST(TlsIo, ThePeersCloseIsTheEndOfTheStream)
 {
