@@ -1506,35 +1506,15 @@ static int tls_refuses(X509 *x, int leaf, char *out, size_t outsz, const char **
     ERR_clear_error();
     int ok = leaf ? SSL_CTX_use_certificate(c, x) == 1 : SSL_CTX_add1_chain_cert(c, x) == 1;
     unsigned long e = ok ? 0 : ERR_peek_last_error();
-    int level = SSL_CTX_get_security_level(c);
+    int explained = !ok && ism_tls_explain_refusal(c, x, e, out, outsz, fix);
     SSL_CTX_free(c);
     ERR_clear_error();
     if (ok)
         return 0;
-    EVP_PKEY *k = X509_get0_pubkey(x);
-    const char *type = k ? EVP_PKEY_get0_type_name(k) : NULL;
-    int md = NID_undef;
-    switch (ERR_GET_REASON(e)) {
-    case SSL_R_EE_KEY_TOO_SMALL:
-    case SSL_R_CA_KEY_TOO_SMALL:
-        snprintf(out, outsz,
-                 "has a key of %d bits (%s), which OpenSSL refuses for TLS (security level %d: RSA keys of 2048 bits "
-                 "or more, EC keys of 224 bits or more)",
-                 k ? EVP_PKEY_get_bits(k) : 0, type ? type : "?", level);
-        *fix = "make a new CSR with rsa:2048 or more, or ec:P-256, and get a certificate for it";
-        break;
-    case SSL_R_CA_MD_TOO_WEAK:
-        X509_get_signature_info(x, &md, NULL, NULL, NULL);
-        snprintf(out, outsz, "is signed with %s, which OpenSSL refuses for TLS (security level %d: no SHA-1 or MD5 "
-                             "signatures)",
-                 md != NID_undef ? OBJ_nid2sn(md) : "a weak digest", level);
-        *fix = "ask the certificate authority for a certificate signed with SHA-256";
-        break;
-    default:
+    if (!explained) {
         snprintf(out, outsz, "is refused by OpenSSL for TLS (%s)",
                  ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "no reason given");
         *fix = "get a new certificate from the certificate authority";
-        break;
     }
     return 1;
 }

@@ -34,23 +34,44 @@ struct ism_tls_gen {
     char fingerprint[100];
 };
 
-/* What to do about a certificate refused at OpenSSL's security level (2:
- * keys of 112 bits of strength or more, no SHA-1 or MD5 signatures). */
-static const char *weak_hint(unsigned long e)
+int ism_tls_explain_refusal(const SSL_CTX *ctx, X509 *x, unsigned long e, char *out, size_t outsz, const char **fix)
 {
     if (ERR_GET_LIB(e) != ERR_LIB_SSL)
-        return "";
+        return 0;
+    int level = SSL_CTX_get_security_level(ctx);
+    EVP_PKEY *k = X509_get0_pubkey(x);
+    const char *type = k ? EVP_PKEY_get0_type_name(k) : NULL;
+    int md = NID_undef;
     switch (ERR_GET_REASON(e)) {
     case SSL_R_EE_KEY_TOO_SMALL:
     case SSL_R_CA_KEY_TOO_SMALL:
-        return ": its key is too weak for TLS (RSA under 2048 bits or EC under 224); install a certificate for a key "
-               "made with rsa:2048 or more, or ec:P-256";
+        snprintf(out, outsz,
+                 "has a key of %d bits (%s), which OpenSSL refuses for TLS (security level %d: RSA keys of 2048 bits "
+                 "or more, EC keys of 224 bits or more)",
+                 k ? EVP_PKEY_get_bits(k) : 0, type ? type : "?", level);
+        *fix = "make a new CSR with rsa:2048 or more, or ec:P-256, and get a certificate for it";
+        return 1;
     case SSL_R_CA_MD_TOO_WEAK:
-        return ": it is signed with SHA-1 or MD5, which TLS no longer accepts; install a certificate signed with "
-               "SHA-256";
+        X509_get_signature_info(x, &md, NULL, NULL, NULL);
+        snprintf(out, outsz, "is signed with %s, which OpenSSL refuses for TLS (security level %d: no SHA-1 or MD5 "
+                             "signatures)",
+                 md != NID_undef ? OBJ_nid2sn(md) : "a weak digest", level);
+        *fix = "ask the certificate authority for a certificate signed with SHA-256";
+        return 1;
     default:
-        return "";
+        return 0;
     }
+}
+
+/* ": the certificate has a key of ...; make a new CSR ..." for err, or "". */
+static const char *refusal_text(const SSL_CTX *ctx, X509 *x, char *buf, size_t bufsz)
+{
+    char why[300];
+    const char *fix = "";
+    if (!ism_tls_explain_refusal(ctx, x, ERR_peek_last_error(), why, sizeof why, &fix))
+        return "";
+    snprintf(buf, bufsz, ": it %s; %s", why, fix);
+    return buf;
 }
 
 static BIO *file_bio(const char *path, ism_err *err)
@@ -116,15 +137,17 @@ int ism_tls_gen_build(ism_tls_gen **out, const char *profile, const char *crt_pa
         goto fail;
     }
     if (SSL_CTX_use_certificate(g->ctx, leaf) != 1) {
-        ism_err_set(err, ISM_E_TLS, "%s: certificate refused%s", crt_path, weak_hint(ERR_peek_last_error()));
+        char why[512];
+        ism_err_set(err, ISM_E_TLS, "%s: certificate refused%s", crt_path, refusal_text(g->ctx, leaf, why, sizeof why));
         goto fail;
     }
     X509 *ca;
     while ((ca = PEM_read_bio_X509(cb, NULL, NULL, NULL)) != NULL) {
         if (!SSL_CTX_add0_chain_cert(g->ctx, ca)) {
-            X509_free(ca);
+            char why[512];
             ism_err_set(err, ISM_E_TLS, "%s: a chain certificate was refused%s", crt_path,
-                        weak_hint(ERR_peek_last_error()));
+                        refusal_text(g->ctx, ca, why, sizeof why));
+            X509_free(ca);
             goto fail;
         }
     }

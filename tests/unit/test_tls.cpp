@@ -5,6 +5,9 @@
 #include "testdir.h"
 
 #include <CppUTest/TestHarness.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <cstring>
 #include <string>
 
@@ -63,4 +66,35 @@ TEST(Tls, MissingOrGarbageCertificateIsNamed)
     LONGS_EQUAL(0, ism_fs_write_atomic(crt.c_str(), "garbage\n", 8, 0, &err));
     LONGS_EQUAL(-1, ism_tls_gen_build(&g, "intermediate", crt.c_str(), key.c_str(), &err));
     STRCMP_CONTAINS("no PEM certificate", err.msg);
+}
+
+/* A certificate OpenSSL's security level refuses (one installed by an older
+ * version, or dropped in by another tool) is named with the reason and what
+ * to do, in the same words `ismailctl cert install` uses. */
+TEST(Tls, CertificateTooWeakForTlsIsExplained)
+{
+    EVP_PKEY *weak = EVP_RSA_gen(1024);
+    X509 *x = X509_new();
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const unsigned char *)"host.test", -1,
+                               -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    X509_set_pubkey(x, weak);
+    CHECK(X509_sign(x, weak, EVP_sha256()) > 0);
+    BIO *b = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(b, x);
+    char *data;
+    long n = BIO_get_mem_data(b, &data);
+    ism_err err = {};
+    LONGS_EQUAL_TEXT(0, ism_fs_write_atomic(crt.c_str(), data, (size_t)n, 0, &err), err.msg);
+    BIO_free(b);
+    X509_free(x);
+    EVP_PKEY_free(weak);
+    ism_tls_gen *g = nullptr;
+    LONGS_EQUAL(-1, ism_tls_gen_build(&g, "intermediate", crt.c_str(), key.c_str(), &err));
+    STRCMP_CONTAINS("host.test.crt: certificate refused: it has a key of 1024 bits (RSA), which OpenSSL refuses for TLS",
+                    err.msg);
+    STRCMP_CONTAINS("rsa:2048", err.msg);
 }
