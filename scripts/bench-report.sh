@@ -60,6 +60,20 @@ checks_ok = True
 out = []
 p = out.append
 
+def rep_ratios(mine, theirs, k="per_core", k2=None, zero_counts=False):
+    """Per repetition, value k of `mine` over the largest value k2 (default k)
+    of `theirs` in the same repetition; repetitions missing either side are
+    left out, as are zeros of `mine` unless zero_counts (a zero per-core figure
+    means no CPU was measured, a zero rate means no session completed)."""
+    k2 = k2 or k
+    out = []
+    for rep in sorted({r.get("rep") for r in mine}):
+        a = [num(r, k) for r in mine if r.get("rep") == rep and (zero_counts or num(r, k) > 0)]
+        b = [num(r, k2) for r in theirs if r.get("rep") == rep and num(r, k2) > 0]
+        if a and b:
+            out.append(a[0] / max(b))
+    return out
+
 def rate_rows(key, s, m):
     return sel("rate", key=key, server=s, mode=m)
 
@@ -119,12 +133,7 @@ for key, label in (("ecdsa", "ECDSA P-256"), ("rsa", "RSA-2048")):
             # Paired: within each repetition ours against the best peer of that
             # repetition (cells of one repetition ran seconds apart), then the
             # median of those ratios: the machine's drift between repetitions cancels.
-            pr = []
-            for rep in sorted({r.get("rep") for r in rate_rows(key, o, m)}):
-                mine = [num(r, "per_core") for r in rate_rows(key, o, m) if r.get("rep") == rep and num(r, "per_core") > 0]
-                theirs = [num(r, "per_core") for s in PEERS for r in rate_rows(key, s, m) if r.get("rep") == rep and num(r, "per_core") > 0]
-                if mine and theirs:
-                    pr.append(mine[0] / max(theirs))
+            pr = rep_ratios(rate_rows(key, o, m), [r for s in PEERS for r in rate_rows(key, s, m)])
             ratio = med(pr)
             line += f" {mmm(pr, 2)}" + (f" ({NAMES[best[1]]})" if best else "") + " |"
             if key == "ecdsa":
@@ -132,12 +141,7 @@ for key, label in (("ecdsa", "ECDSA P-256"), ("rsa", "RSA-2048")):
                                 (f" {NAMES[best[1]]}" if best else ""), "≥ 1.50", "met" if ratio and ratio >= 1.5 else "missed"))
             else:
                 # Against the ceiling measured in the same repetition, then the median.
-                crs_ = []
-                for r in rate_rows(key, o, m):
-                    c = [num(x, "ceil") for x in sp["rsa"] if x.get("rep") == r.get("rep")]
-                    if c and c[0] > 0 and num(r, "per_core") > 0:
-                        crs_.append(num(r, "per_core") / c[0])
-                cr = med(crs_)
+                cr = med(rep_ratios(rate_rows(key, o, m), sp["rsa"], "per_core", "ceil"))
                 crs.append(f" {fmt(cr * 100 if cr else None)} % |")
                 targets.append((f"RSA per core, {MODE_NAME[m]}, {NAMES[o]}: ≥ 60 % of the ceiling", f"{fmt(cr * 100 if cr else None)} %",
                                 "≥ 60 %", "met" if cr and cr >= 0.6 else "missed"))
@@ -157,14 +161,8 @@ for key, label in (("ecdsa", "ECDSA P-256"), ("rsa", "RSA-2048")):
             for o in OURS:
                 meds = []
                 for s in PEERS:
-                    rs = []
-                    for rep in sorted({r.get("rep") for r in pa if r.get("ours") == o and r.get("peer") == s and r.get("mode") == m}):
-                        mine = [num(r, "per_core") for r in pa if r.get("ours") == o and r.get("peer") == s and r.get("mode") == m
-                                and r.get("rep") == rep and r.get("server") == o]
-                        theirs = [num(r, "per_core") for r in pa if r.get("ours") == o and r.get("peer") == s and r.get("mode") == m
-                                  and r.get("rep") == rep and r.get("server") == s]
-                        if mine and theirs and mine[0] > 0 and theirs[0] > 0:
-                            rs.append(mine[0] / theirs[0])
+                    both = [r for r in pa if r.get("ours") == o and r.get("peer") == s and r.get("mode") == m]
+                    rs = rep_ratios([r for r in both if r.get("server") == o], [r for r in both if r.get("server") == s])
                     cells.append(mmm(rs, 2))
                     if rs:
                         meds.append((med(rs), s, rs))
@@ -205,12 +203,7 @@ if dk:
             if not d or not q:
                 continue
             # Paired: the two clients of one repetition ran at the same time.
-            pr = []
-            for rep in sorted({r.get("rep") for r in pick("default", conns)}):
-                dd = [num(r, "rate") for r in pick("default", conns) if r.get("rep") == rep]
-                qq = [num(r, "rate") for r in pick("quickack", conns) if r.get("rep") == rep]
-                if dd and qq and qq[0] > 0:
-                    pr.append(dd[0] / qq[0])
+            pr = rep_ratios(pick("default", conns), pick("quickack", conns), "rate", zero_counts=True)
             ratio = med(pr)
             lat = {cl: f"{fmt(med([num(r,'p50_ms') for r in pick(cl, '1')]), 1)} / {fmt(med([num(r,'p99_ms') for r in pick(cl, '1')]), 1)}"
                    for cl in ("default", "quickack")}
