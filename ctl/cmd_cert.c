@@ -19,26 +19,10 @@
 #include <string.h>
 #include <time.h>
 
-/* Prints s as a JSON string. */
-static void jstr(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static void jkey(const char *k, const char *v, int comma)
 {
     printf("%s\"%s\": ", comma ? ", " : "", k);
-    jstr(v);
+    ism_ctl_jstr(v);
 }
 
 static void when(int64_t t, char *out, size_t outsz)
@@ -76,7 +60,7 @@ static void json_info(const ism_cert_info *in)
     printf(", \"san\": [");
     for (int i = 0; i < in->n_san; i++) {
         printf("%s", i ? ", " : "");
-        jstr(in->san[i]);
+        ism_ctl_jstr(in->san[i]);
     }
     printf("]");
     if (!in->is_csr) {
@@ -167,12 +151,12 @@ static void print_result(const ism_ctl *ctx, const ism_cert_result *r, int ok)
         printf("], \"written\": [");
         for (int i = 0; i < r->n_written; i++) {
             printf("%s", i ? ", " : "");
-            jstr(r->written[i]);
+            ism_ctl_jstr(r->written[i]);
         }
         printf("], \"backups\": [");
         for (int i = 0; i < r->n_backup; i++) {
             printf("%s", i ? ", " : "");
-            jstr(r->backup[i]);
+            ism_ctl_jstr(r->backup[i]);
         }
         printf("]}\n");
         return;

@@ -47,21 +47,6 @@ static void localdomain_usage(void)
                     "       ismailctl [--json] localdomain list\n");
 }
 
-static void jstr(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static int open_mail(ism_ctl *ctx, ism_mail **m)
 {
     char path[ISM_PATH_MAX + 16];
@@ -151,7 +136,7 @@ static void print_list(const ism_ctl *ctx, char **v, size_t n, const char *key, 
         printf("[");
         for (size_t i = 0; i < n; i++) {
             printf("%s\n  {\"%s\": ", i ? "," : "", key);
-            jstr(v[i]);
+            ism_ctl_jstr(v[i]);
             printf("}");
         }
         printf("%s]\n", n ? "\n" : "");

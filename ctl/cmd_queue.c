@@ -51,21 +51,6 @@ static void policy_usage(void)
                     "       ismailctl policy remove DOMAIN\n");
 }
 
-static void jstr(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 /* Takes a trailing --json (besides the global one before the command). */
 static void take_json(ism_ctl *ctx, int *argc, char **argv)
 {
@@ -125,19 +110,19 @@ static int queue_list(ism_ctl *ctx, ism_queue *q)
         if (ctx->json) {
             printf("%s\n  {\"id\": %lld, \"message\": %lld, \"sender\": ", i ? "," : "", (long long)it->id,
                    (long long)it->msg);
-            jstr(it->sender);
+            ism_ctl_jstr(it->sender);
             printf(", \"domain\": ");
-            jstr(it->domain);
+            ism_ctl_jstr(it->domain);
             printf(", \"recipients\": [");
             for (size_t r = 0; r < it->n_rcpts; r++) {
                 printf("%s", r ? ", " : "");
-                jstr(it->rcpts[r]);
+                ism_ctl_jstr(it->rcpts[r]);
             }
             printf("], \"size\": %lu, \"attempts\": %d, \"created_ms\": %lld, \"last_ms\": %lld, \"next_ms\": %lld, "
                    "\"reason\": ",
                    (unsigned long)it->size, it->attempts, (long long)it->created_ms, (long long)it->last_ms,
                    (long long)it->next_ms);
-            jstr(it->reason);
+            ism_ctl_jstr(it->reason);
             printf("}");
             continue;
         }
@@ -319,9 +304,9 @@ int ism_ctl_route(ism_ctl *ctx, int argc, char **argv)
         for (size_t i = 0; i < n; i++) {
             if (ctx->json) {
                 printf("%s\n  {\"domain\": ", i ? "," : "");
-                jstr(v[i].domain);
+                ism_ctl_jstr(v[i].domain);
                 printf(", \"host\": ");
-                jstr(v[i].host);
+                ism_ctl_jstr(v[i].host);
                 printf(", \"port\": %d}", v[i].port);
             } else {
                 printf("%-30s -> %s port %d\n", v[i].domain, v[i].host, v[i].port);
@@ -384,9 +369,9 @@ int ism_ctl_policy(ism_ctl *ctx, int argc, char **argv)
         for (size_t i = 0; i < n; i++) {
             if (ctx->json) {
                 printf("%s\n  {\"domain\": ", i ? "," : "");
-                jstr(v[i].domain);
+                ism_ctl_jstr(v[i].domain);
                 printf(", \"policy\": ");
-                jstr(ism_tls_policy_name(v[i].policy));
+                ism_ctl_jstr(ism_tls_policy_name(v[i].policy));
                 printf("}");
             } else {
                 printf("%-30s %s\n", v[i].domain, ism_tls_policy_name(v[i].policy));

@@ -18,6 +18,8 @@ typedef struct {
 
 /* Prints "ismailctl: MESSAGE" and returns the exit code for the error's kind. */
 int ism_ctl_fail(const ism_err *err);
+/* Prints s as a JSON string (quotes, backslashes and control characters escaped). */
+void ism_ctl_jstr(const char *s);
 
 /* argv[0] is the group's word ("cert"), argv[1] the subcommand. */
 int ism_ctl_csr(ism_ctl *ctx, int argc, char **argv);

@@ -92,8 +92,7 @@ static int strcasecmp_ascii(const char *a, const char *b)
     return (unsigned char)*a - (unsigned char)*b;
 }
 
-/* Prints s as a JSON string. */
-static void jstr(const char *s)
+void ism_ctl_jstr(const char *s)
 {
     putchar('"');
     for (; *s; s++) {
@@ -122,13 +121,13 @@ static int cmd_show(ism_store *st)
         int is_def = strcmp(v, d->def) == 0;
         if (json) {
             printf("%s\n  {\"key\": ", i ? "," : "");
-            jstr(d->key);
+            ism_ctl_jstr(d->key);
             printf(", \"value\": ");
-            jstr(v);
+            ism_ctl_jstr(v);
             printf(", \"default\": ");
-            jstr(d->def);
+            ism_ctl_jstr(d->def);
             printf(", \"is_default\": %s, \"description\": ", is_def ? "true" : "false");
-            jstr(d->desc);
+            ism_ctl_jstr(d->desc);
             printf("}");
         } else {
             printf("%-26s %-14s%s  %s\n", d->key, *v ? v : "\"\"", is_def ? " (default)" : "", d->desc);
@@ -155,9 +154,9 @@ static int cmd_get(ism_store *st, const char *key)
         return fail(&err);
     if (json) {
         printf("{\"key\": ");
-        jstr(key);
+        ism_ctl_jstr(key);
         printf(", \"value\": ");
-        jstr(ism_config_str(&cfg, (ism_setting_id)id));
+        ism_ctl_jstr(ism_config_str(&cfg, (ism_setting_id)id));
         printf("}\n");
     } else {
         printf("%s\n", ism_config_str(&cfg, (ism_setting_id)id));
@@ -178,17 +177,17 @@ static int cmd_status(ism_store *st)
                "\"up_to_date\": %s, \"error\": ",
                (long long)rev, (long long)s.applied_revision, (long long)s.applied_at_ms,
                s.applied_revision >= rev ? "true" : "false");
-        jstr(s.error);
+        ism_ctl_jstr(s.error);
         printf(", \"listeners\": [");
         for (int i = 0; i < s.n_listeners; i++) {
             const ism_listener_state *l = &s.listeners[i];
             printf("%s\n  {\"name\": ", i ? "," : "");
-            jstr(l->name);
+            ism_ctl_jstr(l->name);
             printf(", \"port\": %d, \"open\": %s, \"tls\": %s, \"fingerprint\": ", l->port,
                    l->open ? "true" : "false", l->tls ? "true" : "false");
-            jstr(l->fingerprint);
+            ism_ctl_jstr(l->fingerprint);
             printf(", \"error\": ");
-            jstr(l->error);
+            ism_ctl_jstr(l->error);
             printf("}");
         }
         printf("\n]}\n");
@@ -233,15 +232,15 @@ static int cmd_domain_list(ism_store *st)
     for (size_t i = 0; i < n; i++) {
         if (json) {
             printf("%s\n  {\"domain\": ", i ? "," : "");
-            jstr(v[i].domain);
+            ism_ctl_jstr(v[i].domain);
             printf(", \"ip\": ");
-            jstr(v[i].ip);
+            ism_ctl_jstr(v[i].ip);
             printf(", \"port\": %d, \"cert\": ", v[i].port);
-            jstr(v[i].cert_file);
+            ism_ctl_jstr(v[i].cert_file);
             printf(", \"key\": ");
-            jstr(v[i].key_file);
+            ism_ctl_jstr(v[i].key_file);
             printf(", \"ca\": ");
-            jstr(v[i].ca_file);
+            ism_ctl_jstr(v[i].ca_file);
             printf("}");
         } else {
             printf("%-30s %-15s %-5d cert %s  key %s%s%s\n", v[i].domain, v[i].ip, v[i].port, v[i].cert_file,
