@@ -289,6 +289,61 @@ int ism_ctl_queue(ism_ctl *ctx, int argc, char **argv)
     return rc;
 }
 
+/* Prints n elements of size bytes at v: a JSON array of objects whose
+ * members row_json prints, or a line each from row_text, or `empty` on
+ * stderr when there are none. */
+static void print_rows(const ism_ctl *ctx, const void *v, size_t n, size_t size, void (*row_json)(const void *),
+                       void (*row_text)(const void *), const char *empty)
+{
+    if (ctx->json)
+        printf("[");
+    for (size_t i = 0; i < n; i++) {
+        const void *e = (const char *)v + i * size;
+        if (ctx->json) {
+            printf("%s\n  {", i ? "," : "");
+            row_json(e);
+            printf("}");
+        } else {
+            row_text(e);
+        }
+    }
+    if (ctx->json)
+        printf("%s]\n", n ? "\n" : "");
+    else if (n == 0)
+        fprintf(stderr, "%s\n", empty);
+}
+
+static void route_json(const void *e)
+{
+    const ism_route *r = e;
+    printf("\"domain\": ");
+    ism_ctl_jstr(r->domain);
+    printf(", \"host\": ");
+    ism_ctl_jstr(r->host);
+    printf(", \"port\": %d", r->port);
+}
+
+static void route_text(const void *e)
+{
+    const ism_route *r = e;
+    printf("%-30s -> %s port %d\n", r->domain, r->host, r->port);
+}
+
+static void policy_json(const void *e)
+{
+    const ism_tls_policy_entry *p = e;
+    printf("\"domain\": ");
+    ism_ctl_jstr(p->domain);
+    printf(", \"policy\": ");
+    ism_ctl_jstr(ism_tls_policy_name(p->policy));
+}
+
+static void policy_text(const void *e)
+{
+    const ism_tls_policy_entry *p = e;
+    printf("%-30s %s\n", p->domain, ism_tls_policy_name(p->policy));
+}
+
 int ism_ctl_route(ism_ctl *ctx, int argc, char **argv)
 {
     take_json(ctx, &argc, argv);
@@ -299,23 +354,8 @@ int ism_ctl_route(ism_ctl *ctx, int argc, char **argv)
         size_t n;
         if (ism_store_route_list(ctx->store, &v, &n, &err))
             return ism_ctl_fail(&err);
-        if (ctx->json)
-            printf("[");
-        for (size_t i = 0; i < n; i++) {
-            if (ctx->json) {
-                printf("%s\n  {\"domain\": ", i ? "," : "");
-                ism_ctl_jstr(v[i].domain);
-                printf(", \"host\": ");
-                ism_ctl_jstr(v[i].host);
-                printf(", \"port\": %d}", v[i].port);
-            } else {
-                printf("%-30s -> %s port %d\n", v[i].domain, v[i].host, v[i].port);
-            }
-        }
-        if (ctx->json)
-            printf("%s]\n", n ? "\n" : "");
-        else if (n == 0)
-            fprintf(stderr, "no routes: mail goes to each domain's MX hosts (or smtp.relay.host)\n");
+        print_rows(ctx, v, n, sizeof *v, route_json, route_text,
+                   "no routes: mail goes to each domain's MX hosts (or smtp.relay.host)");
         free(v);
         return ISM_EXIT_OK;
     }
@@ -364,23 +404,8 @@ int ism_ctl_policy(ism_ctl *ctx, int argc, char **argv)
         size_t n;
         if (ism_store_policy_list(ctx->store, &v, &n, &err))
             return ism_ctl_fail(&err);
-        if (ctx->json)
-            printf("[");
-        for (size_t i = 0; i < n; i++) {
-            if (ctx->json) {
-                printf("%s\n  {\"domain\": ", i ? "," : "");
-                ism_ctl_jstr(v[i].domain);
-                printf(", \"policy\": ");
-                ism_ctl_jstr(ism_tls_policy_name(v[i].policy));
-                printf("}");
-            } else {
-                printf("%-30s %s\n", v[i].domain, ism_tls_policy_name(v[i].policy));
-            }
-        }
-        if (ctx->json)
-            printf("%s]\n", n ? "\n" : "");
-        else if (n == 0)
-            fprintf(stderr, "no TLS policies: the SMTP Outgoing and Verify Certificate Domain checkboxes decide\n");
+        print_rows(ctx, v, n, sizeof *v, policy_json, policy_text,
+                   "no TLS policies: the SMTP Outgoing and Verify Certificate Domain checkboxes decide");
         free(v);
         return ISM_EXIT_OK;
     }
