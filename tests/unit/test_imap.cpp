@@ -3,109 +3,23 @@
 // AUTHENTICATE PLAIN, LIST, SELECT/EXAMINE, FETCH and UID FETCH with sequence
 // sets, \Seen set by BODY[] and not by BODY.PEEK[], STORE, EXPUNGE, SEARCH,
 // NOOP reporting changes made elsewhere.
-#include "ism_log.h"
-#include "ism_mail.h"
-#include "proto.h"
-#include "testdir.h"
+#include "mail_session.h"
 
 #include <CppUTest/TestHarness.h>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
-static std::string b64(const std::string &in)
-{
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-        out += a[v >> 18];
-        out += a[v >> 12 & 63];
-        out += a[v >> 6 & 63];
-        out += a[v & 63];
-    }
-    if (in.size() - i == 1) {
-        unsigned v = (unsigned char)in[i] << 16;
-        out += a[v >> 18];
-        out += a[v >> 12 & 63];
-        out += "==";
-    } else if (in.size() - i == 2) {
-        unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
-        out += a[v >> 18];
-        out += a[v >> 12 & 63];
-        out += a[v >> 6 & 63];
-        out += '=';
-    }
-    return out;
-}
-
-static const char *const USER = "alice@example.test";
-static const char *const PASS = "correct horse";
 static const std::string MSG1 = "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: one\r\n"
                                 " folded\r\n\r\nHello Alice\r\n";
 static const std::string MSG2 = "Subject: two\r\n\r\nsecond message\r\n.with a dot\r\n";
 static const std::string MSG3 = "Subject: three\r\nX-Big: yes\r\n\r\n" + std::string(1000, 'x') + "\r\n";
 
-TEST_GROUP(Imap)
+TEST_GROUP_BASE(Imap, MailSessionTest)
 {
-    std::string dir;
-    ism_mail *m = nullptr;
-    ism_err err = {};
-    ism_proto_env env;
-    ism_buf out = {};
-    void *st = nullptr;
-
     void setup() override
     {
-        ism_log_open(nullptr, 0); // failed logins are logged; keep the test output clean
-        dir = ism_test_mkdtemp();
-        LONGS_EQUAL_TEXT(0, ism_mail_open(&m, (dir + "/mail.db").c_str(), &err), err.msg);
-        LONGS_EQUAL_TEXT(0, ism_mail_domain_add(m, "example.test", &err), err.msg);
-        LONGS_EQUAL_TEXT(0, ism_mail_user_add(m, USER, PASS, &err), err.msg);
-        for (const std::string *msg : {&MSG1, &MSG2, &MSG3})
-            LONGS_EQUAL_TEXT(0, ism_mail_deliver(m, USER, msg->data(), msg->size(), &err), err.msg);
-        memset(&env, 0, sizeof env);
-        env.hostname = "mail.example.test";
-        env.peer_addr = "192.0.2.1";
-        env.mail = m;
-        start();
-    }
-    void teardown() override
-    {
-        stop();
-        ism_buf_free(&out);
-        ism_mail_close(m);
-        ism_test_rmtree(dir);
-        ism_log_open(nullptr, 1);
-    }
-    void start()
-    {
-        st = calloc(1, ism_proto_imap.state_size);
-        ism_proto_imap.begin(st, &env, &out);
-    }
-    void stop()
-    {
-        if (st) {
-            ism_proto_imap.end(st);
-            free(st);
-            st = nullptr;
-        }
-    }
-    std::string take()
-    {
-        std::string r(out.p ? out.p : "", out.len);
-        out.len = 0;
-        return r;
-    }
-    ism_proto_action cmd(const std::string &line)
-    {
-        return ism_proto_imap.line(st, &env, line.data(), line.size(), &out);
-    }
-    std::string reply(const std::string &line)
-    {
-        cmd(line);
-        return take();
+        open(ism_proto_imap, {&MSG1, &MSG2, &MSG3});
     }
     void login()
     {
@@ -188,7 +102,7 @@ TEST(Imap, LoginDisabledBeforeTlsWhenRequired)
     STRCMP_CONTAINS("LOGINDISABLED", r.c_str());
     STRCMP_CONTAINS("a1 NO [PRIVACYREQUIRED]", reply(std::string("a1 LOGIN ") + USER + " \"" + PASS + "\"").c_str());
     STRCMP_CONTAINS("a2 NO [PRIVACYREQUIRED]",
-                    reply("a2 AUTHENTICATE PLAIN " + b64(std::string("\0", 1) + USER + '\0' + PASS)).c_str());
+                    reply("a2 AUTHENTICATE PLAIN " + ism_test_b64(std::string("\0", 1) + USER + '\0' + PASS)).c_str());
     STRCMP_CONTAINS("a3 BAD Log in first", reply("a3 SELECT INBOX").c_str());
 
     LONGS_EQUAL(ISM_PROTO_STARTTLS, cmd("t1 STARTTLS"));
@@ -267,7 +181,7 @@ TEST(Imap, AuthenticatePlainWithContinuation)
 {
     take();
     STRCMP_EQUAL("+ \r\n", reply("a1 AUTHENTICATE PLAIN").c_str());
-    std::string r = reply(b64(std::string("\0", 1) + USER + '\0' + PASS));
+    std::string r = reply(ism_test_b64(std::string("\0", 1) + USER + '\0' + PASS));
     STRCMP_CONTAINS("a1 OK [CAPABILITY", r.c_str());
 }
 
@@ -275,8 +189,8 @@ TEST(Imap, AuthenticatePlainWithInitialResponse)
 {
     take();
     STRCMP_CONTAINS("a1 NO [AUTHENTICATIONFAILED]",
-                    reply("a1 AUTHENTICATE PLAIN " + b64(std::string("\0", 1) + USER + '\0' + "nope")).c_str());
-    STRCMP_CONTAINS("a2 OK", reply("a2 AUTHENTICATE PLAIN " + b64(std::string("\0", 1) + USER + '\0' + PASS)).c_str());
+                    reply("a1 AUTHENTICATE PLAIN " + ism_test_b64(std::string("\0", 1) + USER + '\0' + "nope")).c_str());
+    STRCMP_CONTAINS("a2 OK", reply("a2 AUTHENTICATE PLAIN " + ism_test_b64(std::string("\0", 1) + USER + '\0' + PASS)).c_str());
 }
 
 TEST(Imap, AuthenticateCanceledAndMalformed)

@@ -1,10 +1,7 @@
 // The POP3 session state machine against a real mail store: CAPA and STLS,
 // credentials refused in plaintext when TLS is required, USER/PASS and AUTH
 // PLAIN, the maildrop snapshot, RETR/TOP dot-stuffing, DELE/RSET/QUIT, UIDL.
-#include "ism_log.h"
-#include "ism_mail.h"
-#include "proto.h"
-#include "testdir.h"
+#include "mail_session.h"
 
 #include <CppUTest/TestHarness.h>
 #include <cstdlib>
@@ -12,99 +9,16 @@
 #include <string>
 #include <vector>
 
-static std::string b64(const std::string &in)
-{
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-        out += a[v >> 18];
-        out += a[v >> 12 & 63];
-        out += a[v >> 6 & 63];
-        out += a[v & 63];
-    }
-    if (in.size() - i == 1) {
-        unsigned v = (unsigned char)in[i] << 16;
-        out += a[v >> 18];
-        out += a[v >> 12 & 63];
-        out += "==";
-    } else if (in.size() - i == 2) {
-        unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
-        out += a[v >> 18];
-        out += a[v >> 12 & 63];
-        out += a[v >> 6 & 63];
-        out += '=';
-    }
-    return out;
-}
-
-static const char *const USER = "alice@example.test";
-static const char *const PASS = "correct horse";
 static const std::string MSG1 = "From: bob@example.test\r\nSubject: one\r\n\r\nHello Alice\r\n";
 static const std::string MSG2 = "From: bob@example.test\r\nSubject: dots\r\n\r\n.hidden line\r\n..two dots\r\n.\r\n"
                                 "line 4\r\nline 5\r\n";
 static const std::string MSG3 = "Subject: three\r\n\r\nthird\r\n";
 
-TEST_GROUP(Pop3)
+TEST_GROUP_BASE(Pop3, MailSessionTest)
 {
-    std::string dir;
-    ism_mail *m = nullptr;
-    ism_err err = {};
-    ism_proto_env env;
-    ism_buf out = {};
-    void *st = nullptr;
-
     void setup() override
     {
-        ism_log_open(nullptr, 0); // failed logins are logged; keep the test output clean
-        dir = ism_test_mkdtemp();
-        LONGS_EQUAL_TEXT(0, ism_mail_open(&m, (dir + "/mail.db").c_str(), &err), err.msg);
-        LONGS_EQUAL_TEXT(0, ism_mail_domain_add(m, "example.test", &err), err.msg);
-        LONGS_EQUAL_TEXT(0, ism_mail_user_add(m, USER, PASS, &err), err.msg);
-        for (const std::string *msg : {&MSG1, &MSG2, &MSG3})
-            LONGS_EQUAL_TEXT(0, ism_mail_deliver(m, USER, msg->data(), msg->size(), &err), err.msg);
-        memset(&env, 0, sizeof env);
-        env.hostname = "mail.example.test";
-        env.peer_addr = "192.0.2.1";
-        env.mail = m;
-        start();
-    }
-    void teardown() override
-    {
-        stop();
-        ism_buf_free(&out);
-        ism_mail_close(m);
-        ism_test_rmtree(dir);
-        ism_log_open(nullptr, 1);
-    }
-    void start()
-    {
-        st = calloc(1, ism_proto_pop3.state_size);
-        ism_proto_pop3.begin(st, &env, &out);
-    }
-    void stop()
-    {
-        if (st) {
-            ism_proto_pop3.end(st);
-            free(st);
-            st = nullptr;
-        }
-    }
-    std::string take()
-    {
-        std::string r(out.p ? out.p : "", out.len);
-        out.len = 0;
-        return r;
-    }
-    ism_proto_action cmd(const std::string &line)
-    {
-        return ism_proto_pop3.line(st, &env, line.data(), line.size(), &out);
-    }
-    std::string reply(const std::string &line)
-    {
-        cmd(line);
-        return take();
+        open(ism_proto_pop3, {&MSG1, &MSG2, &MSG3});
     }
     void login()
     {
@@ -155,7 +69,7 @@ TEST(Pop3, CredentialsRefusedInPlaintextWhenTlsIsRequired)
     STRCMP_CONTAINS("STLS", r.c_str());
     STRCMP_CONTAINS("-ERR [AUTH] Plaintext authentication is disabled", reply(std::string("USER ") + USER).c_str());
     STRCMP_CONTAINS("-ERR [AUTH]", reply(std::string("PASS ") + PASS).c_str());
-    STRCMP_CONTAINS("-ERR [AUTH]", reply("AUTH PLAIN " + b64(std::string("\0", 1) + USER + '\0' + PASS)).c_str());
+    STRCMP_CONTAINS("-ERR [AUTH]", reply("AUTH PLAIN " + ism_test_b64(std::string("\0", 1) + USER + '\0' + PASS)).c_str());
     STRCMP_CONTAINS("-ERR", reply("STAT").c_str());
 
     LONGS_EQUAL(ISM_PROTO_STARTTLS, cmd("STLS"));
@@ -229,7 +143,7 @@ TEST(Pop3, ThreeWrongPasswordsClose)
 TEST(Pop3, AuthPlainWithInitialResponse)
 {
     take();
-    std::string r = reply("AUTH PLAIN " + b64(std::string("\0", 1) + USER + '\0' + PASS));
+    std::string r = reply("AUTH PLAIN " + ism_test_b64(std::string("\0", 1) + USER + '\0' + PASS));
     STRCMP_CONTAINS("+OK Logged in as alice@example.test", r.c_str());
 }
 
@@ -238,7 +152,7 @@ TEST(Pop3, AuthPlainWithContinuation)
     take();
     STRCMP_EQUAL("+ \r\n", reply("AUTH PLAIN").c_str());
     // The response line is not a command: "STAT" here would be base64.
-    STRCMP_CONTAINS("+OK Logged in", reply(b64(std::string(USER) + '\0' + USER + '\0' + PASS)).c_str());
+    STRCMP_CONTAINS("+OK Logged in", reply(ism_test_b64(std::string(USER) + '\0' + USER + '\0' + PASS)).c_str());
 }
 
 TEST(Pop3, AuthPlainCanceledMalformedAndWrong)
@@ -248,10 +162,10 @@ TEST(Pop3, AuthPlainCanceledMalformedAndWrong)
     STRCMP_EQUAL("-ERR Authentication canceled\r\n", reply("*").c_str());
     reply("AUTH PLAIN");
     STRCMP_CONTAINS("-ERR Malformed AUTH PLAIN", reply("not base64!").c_str());
-    STRCMP_CONTAINS("-ERR [AUTH] Wrong", reply("AUTH PLAIN " + b64(std::string("\0", 1) + USER + '\0' + "bad")).c_str());
+    STRCMP_CONTAINS("-ERR [AUTH] Wrong", reply("AUTH PLAIN " + ism_test_b64(std::string("\0", 1) + USER + '\0' + "bad")).c_str());
     // Another authorization identity than the login's own is not supported.
     STRCMP_CONTAINS("-ERR Malformed",
-                    reply("AUTH PLAIN " + b64(std::string("bob@example.test\0", 17) + USER + '\0' + PASS)).c_str());
+                    reply("AUTH PLAIN " + ism_test_b64(std::string("bob@example.test\0", 17) + USER + '\0' + PASS)).c_str());
     STRCMP_CONTAINS("-ERR Unsupported authentication mechanism", reply("AUTH CRAM-MD5").c_str());
     STRCMP_CONTAINS("PLAIN", reply("AUTH").c_str());
 }

@@ -114,33 +114,6 @@ TEST(Smtp, UnknownAndPrefixVerbs)
 #include <ctime>
 #include <vector>
 
-static std::string b64(const std::string &in)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string r;
-    size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-        r += t[v >> 18];
-        r += t[(v >> 12) & 63];
-        r += t[(v >> 6) & 63];
-        r += t[v & 63];
-    }
-    if (in.size() - i == 1) {
-        unsigned v = (unsigned char)in[i] << 16;
-        r += t[v >> 18];
-        r += t[(v >> 12) & 63];
-        r += "==";
-    } else if (in.size() - i == 2) {
-        unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
-        r += t[v >> 18];
-        r += t[(v >> 12) & 63];
-        r += t[(v >> 6) & 63];
-        r += '=';
-    }
-    return r;
-}
-
 TEST_GROUP(SmtpMail)
 {
     std::string dir;
@@ -209,7 +182,7 @@ TEST_GROUP(SmtpMail)
     }
     std::string auth_plain(const char *user, const char *pw)
     {
-        return cmd("AUTH PLAIN " + b64(std::string("\0", 1) + user + std::string("\0", 1) + pw));
+        return cmd("AUTH PLAIN " + ism_test_b64(std::string("\0", 1) + user + std::string("\0", 1) + pw));
     }
     // MAIL, RCPT, DATA, the text lines, "."; returns the reply to the dot.
     std::string send(const char *from, const char *to, const std::vector<std::string> &text)
@@ -511,7 +484,7 @@ TEST(SmtpMail, AuthPlainWithoutInitialResponse)
     in_tls();
     ehlo();
     STRCMP_EQUAL("334 \r\n", cmd("AUTH plain").c_str());
-    STRCMP_CONTAINS("235", cmd(b64(std::string("alice@example.test\0alice@example.test\0alice-password", 52))).c_str());
+    STRCMP_CONTAINS("235", cmd(ism_test_b64(std::string("alice@example.test\0alice@example.test\0alice-password", 52))).c_str());
 }
 
 TEST(SmtpMail, AuthPlainForAnotherIdentityAndMalformedAreRefused)
@@ -521,8 +494,8 @@ TEST(SmtpMail, AuthPlainForAnotherIdentityAndMalformedAreRefused)
     in_tls();
     ehlo();
     std::string other = std::string("bob@example.test\0alice@example.test\0alice-password", 50);
-    STRCMP_CONTAINS("535", cmd("AUTH PLAIN " + b64(other)).c_str());
-    STRCMP_CONTAINS("501 5.5.2", cmd("AUTH PLAIN " + b64("no-nuls-here")).c_str());
+    STRCMP_CONTAINS("535", cmd("AUTH PLAIN " + ism_test_b64(other)).c_str());
+    STRCMP_CONTAINS("501 5.5.2", cmd("AUTH PLAIN " + ism_test_b64("no-nuls-here")).c_str());
     STRCMP_CONTAINS("501 5.5.2", cmd("AUTH PLAIN !!!notbase64").c_str());
     STRCMP_CONTAINS("504 5.5.4", cmd("AUTH CRAM-MD5").c_str());
 }
@@ -534,11 +507,11 @@ TEST(SmtpMail, AuthLoginRightAndWrong)
     in_tls();
     ehlo();
     STRCMP_EQUAL("334 VXNlcm5hbWU6\r\n", cmd("AUTH LOGIN").c_str());
-    STRCMP_EQUAL("334 UGFzc3dvcmQ6\r\n", cmd(b64("alice@example.test")).c_str());
-    STRCMP_CONTAINS("535 5.7.8", cmd(b64("bad-password")).c_str());
+    STRCMP_EQUAL("334 UGFzc3dvcmQ6\r\n", cmd(ism_test_b64("alice@example.test")).c_str());
+    STRCMP_CONTAINS("535 5.7.8", cmd(ism_test_b64("bad-password")).c_str());
     // With the user name as the initial response.
-    STRCMP_EQUAL("334 UGFzc3dvcmQ6\r\n", cmd("AUTH LOGIN " + b64("alice@example.test")).c_str());
-    STRCMP_CONTAINS("235 2.7.0", cmd(b64("alice-password")).c_str());
+    STRCMP_EQUAL("334 UGFzc3dvcmQ6\r\n", cmd("AUTH LOGIN " + ism_test_b64("alice@example.test")).c_str());
+    STRCMP_CONTAINS("235 2.7.0", cmd(ism_test_b64("alice-password")).c_str());
     STRCMP_EQUAL("", s.login_user); // nothing of the exchange is kept
 }
 
@@ -577,7 +550,7 @@ TEST(SmtpMail, ThirdFailedAuthClosesTheSession)
     auth_plain("alice@example.test", "wrong-1");
     auth_plain("alice@example.test", "wrong-2");
     std::string nul(1, '\0');
-    LONGS_EQUAL(ISM_PROTO_CLOSE, line("AUTH PLAIN " + b64(nul + "alice@example.test" + nul + "wrong-3")));
+    LONGS_EQUAL(ISM_PROTO_CLOSE, line("AUTH PLAIN " + ism_test_b64(nul + "alice@example.test" + nul + "wrong-3")));
     STRCMP_CONTAINS("421 4.7.0", take().c_str());
 }
 

@@ -48,3 +48,30 @@ void ism_test_rmtree(const std::string &dir)
         fprintf(stderr, "cannot remove %s\n", dir.c_str());
 }
 #endif
+
+std::string ism_test_b64(const std::string &in)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+        out += a[v >> 18];
+        out += a[v >> 12 & 63];
+        out += a[v >> 6 & 63];
+        out += a[v & 63];
+    }
+    if (in.size() - i == 1) {
+        unsigned v = (unsigned char)in[i] << 16;
+        out += a[v >> 18];
+        out += a[v >> 12 & 63];
+        out += "==";
+    } else if (in.size() - i == 2) {
+        unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
+        out += a[v >> 18];
+        out += a[v >> 12 & 63];
+        out += a[v >> 6 & 63];
+        out += '=';
+    }
+    return out;
+}
