@@ -72,6 +72,14 @@ void mgr_status(UINT ids, const char *a1, const char *a2);
 void mgr_get_text(HWND dlg, int id, char *out, size_t outsz);
 void mgr_set_text(HWND dlg, int id, const char *utf8);
 
+/* The top-level window a control or tab page is in. */
+HWND mgr_top(HWND h);
+/* Enables or disables control id of dlg (a dialog or a tab page). A control
+ * that is disabled while it has the focus first hands the focus to control
+ * to of dlg: the focus never rests on a disabled control, where the keyboard
+ * would lose it. */
+void mgr_enable(HWND dlg, int id, int on, int to);
+
 /* ---- list views (ui.c) ---- */
 
 /* Report view, full-row select, grid lines off, columns from string ids with

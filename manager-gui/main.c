@@ -265,10 +265,7 @@ static void update_apply(app *a)
     const char *keys[ISM_SETTING_COUNT];
     char vals[ISM_SETTING_COUNT][MGR_VALUE_MAX];
     size_t n = mgr_form_changes(&a->form, &a->cfg, keys, vals);
-    HWND apply = GetDlgItem(a->dlg, IDC_APPLY);
-    if (!n && GetFocus() == apply) /* do not leave the focus on a disabled button */
-        SendMessageW(a->dlg, WM_NEXTDLGCTL, (WPARAM)GetDlgItem(a->dlg, IDCANCEL), TRUE);
-    EnableWindow(apply, n > 0);
+    mgr_enable(a->dlg, IDC_APPLY, n > 0, IDCANCEL);
     if (!a->waiting) {
         if (n)
             set_status(a, IDS_MODIFIED, NULL, NULL);

@@ -26,11 +26,6 @@
 
 /* ---- small helpers ---- */
 
-static HWND top_of(HWND h)
-{
-    return GetAncestor(h, GA_ROOT);
-}
-
 /* The word for a key state, from the string table ("match|mismatch|..."). */
 static void key_word(ism_key_state k, char *out, size_t outsz)
 {
@@ -125,18 +120,9 @@ static void update_buttons(HWND page)
 {
     int csr = mgr_lv_selected(GetDlgItem(page, IDC_CSR_LIST)) >= 0;
     int crt = mgr_lv_selected(GetDlgItem(page, IDC_CERT_LIST)) >= 0;
-    HWND focus = GetFocus();
-    static const struct {
-        int id, which;
-    } b[] = {{IDC_CSR_VIEW, 0}, {IDC_CERT_VIEW, 1}, {IDC_CERT_REMOVE, 1}};
-    for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) {
-        HWND h = GetDlgItem(page, b[i].id);
-        int on = b[i].which ? crt : csr;
-        if (!on && focus == h) /* never leave the focus on a disabled button */
-            SendMessageW(top_of(page), WM_NEXTDLGCTL, (WPARAM)GetDlgItem(page, b[i].which ? IDC_CERT_LIST : IDC_CSR_LIST),
-                         TRUE);
-        EnableWindow(h, on);
-    }
+    mgr_enable(page, IDC_CSR_VIEW, csr, IDC_CSR_LIST);
+    mgr_enable(page, IDC_CERT_VIEW, crt, IDC_CERT_LIST);
+    mgr_enable(page, IDC_CERT_REMOVE, crt, IDC_CERT_LIST);
 }
 
 static void fill_csrs(HWND page, const char *select)
@@ -343,10 +329,7 @@ static int csr_validate(HWND dlg, csr_dlg *c, int all)
         else
             InvalidateRect(GetDlgItem(dlg, csr_fields[i].id + IDC_CSR_MSG_OFFSET), NULL, TRUE);
     }
-    HWND save = GetDlgItem(dlg, IDOK);
-    if (!ok && GetFocus() == save)
-        SendMessageW(dlg, WM_NEXTDLGCTL, (WPARAM)GetDlgItem(dlg, IDCANCEL), TRUE);
-    EnableWindow(save, ok);
+    mgr_enable(dlg, IDOK, ok, IDCANCEL);
     return ok;
 }
 
@@ -460,7 +443,7 @@ static void csr_new(HWND page)
 {
     csr_dlg c;
     memset(&c, 0, sizeof c);
-    if (DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_CSR_NEW), top_of(page), csr_proc, (LPARAM)&c) == IDOK)
+    if (DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_CSR_NEW), mgr_top(page), csr_proc, (LPARAM)&c) == IDOK)
         fill_csrs(page, c.domain);
     update_buttons(page);
 }
@@ -743,7 +726,7 @@ static void view(HWND page, int is_csr)
     if (!info)
         return;
     if (ism_cert_show(&g_app.paths, domain, is_csr, info, &err)) {
-        mgr_box(top_of(page), MB_OK | MB_ICONWARNING, IDS_VIEW_FAILED, err.msg, NULL);
+        mgr_box(mgr_top(page), MB_OK | MB_ICONWARNING, IDS_VIEW_FAILED, err.msg, NULL);
     } else {
         view_dlg v = {info, NULL, 0};
         ism_err e = {0};
@@ -752,7 +735,7 @@ static void view(HWND page, int is_csr)
             v.pem = NULL;
             v.pem_len = 0;
         }
-        DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_CERT_VIEW), top_of(page), view_proc, (LPARAM)&v);
+        DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_CERT_VIEW), mgr_top(page), view_proc, (LPARAM)&v);
         free(v.pem);
     }
     free(info);
@@ -946,7 +929,7 @@ static void checks_text(const ism_cert_result *res, const scratch *s, char *out,
 
 static void install(HWND page)
 {
-    HWND top = top_of(page);
+    HWND top = mgr_top(page);
     pw_dlg pw;
     char file[FILE_MAX];
     memset(&pw, 0, sizeof pw);
@@ -1041,7 +1024,7 @@ out:
 
 static void remove_cert(HWND page)
 {
-    HWND top = top_of(page);
+    HWND top = mgr_top(page);
     char domain[256], crt[FILE_MAX], key[FILE_MAX];
     if (!selected_domain(GetDlgItem(page, IDC_CERT_LIST), domain, sizeof domain))
         return;

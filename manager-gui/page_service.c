@@ -34,11 +34,6 @@ static struct {
     int n_shown;
 } g_svc;
 
-static HWND top_of(HWND h)
-{
-    return GetAncestor(h, GA_ROOT);
-}
-
 /* The system's words for a Windows error, as UTF-8. */
 static void system_message(DWORD code, char *out, size_t outsz)
 {
@@ -209,10 +204,7 @@ static void show_listeners(HWND page, const ism_listener_state *ls, int n)
 
 static void enable(HWND page, int id, int on)
 {
-    HWND b = GetDlgItem(page, id);
-    if (!on && GetFocus() == b)
-        SendMessageW(top_of(page), WM_NEXTDLGCTL, (WPARAM)GetDlgItem(page, IDC_SVC_LIST), TRUE);
-    EnableWindow(b, on);
+    mgr_enable(page, id, on, IDC_SVC_LIST);
 }
 
 static int start_service(HWND page, int quiet);
@@ -236,7 +228,7 @@ static void refresh(HWND page)
             char secs[16];
             g_svc.restart_pending = 0;
             snprintf(secs, sizeof secs, "%d", RESTART_TIMEOUT_S);
-            mgr_box(top_of(page), MB_OK | MB_ICONWARNING, IDS_SVC_RESTART_TIMEOUT, secs, NULL);
+            mgr_box(mgr_top(page), MB_OK | MB_ICONWARNING, IDS_SVC_RESTART_TIMEOUT, secs, NULL);
         }
     }
 
@@ -318,7 +310,7 @@ static int start_service(HWND page, int quiet)
     if (error && error != ERROR_SERVICE_ALREADY_RUNNING) {
         if (!quiet) {
             system_message(error, why, sizeof why);
-            mgr_box(top_of(page), MB_OK | MB_ICONWARNING, IDS_SVC_START_FAILED, why, NULL);
+            mgr_box(mgr_top(page), MB_OK | MB_ICONWARNING, IDS_SVC_START_FAILED, why, NULL);
         }
         return -1;
     }
@@ -340,7 +332,7 @@ static int stop_service(HWND page)
         CloseServiceHandle(svc);
     if (error && error != ERROR_SERVICE_NOT_ACTIVE) {
         system_message(error, why, sizeof why);
-        mgr_box(top_of(page), MB_OK | MB_ICONWARNING, IDS_SVC_STOP_FAILED, why, NULL);
+        mgr_box(mgr_top(page), MB_OK | MB_ICONWARNING, IDS_SVC_STOP_FAILED, why, NULL);
         return -1;
     }
     return 0;

@@ -15,11 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static HWND top_of(HWND h)
-{
-    return GetAncestor(h, GA_ROOT);
-}
-
 static int selected_domain(HWND page, char *out, size_t outsz)
 {
     HWND lv = GetDlgItem(page, IDC_WEB_LIST);
@@ -33,14 +28,8 @@ static int selected_domain(HWND page, char *out, size_t outsz)
 static void update_buttons(HWND page)
 {
     int sel = mgr_lv_selected(GetDlgItem(page, IDC_WEB_LIST)) >= 0;
-    HWND focus = GetFocus();
-    static const int ids[] = {IDC_WEB_EDIT, IDC_WEB_DELETE};
-    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-        HWND b = GetDlgItem(page, ids[i]);
-        if (!sel && focus == b)
-            SendMessageW(top_of(page), WM_NEXTDLGCTL, (WPARAM)GetDlgItem(page, IDC_WEB_LIST), TRUE);
-        EnableWindow(b, sel);
-    }
+    mgr_enable(page, IDC_WEB_EDIT, sel, IDC_WEB_LIST);
+    mgr_enable(page, IDC_WEB_DELETE, sel, IDC_WEB_LIST);
 }
 
 static void fill(HWND page, const char *select)
@@ -235,7 +224,7 @@ static void edit(HWND page, int add)
         if (!selected_domain(page, name, sizeof name))
             return;
         if (ism_store_domain_list(g_app.store, &v, &n, &err)) {
-            mgr_box(top_of(page), MB_OK | MB_ICONWARNING, IDS_LIST_FAILED, err.msg, NULL);
+            mgr_box(mgr_top(page), MB_OK | MB_ICONWARNING, IDS_LIST_FAILED, err.msg, NULL);
             return;
         }
         size_t i;
@@ -249,7 +238,7 @@ static void edit(HWND page, int add)
             return;
         }
     }
-    if (DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_WEB_DOMAIN), top_of(page), domain_proc, (LPARAM)&c) == IDOK)
+    if (DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_WEB_DOMAIN), mgr_top(page), domain_proc, (LPARAM)&c) == IDOK)
         fill(page, c.d.domain);
 }
 
@@ -258,14 +247,14 @@ static void delete_domain(HWND page)
     char name[256];
     if (!selected_domain(page, name, sizeof name))
         return;
-    if (mgr_box(top_of(page), MB_YESNO | MB_ICONWARNING | MB_DEFBUTTON2, IDS_WD_DELETE_CONFIRM, name, NULL) != IDYES)
+    if (mgr_box(mgr_top(page), MB_YESNO | MB_ICONWARNING | MB_DEFBUTTON2, IDS_WD_DELETE_CONFIRM, name, NULL) != IDYES)
         return;
     ism_err err = {0};
     ism_status before;
     int64_t t0, t0_wall;
     mgr_status_before(&before, &t0, &t0_wall);
     if (ism_store_domain_remove(g_app.store, name, &err))
-        mgr_box(top_of(page), MB_OK | MB_ICONWARNING, IDS_WD_DELETE_FAILED, name, err.msg);
+        mgr_box(mgr_top(page), MB_OK | MB_ICONWARNING, IDS_WD_DELETE_FAILED, name, err.msg);
     else
         mgr_after_write(&before, t0, t0_wall);
     fill(page, NULL);

@@ -98,6 +98,19 @@ void mgr_set_text(HWND dlg, int id, const char *utf8)
     free(w);
 }
 
+HWND mgr_top(HWND h)
+{
+    return GetAncestor(h, GA_ROOT);
+}
+
+void mgr_enable(HWND dlg, int id, int on, int to)
+{
+    HWND h = GetDlgItem(dlg, id);
+    if (!on && GetFocus() == h)
+        SendMessageW(mgr_top(dlg), WM_NEXTDLGCTL, (WPARAM)GetDlgItem(dlg, to), TRUE);
+    EnableWindow(h, on);
+}
+
 /* ---- list views ---- */
 
 /* Dialog units to pixels, horizontally, for a control's dialog. */
