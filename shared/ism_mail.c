@@ -26,6 +26,7 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -743,6 +744,32 @@ fail:
 int ism_mail_deliver(ism_mail *m, const char *address, const char *data, size_t len, ism_err *err)
 {
     return ism_mail_deliver_many(m, &address, 1, data, len, err);
+}
+
+int ism_mail_deliver_many_file(ism_mail *m, const char *const *addresses, size_t n, const char *head,
+                               size_t head_len, FILE *rest, int64_t rest_len, ism_err *err)
+{
+    if (rest_len < 0 || (rest_len > 0 && !rest))
+        return ism_err_set(err, ISM_E_INVALID, "a spooled message needs its file");
+    if (head_len > 0x7fffffffu || (uint64_t)rest_len > 0x7fffffffu - head_len)
+        return ism_err_set(err, ISM_E_INVALID, "message of %llu bytes is too large to store",
+                           (unsigned long long)head_len + (unsigned long long)(rest_len > 0 ? rest_len : 0));
+    size_t len = head_len + (size_t)rest_len;
+    char *data = malloc(len ? len : 1);
+    if (!data)
+        return ism_err_set(err, ISM_E_STORE, "out of memory reading a message of %lu bytes to store it",
+                           (unsigned long)len);
+    if (head_len)
+        memcpy(data, head, head_len);
+    if (rest_len && (fseek(rest, 0, SEEK_SET) != 0 || fread(data + head_len, 1, (size_t)rest_len, rest) !=
+                                                           (size_t)rest_len)) {
+        free(data);
+        return ism_err_set(err, ISM_E_IO, "reading a spooled message (%lld bytes) failed: %s", (long long)rest_len,
+                           ferror(rest) ? strerror(errno) : "the file is shorter than written");
+    }
+    int rc = ism_mail_deliver_many(m, addresses, n, data, len, err);
+    free(data);
+    return rc;
 }
 
 int ism_mail_list(ism_mail *m, const char *address, ism_msg_info **out, size_t *n, ism_err *err)

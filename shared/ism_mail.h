@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,6 +83,13 @@ int ism_mail_deliver(ism_mail *m, const char *address, const char *data, size_t 
  * every copy or none (an unknown address fails the whole delivery). */
 int ism_mail_deliver_many(ism_mail *m, const char *const *addresses, size_t n, const char *data, size_t len,
                           ism_err *err);
+/* The same for a message of head_len bytes in memory followed by rest_len
+ * bytes read from the start of rest (a spool file; NULL when rest_len is
+ * 0). The messages table has no rowids, which SQLite's incremental blob
+ * writes need, so the message is read into one buffer of its exact size
+ * for the insert: callers bound its size (smtp.max_message_mb). */
+int ism_mail_deliver_many_file(ism_mail *m, const char *const *addresses, size_t n, const char *head,
+                               size_t head_len, FILE *rest, int64_t rest_len, ism_err *err);
 /* The account's messages in UID order; *out malloc'd (free()). */
 int ism_mail_list(ism_mail *m, const char *address, ism_msg_info **out, size_t *n, ism_err *err);
 int ism_mail_uidvalidity(ism_mail *m, const char *address, uint32_t *uidvalidity, uint32_t *uidnext, ism_err *err);

@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,8 +235,53 @@ static void free_strings(char **v, size_t n)
     free(v);
 }
 
-int ism_queue_add(ism_queue *q, const char *sender, const char *const *rcpts, size_t n, const char *data, size_t len,
-                  int64_t *msg_id, ism_err *err)
+/* Piece by piece, so that a large message is never held in memory whole:
+ * message id's data becomes head followed by rest_len bytes read from the
+ * start of rest, written with SQLite's incremental blob I/O into a
+ * zero-filled blob of the final size. */
+static int write_data(ism_queue *q, int64_t id, const char *head, size_t head_len, FILE *rest, int64_t rest_len,
+                      ism_err *err)
+{
+    enum { PIECE = 64 * 1024 };
+    if (head_len > 0x7fffffffu || rest_len < 0 || (uint64_t)rest_len > 0x7fffffffu - head_len)
+        return ism_err_set(err, ISM_E_INVALID, "message of %llu bytes is too large to queue",
+                           (unsigned long long)head_len + (unsigned long long)(rest_len > 0 ? rest_len : 0));
+    int total = (int)(head_len + (size_t)rest_len);
+    sqlite3_stmt *s;
+    if (prepare(q, &s, "UPDATE messages SET size=?1, data=zeroblob(?1) WHERE id=?2", err, "queueing"))
+        return -1;
+    sqlite3_bind_int(s, 1, total);
+    sqlite3_bind_int64(s, 2, id);
+    if (run(q, s, err, "queueing"))
+        return -1;
+    sqlite3_blob *b;
+    if (sqlite3_blob_open(q->db, "main", "messages", "data", id, 1, &b) != SQLITE_OK)
+        return db_fail(q, err, "queueing (opening the message data)");
+    char *piece = rest_len ? malloc(PIECE) : NULL;
+    int rc = 0, off = (int)head_len;
+    if (head_len && sqlite3_blob_write(b, head, (int)head_len, 0) != SQLITE_OK)
+        rc = db_fail(q, err, "queueing (writing the message data)");
+    else if (rest_len && (!piece || fseek(rest, 0, SEEK_SET) != 0))
+        rc = ism_err_set(err, ISM_E_IO, "queueing: %s", piece ? "the spooled message cannot be read" : "out of memory");
+    while (rc == 0 && off < total) {
+        size_t want = (size_t)(total - off) < PIECE ? (size_t)(total - off) : PIECE;
+        if (fread(piece, 1, want, rest) != want)
+            rc = ism_err_set(err, ISM_E_IO, "queueing: reading the spooled message failed: %s",
+                             ferror(rest) ? strerror(errno) : "the file is shorter than written");
+        else if (sqlite3_blob_write(b, piece, (int)want, off) != SQLITE_OK)
+            rc = db_fail(q, err, "queueing (writing the message data)");
+        off += (int)want;
+    }
+    free(piece);
+    if (sqlite3_blob_close(b) != SQLITE_OK && rc == 0)
+        rc = db_fail(q, err, "queueing (writing the message data)");
+    return rc;
+}
+
+/* ism_queue_add and ism_queue_add_file: the message is data[len], or with
+ * rest, data[len] followed by the spooled part. */
+static int add_message(ism_queue *q, const char *sender, const char *const *rcpts, size_t n, const char *data,
+                       size_t len, FILE *rest, int64_t rest_len, int64_t *msg_id, ism_err *err)
 {
     char from[ISM_QUEUE_MAX_ADDRESS + 1] = "";
     if (n == 0)
@@ -257,15 +303,32 @@ int ism_queue_add(ism_queue *q, const char *sender, const char *const *rcpts, si
         }
     }
     int rc = -1;
+    int64_t id = 0;
     if (exec(q, "BEGIN IMMEDIATE", err) == 0) {
-        if (add_locked(q, from, canon, n, data, len, ism_time_wall_ms(), msg_id, err) == 0 &&
-            exec(q, "COMMIT", err) == 0)
+        if (add_locked(q, from, canon, n, rest ? "" : data, rest ? 0 : len, ism_time_wall_ms(), &id, err) == 0 &&
+            (!rest || write_data(q, id, data, len, rest, rest_len, err) == 0) && exec(q, "COMMIT", err) == 0)
             rc = 0;
         else
             rollback(q);
     }
     free_strings(canon, n);
+    if (rc == 0 && msg_id)
+        *msg_id = id;
     return rc;
+}
+
+int ism_queue_add(ism_queue *q, const char *sender, const char *const *rcpts, size_t n, const char *data, size_t len,
+                  int64_t *msg_id, ism_err *err)
+{
+    return add_message(q, sender, rcpts, n, data, len, NULL, 0, msg_id, err);
+}
+
+int ism_queue_add_file(ism_queue *q, const char *sender, const char *const *rcpts, size_t n, const char *head,
+                       size_t head_len, FILE *rest, int64_t rest_len, int64_t *msg_id, ism_err *err)
+{
+    if (rest_len < 0 || (rest_len > 0 && !rest))
+        return ism_err_set(err, ISM_E_INVALID, "a spooled message needs its file");
+    return add_message(q, sender, rcpts, n, head, head_len, rest_len ? rest : NULL, rest_len, msg_id, err);
 }
 
 /* ---- reading ---- */

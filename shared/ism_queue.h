@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,6 +46,12 @@ void ism_queue_close(ism_queue *q);
  * *msg_id (may be NULL) receives the message's number. */
 int ism_queue_add(ism_queue *q, const char *sender, const char *const *rcpts, size_t n, const char *data, size_t len,
                   int64_t *msg_id, ism_err *err);
+/* The same for a message of head_len bytes in memory (the trace headers
+ * and the start of the message) followed by rest_len bytes read from the
+ * start of rest (a spool file; NULL when rest_len is 0). The data is
+ * written to the queue in pieces, never held in memory whole. */
+int ism_queue_add_file(ism_queue *q, const char *sender, const char *const *rcpts, size_t n, const char *head,
+                       size_t head_len, FILE *rest, int64_t rest_len, int64_t *msg_id, ism_err *err);
 
 typedef struct {
     int64_t id;          /* the item: what `ismailctl queue` shows and takes */
