@@ -15,7 +15,24 @@
  * Each accepted message is stored once per recipient in one transaction,
  * with a Return-Path and a Received header (RFC 5321 4.4) naming the client,
  * the protocol (RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA) and the TLS
- * version and cipher. */
+ * version and cipher.
+ *
+ * What a client cannot do:
+ *   - end a message anywhere but at CRLF "." CRLF, or send a line ending in
+ *     LF alone or holding a lone CR: the message is refused (smuggling a
+ *     second message past the first one's checks, CVE-2023-51764 class),
+ *     and such a command line closes the session;
+ *   - hold more than ISM_SMTP_DATA_MEM bytes of memory with message data
+ *     (the rest is spooled to a private file), send more than
+ *     env->max_message, or have more in transit from its address than its
+ *     budget (env->data_reserve);
+ *   - send as someone else: on submission the sender must be the account
+ *     logged in (or <>); on port 25 a sender in a local domain needs a
+ *     login (env->local_senders_need_auth);
+ *   - probe for addresses quickly: after ISM_SMTP_FREE_MISSES unknown
+ *     recipients each further "no such mailbox" is held a growing while.
+ * Passwords are checked by the connection layer (ISM_PROTO_AUTH), with its
+ * back-off and lockout; this file only takes the credentials apart. */
 #include "smtp.h"
 #include "ism_time.h"
 #include "sasl.h"
@@ -26,11 +43,20 @@
 #include "ism_queue.h"
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#ifdef _WIN32
+#include <io.h>
+#else
+#include <unistd.h>
+#endif
 
 /* ---- small helpers ---- */
 
@@ -84,6 +110,145 @@ static int eq_ci(const char *a, size_t alen, const char *b)
     return 1;
 }
 
+/* The largest message accepted (SIZE). */
+static int64_t max_message(const ism_proto_env *env)
+{
+    return env->max_message > 0 ? env->max_message : ISM_SMTP_DEFAULT_MAX_MESSAGE;
+}
+
+/* ---- message data: memory, then a spool file ---- */
+
+/* Creates the spool file for one message in dir: a name made of 16 random
+ * bytes, created exclusively (never a file or link someone put there),
+ * open to the service's account only. Its name is gone as soon as it is
+ * open (POSIX: unlinked at once; Windows: deleted when closed, by the
+ * system even if the service is killed), so no message data outlives its
+ * session and nothing is left behind after a crash. */
+static FILE *spool_open(const char *dir, ism_err *err)
+{
+    unsigned char rnd[16];
+    char path[1200];
+    static const char digits[] = "0123456789abcdef";
+    char name[2 * sizeof rnd + 1];
+    if (RAND_bytes(rnd, sizeof rnd) != 1) {
+        ism_err_set(err, ISM_E_IO, "no random bytes for a spool file name");
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        name[2 * i] = digits[rnd[i] >> 4];
+        name[2 * i + 1] = digits[rnd[i] & 15];
+    }
+    name[2 * sizeof rnd] = '\0';
+    int n = snprintf(path, sizeof path, "%s%ssmtp-%s.msg", dir, ISM_PATH_SEP, name);
+    if (n < 0 || (size_t)n >= sizeof path) {
+        ism_err_set(err, ISM_E_IO, "spool folder path %.100s... is too long", dir);
+        return NULL;
+    }
+    FILE *f = NULL;
+    int e = 0;
+#ifdef _WIN32
+    wchar_t wpath[sizeof path];
+    int fd = -1;
+    if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, wpath, (int)(sizeof wpath / sizeof *wpath)))
+        fd = _wopen(wpath, _O_RDWR | _O_CREAT | _O_EXCL | _O_BINARY | _O_NOINHERIT | _O_TEMPORARY,
+                    _S_IREAD | _S_IWRITE);
+    else
+        errno = EINVAL;
+    e = errno;
+    if (fd >= 0 && !(f = _fdopen(fd, "w+b"))) {
+        e = errno;
+        _close(fd);
+    }
+#else
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, S_IRUSR | S_IWUSR);
+    e = errno;
+    if (fd >= 0) {
+        unlink(path);
+        if (!(f = fdopen(fd, "w+b"))) {
+            e = errno;
+            close(fd);
+        }
+    }
+#endif
+    if (!f)
+        ism_err_set(err, ISM_E_IO,
+                    "cannot create a spool file in %s: %s; check that the folder exists and that the service may "
+                    "write to it",
+                    dir, strerror(e));
+    return f;
+}
+
+/* Gives back what the message held: memory, the spool file, and the bytes
+ * counted against the address's budget. */
+static void data_drop(ism_smtp *s)
+{
+    ism_buf_free(&s->data);
+    if (s->spool)
+        fclose(s->spool);
+    s->spool = NULL;
+    s->spooled = 0;
+    if (s->reserved && s->release)
+        s->release(s->release_arg, s->reserved);
+    s->reserved = 0;
+}
+
+/* 1 once the message is sure to be refused: nothing more is kept. */
+static int data_refused(const ism_smtp *s)
+{
+    return s->data_too_big || s->data_long_line || s->data_bare_lf || s->data_bare_cr || s->data_over_budget ||
+           s->data_no_memory || s->data_spool_failed;
+}
+
+/* Keeps one message line and its CRLF: counted against the address's
+ * budget first, then in memory up to ISM_SMTP_DATA_MEM, then in the spool
+ * file. When something fails the reason is noted for the reply after the
+ * dot and everything kept is dropped. */
+static void data_keep_line(ism_smtp *s, const ism_proto_env *env, const char *line, size_t len)
+{
+    int64_t need = (int64_t)s->data.len + s->spooled + (int64_t)len + 2;
+    if (need > s->reserved && env->data_reserve && env->data_release) {
+        int64_t step = need - s->reserved > ISM_SMTP_RESERVE_STEP ? need - s->reserved : ISM_SMTP_RESERVE_STEP;
+        if (env->data_reserve(env->data_arg, step)) {
+            s->data_over_budget = 1;
+            data_drop(s);
+            return;
+        }
+        s->reserved += step;
+        s->release = env->data_release;
+        s->release_arg = env->data_arg;
+    }
+    if (!s->spool && (!env->spool_dir || s->data.len + len + 2 <= ISM_SMTP_DATA_MEM)) {
+        ism_buf_add(&s->data, line, len);
+        ism_buf_add(&s->data, "\r\n", 2);
+        if (s->data.oom) {
+            ism_log(ISM_LOG_ERROR, "smtp: out of memory for a message from %s; it is refused with a temporary error",
+                    env->peer_addr ? env->peer_addr : "unknown");
+            s->data_no_memory = 1;
+            data_drop(s);
+        }
+        return;
+    }
+    if (!s->spool) {
+        ism_err e = {0};
+        if (!(s->spool = spool_open(env->spool_dir, &e))) {
+            ism_log(ISM_LOG_ERROR, "smtp: %s; the message from %s is refused with a temporary error", e.msg,
+                    env->peer_addr ? env->peer_addr : "unknown");
+            s->data_spool_failed = 1;
+            data_drop(s);
+            return;
+        }
+    }
+    if (fwrite(line, 1, len, s->spool) != len || fwrite("\r\n", 1, 2, s->spool) != 2) {
+        ism_log(ISM_LOG_ERROR, "smtp: writing a message from %s to the spool folder %s failed: %s (is the disk "
+                "full?); the message is refused with a temporary error",
+                env->peer_addr ? env->peer_addr : "unknown", env->spool_dir, strerror(errno));
+        s->data_spool_failed = 1;
+        data_drop(s);
+        return;
+    }
+    s->spooled += (int64_t)len + 2;
+}
+
 /* ---- resets ---- */
 
 static void reset_transaction(ism_smtp *s)
@@ -93,12 +258,14 @@ static void reset_transaction(ism_smtp *s)
     free(s->rcpt);
     s->rcpt = NULL;
     s->n_rcpt = s->cap_rcpt = 0;
-    ism_buf_free(&s->data);
+    data_drop(s);
     memset(&s->data, 0, sizeof s->data);
     s->have_from = 0;
     s->from[0] = '\0';
     s->data_size = 0;
     s->data_too_big = s->data_long_line = s->data_in_headers = s->data_hops = 0;
+    s->data_bare_lf = s->data_bare_cr = s->data_over_budget = s->data_no_memory = s->data_spool_failed = 0;
+    s->data_prev_bare_lf = 0;
 }
 
 /* Forgets everything: what the client said in plaintext is not trusted once
@@ -111,14 +278,18 @@ static void reset_all(ism_smtp *s)
     s->state = ISM_SMTP_S_FRESH;
 }
 
+static ism_proto_action too_many_errors(ism_buf *out)
+{
+    ism_buf_printf(out, "421 4.7.0 Too many errors; closing connection\r\n");
+    return ISM_PROTO_CLOSE;
+}
+
 /* A refused command; too many of them and the client is not talking SMTP. */
 static ism_proto_action refuse(ism_smtp *s, ism_buf *out, const char *reply)
 {
     ism_buf_printf(out, "%s\r\n", reply);
-    if (++s->errors >= ISM_SMTP_MAX_ERRORS) {
-        ism_buf_printf(out, "421 4.7.0 Too many errors; closing connection\r\n");
-        return ISM_PROTO_CLOSE;
-    }
+    if (++s->errors >= ISM_SMTP_MAX_ERRORS)
+        return too_many_errors(out);
     return ISM_PROTO_CONTINUE;
 }
 
@@ -140,11 +311,12 @@ static void smtp_tls_started(void *st, const ism_proto_env *env)
 static void smtp_too_long(void *st, const ism_proto_env *env, ism_buf *out)
 {
     ism_smtp *s = st;
-    (void)env;
     switch (s->state) {
     case ISM_SMTP_S_DATA:
         /* No reply in the middle of the message: it is refused after the dot. */
         s->data_long_line = 1;
+        s->data_prev_bare_lf = (env->line_flags & ISM_LINE_BARE_LF) != 0;
+        data_drop(s);
         break;
     case ISM_SMTP_S_AUTH_PLAIN:
     case ISM_SMTP_S_AUTH_USER:
@@ -171,20 +343,54 @@ static int auth_offered(const ism_smtp *s, const ism_proto_env *env)
     return env->submission && !s->auth_user[0] && (env->tls_active || !env->tls_required_for_auth);
 }
 
-/* Checks the credentials and answers. */
-static ism_proto_action auth_finish(ism_smtp *s, const ism_proto_env *env, const char *user, const char *pass,
-                                    ism_buf *out)
+/* Hands the credentials to the connection layer, which checks them away
+ * from the event loop under its login limits and answers through
+ * smtp_auth_done. The account goes as stored (lower case) when the name is
+ * an address, otherwise as typed, so a failure is counted either way. */
+static ism_proto_action auth_request(ism_smtp *s, const ism_proto_env *env, const char *user, const char *pass,
+                                     ism_buf *out)
 {
     char addr[ISM_MAIL_MAX_ADDRESS + 1];
     s->state = ISM_SMTP_S_GREETED;
-    if (!env->mail) {
-        ism_buf_printf(out, "454 4.7.0 Temporary authentication failure: the account store is unavailable\r\n");
+    if (!env->req) {
+        ism_buf_printf(out, "454 4.7.0 Temporary authentication failure: logins cannot be checked now\r\n");
         return ISM_PROTO_CONTINUE;
     }
-    if (ism_mail_address_normalize(user, addr, sizeof addr, NULL) == 0 && ism_mail_auth(env->mail, addr, pass)) {
-        snprintf(s->auth_user, sizeof s->auth_user, "%s", addr);
-        ism_buf_printf(out, "235 2.7.0 Authentication successful\r\n");
+    if (ism_mail_address_normalize(user, addr, sizeof addr, NULL) == 0)
+        user = addr;
+    snprintf(env->req->user, sizeof env->req->user, "%s", user);
+    snprintf(env->req->pass, sizeof env->req->pass, "%s", pass);
+    s->state = ISM_SMTP_S_AUTH_WAIT;
+    return ISM_PROTO_AUTH;
+}
+
+/* The answer to a login (proto.h: after ISM_PROTO_AUTH). */
+static ism_proto_action smtp_auth_done(void *st, const ism_proto_env *env, ism_auth_result r, ism_buf *out)
+{
+    ism_smtp *s = st;
+    char addr[ISM_MAIL_MAX_ADDRESS + 1];
+    const char *user = env->req ? env->req->user : "";
+    s->state = ISM_SMTP_S_GREETED;
+    switch (r) {
+    case ISM_AUTH_OK:
+        if (ism_mail_address_normalize(user, addr, sizeof addr, NULL) == 0) {
+            snprintf(s->auth_user, sizeof s->auth_user, "%s", addr);
+            ism_buf_printf(out, "235 2.7.0 Authentication successful\r\n");
+            return ISM_PROTO_CONTINUE;
+        }
+        break; /* only an address can be an account: a failure */
+    case ISM_AUTH_THROTTLED: {
+        /* Not the client's failure in this session: the address or the
+         * account is locked out for a while. */
+        int m = env->req && env->req->retry_minutes > 0 ? env->req->retry_minutes : 1;
+        ism_buf_printf(out, "454 4.7.0 Too many failed logins; try again in %d minute%s\r\n", m, m == 1 ? "" : "s");
         return ISM_PROTO_CONTINUE;
+    }
+    case ISM_AUTH_UNAVAILABLE:
+        ism_buf_printf(out, "454 4.7.0 Temporary authentication failure: the account store is unavailable\r\n");
+        return ISM_PROTO_CONTINUE;
+    case ISM_AUTH_FAILED:
+        break;
     }
     ism_log(ISM_LOG_INFO, "smtp: authentication failed for '%.100s' from %s", user,
             env->peer_addr ? env->peer_addr : "unknown");
@@ -231,10 +437,11 @@ static ism_proto_action auth_plain(ism_smtp *s, const ism_proto_env *env, const 
         s->state = ISM_SMTP_S_GREETED;
         ism_buf_printf(out, "501 5.5.2 Malformed PLAIN response (authzid NUL user NUL password)\r\n");
     } else if (*authz && strcmp(authz, p1 + 1) != 0) {
-        /* Acting for another account is not supported. */
-        a = auth_finish(s, env, p1 + 1, "", out);
+        /* Acting for another account is not supported: an empty password
+         * fails, and is counted like any other failure. */
+        a = auth_request(s, env, p1 + 1, "", out);
     } else {
-        a = auth_finish(s, env, p1 + 1, p2 + 1, out);
+        a = auth_request(s, env, p1 + 1, p2 + 1, out);
     }
     OPENSSL_cleanse(dec, sizeof dec);
     return a;
@@ -260,7 +467,7 @@ static ism_proto_action auth_login_pass(ism_smtp *s, const ism_proto_env *env, c
     long n;
     ism_proto_action a = ISM_PROTO_CONTINUE;
     if (auth_decode(s, b64, len, dec, sizeof dec, &n, out) == 0)
-        a = auth_finish(s, env, s->login_user, (const char *)dec, out);
+        a = auth_request(s, env, s->login_user, (const char *)dec, out);
     OPENSSL_cleanse(dec, sizeof dec);
     OPENSSL_cleanse(s->login_user, sizeof s->login_user);
     return a;
@@ -352,9 +559,10 @@ static int parse_path(const char *p, size_t len, char *addr, size_t addrsz, cons
 }
 
 /* Walks "KEY[=VALUE] ..." calling back for each; stops at the first non-zero. */
-typedef int (*param_fn)(ism_smtp *s, const char *key, size_t klen, const char *val, size_t vlen, ism_buf *out);
+typedef int (*param_fn)(ism_smtp *s, const ism_proto_env *env, const char *key, size_t klen, const char *val,
+                        size_t vlen, ism_buf *out);
 
-static int each_param(ism_smtp *s, const char *p, size_t len, param_fn fn, ism_buf *out)
+static int each_param(ism_smtp *s, const ism_proto_env *env, const char *p, size_t len, param_fn fn, ism_buf *out)
 {
     size_t i = 0;
     while (i < len) {
@@ -370,13 +578,14 @@ static int each_param(ism_smtp *s, const char *p, size_t len, param_fn fn, ism_b
                 i++;
             vlen = i - v0;
         }
-        if (klen && fn(s, p + k0, klen, p + v0, vlen, out))
+        if (klen && fn(s, env, p + k0, klen, p + v0, vlen, out))
             return -1;
     }
     return 0;
 }
 
-static int mail_param(ism_smtp *s, const char *key, size_t klen, const char *val, size_t vlen, ism_buf *out)
+static int mail_param(ism_smtp *s, const ism_proto_env *env, const char *key, size_t klen, const char *val,
+                      size_t vlen, ism_buf *out)
 {
     (void)s;
     if (eq_ci(key, klen, "SIZE")) {
@@ -392,9 +601,9 @@ static int mail_param(ism_smtp *s, const char *key, size_t klen, const char *val
             }
             n = n * 10 + (unsigned)(val[i] - '0');
         }
-        if (n > ISM_SMTP_MAX_SIZE) {
-            ism_buf_printf(out, "552 5.3.4 Message size exceeds fixed maximum message size (%u bytes)\r\n",
-                           ISM_SMTP_MAX_SIZE);
+        if (n > (unsigned long long)max_message(env)) {
+            ism_buf_printf(out, "552 5.3.4 Message size exceeds fixed maximum message size (%lld bytes)\r\n",
+                           (long long)max_message(env));
             return -1;
         }
         return 0;
@@ -409,6 +618,35 @@ static int mail_param(ism_smtp *s, const char *key, size_t klen, const char *val
         return 0; /* RFC 4954 5: only meaningful between trusted servers; ignored */
     ism_buf_printf(out, "555 5.5.4 MAIL FROM parameter %.*s is not supported\r\n", (int)(klen > 40 ? 40 : klen), key);
     return -1;
+}
+
+/* Who may send as addr (a syntactically checked reverse-path, "" for <>).
+ * Answers and returns 1 when this session may not. */
+static int sender_refused(const ism_smtp *s, const ism_proto_env *env, const char *addr, ism_buf *out)
+{
+    if (!addr[0])
+        return 0; /* <>: bounces and notifications name no sender */
+    if (s->auth_user[0]) {
+        /* RFC 6409 8.1: the submission server may check that the sender
+         * is the account logged in; Postfix's reject_sender_login_mismatch
+         * wording. */
+        if (eq_ci(addr, strlen(addr), s->auth_user))
+            return 0;
+        ism_buf_printf(out, "553 5.7.1 Sender address <%s> is not owned by user <%s>\r\n", addr, s->auth_user);
+        return 1;
+    }
+    /* Port 25 without a login: mail "from" this server's own domains comes
+     * from its own users, who log in on the submission port; anyone else
+     * using such an address is forging it. */
+    if (!env->submission && env->local_senders_need_auth &&
+        ism_mail_is_local_domain(env->mail, strrchr(addr, '@') + 1)) {
+        ism_buf_printf(out,
+                       "553 5.7.1 <%s>: sender in a local domain needs authentication; mail clients use the "
+                       "submission port\r\n",
+                       addr);
+        return 1;
+    }
+    return 0;
 }
 
 static ism_proto_action cmd_mail(ism_smtp *s, const ism_proto_env *env, const char *line, size_t len, ism_buf *out)
@@ -438,7 +676,9 @@ static ism_proto_action cmd_mail(ism_smtp *s, const ism_proto_env *env, const ch
         return refuse(s, out, "501 5.1.7 Bad sender address syntax; write MAIL FROM:<name@domain>");
     if (plen && !s->esmtp)
         return refuse(s, out, "555 5.5.4 MAIL FROM parameters need EHLO");
-    if (each_param(s, params, plen, mail_param, out))
+    if (sender_refused(s, env, addr, out))
+        return ++s->errors >= ISM_SMTP_MAX_ERRORS ? too_many_errors(out) : ISM_PROTO_CONTINUE;
+    if (each_param(s, env, params, plen, mail_param, out))
         return ISM_PROTO_CONTINUE;
     s->have_from = 1;
     snprintf(s->from, sizeof s->from, "%s", addr);
@@ -486,6 +726,23 @@ static int add_rcpt(ism_smtp *s, const char *addr)
     strcpy(copy, addr);
     s->rcpt[s->n_rcpt++] = copy;
     return 0;
+}
+
+/* After a "no such mailbox" reply: a client trying address after address
+ * is harvesting them. Each miss counts as an error (the session closes at
+ * ISM_SMTP_MAX_ERRORS), and past ISM_SMTP_FREE_MISSES a client without a
+ * login gets each answer later than the one before. */
+static ism_proto_action rcpt_miss(ism_smtp *s, const ism_proto_env *env, ism_buf *out)
+{
+    s->rcpt_misses++;
+    if (++s->errors >= ISM_SMTP_MAX_ERRORS)
+        return too_many_errors(out);
+    if (s->auth_user[0] || s->rcpt_misses <= ISM_SMTP_FREE_MISSES || !env->req)
+        return ISM_PROTO_CONTINUE;
+    int k = s->rcpt_misses - ISM_SMTP_FREE_MISSES;
+    env->req->pause_ms = k >= ISM_SMTP_MAX_MISS_PAUSE_MS / ISM_SMTP_MISS_PAUSE_MS ? ISM_SMTP_MAX_MISS_PAUSE_MS
+                                                                                   : k * ISM_SMTP_MISS_PAUSE_MS;
+    return ISM_PROTO_PAUSE;
 }
 
 static ism_proto_action cmd_rcpt(ism_smtp *s, const ism_proto_env *env, const char *line, size_t len, ism_buf *out)
@@ -538,7 +795,7 @@ static ism_proto_action cmd_rcpt(ism_smtp *s, const ism_proto_env *env, const ch
     }
     if (!ism_mail_user_exists(env->mail, addr)) {
         ism_buf_printf(out, "550 5.1.1 <%s>: no such mailbox here\r\n", addr);
-        return ISM_PROTO_CONTINUE;
+        return rcpt_miss(s, env, out);
     }
     if (add_rcpt(s, addr)) {
         ism_buf_printf(out, "452 4.3.1 Out of memory; try again later\r\n");
@@ -601,63 +858,115 @@ static void trace_headers(const ism_smtp *s, const ism_proto_env *env, ism_buf *
         ism_buf_printf(b, "\t; %s\r\n", date);
 }
 
+/* Stores the message: the trace headers and the part in memory, then the
+ * spooled rest, read back from the file in pieces (ism_queue_add_file) or
+ * at most max_message at once (ism_mail_deliver_many_file). Other
+ * domains' recipients go to the queue, local ones to their mailboxes. */
+static void data_store(ism_smtp *s, const ism_proto_env *env, ism_buf *out)
+{
+    ism_buf head = {0};
+    ism_err err = {0};
+    trace_headers(s, env, &head);
+    ism_buf_add(&head, s->data.p, s->data.len);
+    const char **loc = calloc(s->n_rcpt, sizeof *loc), **rem = calloc(s->n_rcpt, sizeof *rem);
+    size_t nl = 0, nr = 0;
+    int bad = 0;
+    if (head.oom || !loc || !rem) {
+        ism_err_set(&err, ISM_E_STORE, "out of memory");
+        bad = 1;
+    } else if (s->spool && fflush(s->spool) != 0) {
+        ism_err_set(&err, ISM_E_IO, "writing the spool file failed: %s", strerror(errno));
+        bad = 1;
+    }
+    for (size_t i = 0; !bad && i < s->n_rcpt; i++) {
+        if (ism_mail_is_local_domain(env->mail, strrchr(s->rcpt[i], '@') + 1))
+            loc[nl++] = s->rcpt[i];
+        else
+            rem[nr++] = s->rcpt[i];
+    }
+    if (!bad && nr &&
+        ism_queue_add_file(env->queue, s->from, rem, nr, head.p, head.len, s->spool, s->spooled, NULL, &err))
+        bad = 1;
+    else if (!bad && nr && env->queued)
+        env->queued(env->queued_arg);
+    if (!bad && nl && ism_mail_deliver_many_file(env->mail, loc, nl, head.p, head.len, s->spool, s->spooled, &err))
+        bad = 1;
+    free(loc);
+    free(rem);
+    if (bad) {
+        ism_log(ISM_LOG_ERROR, "smtp: message from <%s> not stored: %s", s->from, err.msg);
+        ism_buf_printf(out, "451 4.3.0 The message could not be stored; try again later\r\n");
+    } else {
+        ism_log(ISM_LOG_INFO, "smtp: message from <%s> (%llu bytes) delivered to %lu mailbox%s, from %s", s->from,
+                (unsigned long long)head.len + (unsigned long long)s->spooled, (unsigned long)s->n_rcpt,
+                s->n_rcpt == 1 ? "" : "es", env->peer_addr ? env->peer_addr : "unknown");
+        ism_buf_printf(out, "250 2.0.0 OK: message delivered to %lu mailbox%s\r\n", (unsigned long)s->n_rcpt,
+                       s->n_rcpt == 1 ? "" : "es");
+    }
+    ism_buf_free(&head);
+}
+
+/* After CRLF "." CRLF: the reply for the whole message. */
 static ism_proto_action data_end(ism_smtp *s, const ism_proto_env *env, ism_buf *out)
 {
+    const char *peer = env->peer_addr ? env->peer_addr : "unknown";
     s->state = ISM_SMTP_S_GREETED;
-    if (s->data_too_big)
-        ism_buf_printf(out, "552 5.3.4 Message size exceeds fixed maximum message size (%u bytes)\r\n",
-                       ISM_SMTP_MAX_SIZE);
+    if (s->data_bare_lf || s->data_bare_cr) {
+        ism_log(ISM_LOG_INFO, "smtp: message from <%s> (client %s) refused: it contains a bare <%s>", s->from, peer,
+                s->data_bare_lf ? "LF" : "CR");
+        if (s->data_bare_lf)
+            ism_buf_printf(out, "554 5.5.2 Message refused: it contains a bare <LF> (a line end without <CR>); "
+                                "lines must end with <CR><LF> (RFC 5321 2.3.8)\r\n");
+        else
+            ism_buf_printf(out, "554 5.5.2 Message refused: it contains a bare <CR> (a <CR> not followed by <LF>); "
+                                "lines must end with <CR><LF> (RFC 5321 2.3.8)\r\n");
+    } else if (s->data_too_big)
+        ism_buf_printf(out, "552 5.3.4 Message size exceeds fixed maximum message size (%lld bytes)\r\n",
+                       (long long)max_message(env));
     else if (s->data_long_line)
         ism_buf_printf(out, "500 5.5.2 Message refused: a line is longer than 998 characters (RFC 5322 2.1.1)\r\n");
     else if (s->data_hops > ISM_SMTP_MAX_HOPS)
         ism_buf_printf(out, "554 5.4.6 Too many hops (more than %d Received headers): mail loop?\r\n",
                        ISM_SMTP_MAX_HOPS);
+    else if (s->data_over_budget) {
+        ism_log(ISM_LOG_WARN, "smtp: message from <%s> (client %s) refused for now: that address has too much mail "
+                              "in transit (smtp.data_budget_per_ip_mb)",
+                s->from, peer);
+        ism_buf_printf(out, "452 4.3.1 Too much mail in transit from your address; try again later\r\n");
+    } else if (s->data_no_memory)
+        ism_buf_printf(out, "452 4.3.1 Out of memory for the message; try again later\r\n");
+    else if (s->data_spool_failed)
+        ism_buf_printf(out, "451 4.3.0 The message could not be written to disk; try again later\r\n");
     else if (!env->mail)
         ism_buf_printf(out, "451 4.3.0 Mail store unavailable; try again later\r\n");
-    else {
-        ism_buf msg = {0};
-        ism_err err = {0};
-        trace_headers(s, env, &msg);
-        if (s->data.len)
-            ism_buf_add(&msg, s->data.p, s->data.len);
-        /* Other domains' recipients go to the queue, local ones to their mailboxes. */
-        const char **loc = calloc(s->n_rcpt, sizeof *loc), **rem = calloc(s->n_rcpt, sizeof *rem);
-        size_t nl = 0, nr = 0;
-        for (size_t i = 0; loc && rem && i < s->n_rcpt; i++) {
-            if (ism_mail_is_local_domain(env->mail, strrchr(s->rcpt[i], '@') + 1))
-                loc[nl++] = s->rcpt[i];
-            else
-                rem[nr++] = s->rcpt[i];
-        }
-        int bad = !loc || !rem;
-        if (!bad && nr && ism_queue_add(env->queue, s->from, rem, nr, msg.p, msg.len, NULL, &err))
-            bad = 1;
-        else if (!bad && nr && env->queued)
-            env->queued(env->queued_arg);
-        if (!bad && nl && ism_mail_deliver_many(env->mail, loc, nl, msg.p, msg.len, &err))
-            bad = 1;
-        free(loc);
-        free(rem);
-        if (bad) {
-            ism_log(ISM_LOG_ERROR, "smtp: message from <%s> not stored: %s", s->from, err.msg);
-            ism_buf_printf(out, "451 4.3.0 The message could not be stored; try again later\r\n");
-        } else {
-            ism_log(ISM_LOG_INFO, "smtp: message from <%s> (%lu bytes) delivered to %lu mailbox%s, from %s", s->from,
-                    (unsigned long)msg.len, (unsigned long)s->n_rcpt, s->n_rcpt == 1 ? "" : "es",
-                    env->peer_addr ? env->peer_addr : "unknown");
-            ism_buf_printf(out, "250 2.0.0 OK: message delivered to %lu mailbox%s\r\n", (unsigned long)s->n_rcpt,
-                           s->n_rcpt == 1 ? "" : "es");
-        }
-        ism_buf_free(&msg);
-    }
+    else
+        data_store(s, env, out);
     reset_transaction(s);
     return ISM_PROTO_CONTINUE;
 }
 
 static ism_proto_action data_line(ism_smtp *s, const ism_proto_env *env, const char *line, size_t len, ism_buf *out)
 {
-    if (len == 1 && line[0] == '.')
+    unsigned flags = env->line_flags;
+    /* RFC 5321 4.1.1.4, 2.3.8: the message ends at CRLF "." CRLF and
+     * nowhere else. Where a "." sits between a bare line end and a proper
+     * one (LF "." LF, LF "." CRLF, CRLF "." LF) other servers disagree on
+     * whether the message ended; what follows would run here as commands,
+     * a second message smuggled past the checks the first one passed
+     * (CVE-2023-51764 class). So such a "." is text, and the bare line
+     * end refuses the message once it really ends. */
+    int after_crlf = !s->data_prev_bare_lf;
+    s->data_prev_bare_lf = (flags & ISM_LINE_BARE_LF) != 0;
+    if (len == 1 && line[0] == '.' && after_crlf && !(flags & (ISM_LINE_BARE_LF | ISM_LINE_BARE_CR)))
         return data_end(s, env, out);
+    if ((flags & ISM_LINE_BARE_LF) && !s->data_bare_lf) {
+        s->data_bare_lf = 1;
+        data_drop(s);
+    }
+    if ((flags & ISM_LINE_BARE_CR) && !s->data_bare_cr) {
+        s->data_bare_cr = 1;
+        data_drop(s);
+    }
     if (len > 0 && line[0] == '.') { /* RFC 5321 4.5.2: undo dot-stuffing */
         line++;
         len--;
@@ -669,17 +978,13 @@ static ism_proto_action data_line(ism_smtp *s, const ism_proto_env *env, const c
             s->data_hops++;
     }
     s->data_size += len + 2;
-    if (s->data_size > ISM_SMTP_MAX_SIZE && !s->data_too_big) {
+    if (s->data_size > (uint64_t)max_message(env) && !s->data_too_big) {
         /* Keep reading to the dot, but keep nothing. */
         s->data_too_big = 1;
-        ism_buf_free(&s->data);
-        memset(&s->data, 0, sizeof s->data);
+        data_drop(s);
     }
-    if (!s->data_too_big) {
-        if (len)
-            ism_buf_add(&s->data, line, len);
-        ism_buf_add(&s->data, "\r\n", 2);
-    }
+    if (!data_refused(s))
+        data_keep_line(s, env, line, len);
     return ISM_PROTO_CONTINUE;
 }
 
@@ -723,7 +1028,7 @@ static ism_proto_action cmd_ehlo(ism_smtp *s, const ism_proto_env *env, const ch
         return ISM_PROTO_CONTINUE;
     }
     ism_buf_printf(out, "250-%s greets %s\r\n", env->hostname, s->client);
-    ism_buf_printf(out, "250-PIPELINING\r\n250-SIZE %u\r\n", ISM_SMTP_MAX_SIZE);
+    ism_buf_printf(out, "250-PIPELINING\r\n250-SIZE %lld\r\n", (long long)max_message(env));
     if (env->starttls_offered && !env->tls_active)
         ism_buf_printf(out, "250-STARTTLS\r\n");
     if (auth_offered(s, env))
@@ -793,6 +1098,16 @@ static ism_proto_action command(ism_smtp *s, const ism_proto_env *env, const cha
 static ism_proto_action smtp_line(void *st, const ism_proto_env *env, const char *line, size_t len, ism_buf *out)
 {
     ism_smtp *s = st;
+    if (s->state != ISM_SMTP_S_DATA && (env->line_flags & (ISM_LINE_BARE_LF | ISM_LINE_BARE_CR))) {
+        /* A client (or a proxy before it) that ends lines differently from
+         * us cannot be followed safely: where its commands or its message
+         * end is ambiguous. Postfix's smtpd_forbid_bare_newline answers the
+         * same way. */
+        ism_buf_printf(out, "521 5.5.2 Error: bare <%s> received; lines must end with <CR><LF> (RFC 5321 2.3.8)\r\n",
+                       env->line_flags & ISM_LINE_BARE_LF ? "LF" : "CR");
+        OPENSSL_cleanse(s->login_user, sizeof s->login_user);
+        return ISM_PROTO_CLOSE;
+    }
     switch (s->state) {
     case ISM_SMTP_S_DATA:
         return data_line(s, env, line, len, out);
@@ -802,6 +1117,10 @@ static ism_proto_action smtp_line(void *st, const ism_proto_env *env, const char
         return auth_login_user(s, line, len, out);
     case ISM_SMTP_S_AUTH_PASS:
         return auth_login_pass(s, env, line, len, out);
+    case ISM_SMTP_S_AUTH_WAIT:
+        /* The connection layer hands no line over while a login is checked. */
+        ism_buf_printf(out, "503 5.5.1 Authentication in progress\r\n");
+        return ISM_PROTO_CONTINUE;
     default:
         return command(s, env, line, len, out);
     }
@@ -809,4 +1128,5 @@ static ism_proto_action smtp_line(void *st, const ism_proto_env *env, const char
 
 const ism_proto_ops ism_proto_smtp = {
     "smtp", ISM_SMTP_MAX_LINE, sizeof(ism_smtp), smtp_begin, smtp_line, smtp_tls_started, smtp_too_long, smtp_end,
+    smtp_auth_done, NULL,
 };

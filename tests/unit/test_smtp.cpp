@@ -10,12 +10,15 @@ TEST_GROUP(Smtp)
 {
     ism_smtp s;
     ism_proto_env env;
+    ism_proto_req req;
     ism_buf out = {};
     void setup() override
     {
         memset(&s, 0, sizeof s);
         memset(&env, 0, sizeof env);
+        memset(&req, 0, sizeof req);
         env.hostname = "mail.example.test";
+        env.req = &req;
         ism_proto_smtp.begin(&s, &env, &out);
     }
     void teardown() override
@@ -31,7 +34,8 @@ TEST_GROUP(Smtp)
     ism_proto_action cmd(const char *line, int offer)
     {
         env.starttls_offered = offer;
-        return ism_proto_smtp.line(&s, &env, line, strlen(line), &out);
+        env.line_flags = 0;
+        return ism_proto_feed(&ism_proto_smtp, &s, &env, line, strlen(line), &out);
     }
 };
 
@@ -110,9 +114,37 @@ TEST(Smtp, UnknownAndPrefixVerbs)
 #include "ism_mail.h"
 #include "testdir.h"
 
+#include "ism_platform.h"
+#include "ism_queue.h"
+
 #include <cstdlib>
 #include <ctime>
 #include <vector>
+
+// A stand-in for the connection layer's per-address budget of message data.
+struct FakeBudget {
+    int64_t budget = 0, held = 0, most = 0;
+    int reserves = 0;
+};
+static int fake_reserve(void *arg, int64_t bytes)
+{
+    FakeBudget *b = static_cast<FakeBudget *>(arg);
+    b->reserves++;
+    if (b->held + bytes > b->budget)
+        return -1;
+    b->held += bytes;
+    if (b->held > b->most)
+        b->most = b->held;
+    return 0;
+}
+static void fake_release(void *arg, int64_t bytes)
+{
+    static_cast<FakeBudget *>(arg)->held -= bytes;
+}
+static void count_file(const char *, void *ctx)
+{
+    ++*static_cast<int *>(ctx);
+}
 
 TEST_GROUP(SmtpMail)
 {
@@ -120,6 +152,7 @@ TEST_GROUP(SmtpMail)
     ism_mail *mail = nullptr;
     ism_smtp s;
     ism_proto_env env;
+    ism_proto_req req;
     ism_buf out = {};
     void setup() override
     {
@@ -131,9 +164,11 @@ TEST_GROUP(SmtpMail)
         LONGS_EQUAL_TEXT(0, ism_mail_user_add(mail, "bob@example.test", "bob-password", &err), err.msg);
         memset(&s, 0, sizeof s);
         memset(&env, 0, sizeof env);
+        memset(&req, 0, sizeof req);
         env.hostname = "mail.example.test";
         env.peer_addr = "192.0.2.7";
         env.mail = mail;
+        env.req = &req;
         ism_log_open(nullptr, 0); // sessions log deliveries and failed logins; keep the test output clean
     }
     void teardown() override
@@ -166,9 +201,51 @@ TEST_GROUP(SmtpMail)
         out.len = 0;
         return r;
     }
-    ism_proto_action line(const std::string &l)
+    // One line as the connection layer hands it over (CRLF stripped),
+    // through the synchronous driver (logins are checked at once).
+    ism_proto_action line(const std::string &l, unsigned flags = 0)
     {
-        return ism_proto_smtp.line(&s, &env, l.data(), l.size(), &out);
+        env.line_flags = flags;
+        return ism_proto_feed(&ism_proto_smtp, &s, &env, l.data(), l.size(), &out);
+    }
+    // Bytes as they arrive on the wire, cut into lines the way the
+    // connection layer (server.c) does: at each LF, one CR before it
+    // stripped; a line without that CR is flagged ISM_LINE_BARE_LF, a CR
+    // left inside ISM_LINE_BARE_CR. Stops at the first action other than
+    // CONTINUE and returns it.
+    ism_proto_action wire(const std::string &bytes)
+    {
+        size_t start = 0, nl;
+        while ((nl = bytes.find('\n', start)) != std::string::npos) {
+            size_t len = nl - start;
+            unsigned flags = 0;
+            if (len > 0 && bytes[start + len - 1] == '\r')
+                len--;
+            else
+                flags |= ISM_LINE_BARE_LF;
+            if (bytes.substr(start, len).find('\r') != std::string::npos)
+                flags |= ISM_LINE_BARE_CR;
+            ism_proto_action a = line(bytes.substr(start, len), flags);
+            start = nl + 1;
+            if (a != ISM_PROTO_CONTINUE)
+                return a;
+        }
+        return ISM_PROTO_CONTINUE;
+    }
+    // The spool folder for message data beyond what a session keeps in memory.
+    std::string spool()
+    {
+        ism_err err = {};
+        std::string d = dir + "/spool";
+        LONGS_EQUAL_TEXT(0, ism_fs_mkdirs(d.c_str(), 1, &err), err.msg);
+        return d;
+    }
+    int files_in(const std::string &d)
+    {
+        int n = 0;
+        ism_err err = {};
+        LONGS_EQUAL_TEXT(0, ism_fs_list(d.c_str(), "", count_file, &n, &err), err.msg);
+        return n;
     }
     // Sends one line and returns the reply.
     std::string cmd(const std::string &l)
@@ -232,7 +309,7 @@ TEST(SmtpMail, EhloAdvertisesTheExtensions)
     begin();
     std::string r = ehlo();
     STRCMP_CONTAINS("250-PIPELINING\r\n", r.c_str());
-    STRCMP_CONTAINS("250-SIZE 26214400\r\n", r.c_str());
+    STRCMP_CONTAINS("250-SIZE 52428800\r\n", r.c_str()); // smtp.max_message_mb's default when none is set
     STRCMP_CONTAINS("250-ENHANCEDSTATUSCODES\r\n", r.c_str());
     STRCMP_CONTAINS("250 8BITMIME\r\n", r.c_str());
     CHECK(r.find("AUTH") == std::string::npos); // never on the MX port
@@ -302,6 +379,7 @@ TEST(SmtpMail, ReceivedNamesEsmtpsWithoutAuthAndEsmtpaWithoutTls)
     memset(&env, 0, sizeof env);
     env.hostname = "mail.example.test";
     env.mail = mail;
+    env.req = &req;
     submission(0); // TLS off for SMTP: AUTH in plaintext is what the administrator chose
     begin();
     STRCMP_CONTAINS("250-AUTH PLAIN LOGIN\r\n", ehlo().c_str());
@@ -338,9 +416,11 @@ TEST(SmtpMail, DotUnstuffing)
 TEST(SmtpMail, SizeParameterOverTheLimitIsRefused)
 {
     mx();
+    env.max_message = 26214400;
     begin();
-    ehlo();
-    STRCMP_CONTAINS("552 5.3.4", cmd("MAIL FROM:<a@remote.test> SIZE=26214401").c_str());
+    STRCMP_CONTAINS("250-SIZE 26214400\r\n", ehlo().c_str());
+    STRCMP_EQUAL("552 5.3.4 Message size exceeds fixed maximum message size (26214400 bytes)\r\n",
+                 cmd("MAIL FROM:<a@remote.test> SIZE=26214401").c_str());
     STRCMP_CONTAINS("250", cmd("MAIL FROM:<a@remote.test> SIZE=1000 BODY=8BITMIME").c_str());
     cmd("RSET");
     STRCMP_CONTAINS("501", cmd("MAIL FROM:<a@remote.test> SIZE=ten").c_str());
@@ -350,16 +430,19 @@ TEST(SmtpMail, SizeParameterOverTheLimitIsRefused)
 TEST(SmtpMail, MessageOverTheLimitIsRefusedAfterTheDot)
 {
     mx();
+    env.max_message = 1024 * 1024;
     begin();
-    ehlo();
+    STRCMP_CONTAINS("250-SIZE 1048576\r\n", ehlo().c_str());
     cmd("MAIL FROM:<a@remote.test>");
     cmd("RCPT TO:<alice@example.test>");
     STRCMP_CONTAINS("354", cmd("DATA").c_str());
     std::string l(998, 'x');
-    for (size_t sent = 0; sent <= ISM_SMTP_MAX_SIZE; sent += l.size() + 2)
+    for (int64_t sent = 0; sent <= env.max_message; sent += (int64_t)l.size() + 2)
         line(l);
     CHECK(take().empty());
-    STRCMP_CONTAINS("552 5.3.4", cmd(".").c_str());
+    LONGS_EQUAL(0, s.data.len); // past the limit nothing is kept
+    CHECK(s.data.p == nullptr);
+    STRCMP_EQUAL("552 5.3.4 Message size exceeds fixed maximum message size (1048576 bytes)\r\n", cmd(".").c_str());
     LONGS_EQUAL(0, count("alice@example.test"));
     // The session goes on.
     STRCMP_CONTAINS("250", send("a@remote.test", "alice@example.test", {"small"}).c_str());
@@ -733,4 +816,453 @@ TEST(SmtpMail, HostileEhloNamesCannotBreakTheReceivedHeader)
     std::string m = last("alice@example.test");
     CHECK(m.find("\nX-Injected") == std::string::npos);
     STRCMP_CONTAINS("Received: from evil???X-Injected:?x ([192.0.2.7])\r\n", m.c_str());
+}
+
+// ---- SMTP smuggling: only CRLF "." CRLF ends a message ----
+
+// The start of a transaction for alice, up to the 354.
+#define OPEN_DATA()                                                                                                    \
+    do {                                                                                                               \
+        mx();                                                                                                          \
+        begin();                                                                                                       \
+        ehlo();                                                                                                        \
+        cmd("MAIL FROM:<a@remote.test>");                                                                              \
+        cmd("RCPT TO:<alice@example.test>");                                                                           \
+        STRCMP_CONTAINS("354", cmd("DATA").c_str());                                                                   \
+    } while (0)
+
+// A first message, a "." between bare and proper line ends, then a second
+// transaction: the second must never run as commands.
+static std::string smuggle(const char *end)
+{
+    return std::string("Subject: first\r\n\r\nfirst body") + end +
+           "MAIL FROM:<evil@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n"
+           "Subject: smuggled\r\n\r\nsmuggled body\r\n";
+}
+
+static const char BARE_LF_REFUSAL[] = "554 5.5.2 Message refused: it contains a bare <LF> (a line end without <CR>); "
+                                      "lines must end with <CR><LF> (RFC 5321 2.3.8)\r\n";
+
+TEST(SmtpMail, SmugglingLfDotLfDoesNotEndTheMessage)
+{
+    OPEN_DATA();
+    LONGS_EQUAL(ISM_PROTO_CONTINUE, wire(smuggle("\n.\n")));
+    CHECK(take().empty()); // still inside the first message: no 250, no replies to the smuggled commands
+    LONGS_EQUAL(ISM_PROTO_CONTINUE, wire(".\r\n"));
+    STRCMP_EQUAL(BARE_LF_REFUSAL, take().c_str());
+    LONGS_EQUAL(0, count("alice@example.test"));
+    LONGS_EQUAL(0, count("bob@example.test"));
+}
+
+TEST(SmtpMail, SmugglingLfDotCrLfDoesNotEndTheMessage)
+{
+    OPEN_DATA();
+    LONGS_EQUAL(ISM_PROTO_CONTINUE, wire(smuggle("\n.\r\n")));
+    CHECK(take().empty());
+    wire(".\r\n");
+    STRCMP_EQUAL(BARE_LF_REFUSAL, take().c_str());
+    LONGS_EQUAL(0, count("alice@example.test"));
+    LONGS_EQUAL(0, count("bob@example.test"));
+}
+
+TEST(SmtpMail, SmugglingCrLfDotLfDoesNotEndTheMessage)
+{
+    OPEN_DATA();
+    LONGS_EQUAL(ISM_PROTO_CONTINUE, wire(smuggle("\r\n.\n")));
+    CHECK(take().empty());
+    wire(".\r\n");
+    STRCMP_EQUAL(BARE_LF_REFUSAL, take().c_str());
+    LONGS_EQUAL(0, count("alice@example.test"));
+    LONGS_EQUAL(0, count("bob@example.test"));
+    // The session goes on normally afterwards.
+    STRCMP_CONTAINS("250 2.0.0", send("a@remote.test", "alice@example.test", {"ok"}).c_str());
+}
+
+TEST(SmtpMail, BareCrInAMessageRefusesIt)
+{
+    OPEN_DATA();
+    wire("Subject: cr\r\n\r\nfirst body\r.\rMAIL FROM:<evil@remote.test>\r\n");
+    CHECK(take().empty());
+    wire(".\r\n");
+    STRCMP_EQUAL("554 5.5.2 Message refused: it contains a bare <CR> (a <CR> not followed by <LF>); "
+                 "lines must end with <CR><LF> (RFC 5321 2.3.8)\r\n",
+                 take().c_str());
+    LONGS_EQUAL(0, count("alice@example.test"));
+}
+
+TEST(SmtpMail, BareLfInAMessageRefusesItAndNothingIsKept)
+{
+    FakeBudget b;
+    b.budget = 1 << 20;
+    env.data_reserve = fake_reserve;
+    env.data_release = fake_release;
+    env.data_arg = &b;
+    OPEN_DATA();
+    wire("Subject: lf\r\n\r\nline one\nline two\r\n");
+    LONGS_EQUAL(0, s.data.len); // dropped at once: the message cannot be accepted any more
+    LONGS_EQUAL(0, b.held);
+    wire(".\r\n");
+    STRCMP_EQUAL(BARE_LF_REFUSAL, take().c_str());
+}
+
+TEST(SmtpMail, ProperEndOfDataStillPipelines)
+{
+    OPEN_DATA();
+    LONGS_EQUAL(ISM_PROTO_CONTINUE, wire("Subject: ok\r\n\r\nbody\r\n.\r\nNOOP\r\n"));
+    std::string r = take();
+    STRCMP_CONTAINS("250 2.0.0 OK: message delivered to 1 mailbox\r\n250 2.0.0 OK\r\n", r.c_str());
+    LONGS_EQUAL(1, count("alice@example.test"));
+}
+
+TEST(SmtpMail, BareLfInACommandClosesTheSession)
+{
+    mx();
+    begin();
+    ehlo();
+    LONGS_EQUAL(ISM_PROTO_CLOSE, wire("NOOP\n"));
+    STRCMP_EQUAL("521 5.5.2 Error: bare <LF> received; lines must end with <CR><LF> (RFC 5321 2.3.8)\r\n",
+                 take().c_str());
+}
+
+TEST(SmtpMail, BareCrInACommandClosesTheSession)
+{
+    mx();
+    begin();
+    ehlo();
+    LONGS_EQUAL(ISM_PROTO_CLOSE, wire("MAIL FROM:<a@remote.test>\rRCPT TO:<alice@example.test>\r\n"));
+    STRCMP_EQUAL("521 5.5.2 Error: bare <CR> received; lines must end with <CR><LF> (RFC 5321 2.3.8)\r\n",
+                 take().c_str());
+}
+
+TEST(SmtpMail, BareLfInAnAuthExchangeClosesTheSession)
+{
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    cmd("AUTH LOGIN");
+    LONGS_EQUAL(ISM_PROTO_CLOSE, wire(ism_test_b64("alice@example.test") + "\n"));
+    STRCMP_CONTAINS("521 5.5.2 Error: bare <LF>", take().c_str());
+    STRCMP_EQUAL("", s.login_user);
+}
+
+// ---- message data: spooled, bounded, budgeted ----
+
+// n lines of 998 characters, each different, as sent and as stored.
+static std::vector<std::string> big_text(size_t n)
+{
+    std::vector<std::string> v;
+    for (size_t i = 0; i < n; i++) {
+        std::string l = "line " + std::to_string(i) + " ";
+        l += std::string(998 - l.size(), (char)('a' + i % 26));
+        v.push_back(l);
+    }
+    return v;
+}
+
+static std::string joined(const std::vector<std::string> &v)
+{
+    std::string r;
+    for (const std::string &l : v)
+        r += l + "\r\n";
+    return r;
+}
+
+TEST(SmtpMail, LargeMessageIsSpooledNotHeldInMemory)
+{
+    std::string sp = spool();
+    env.spool_dir = sp.c_str();
+    OPEN_DATA();
+    std::vector<std::string> text = big_text(1100); // about 1.1 MB
+    for (const std::string &l : text)
+        line(l);
+    CHECK(take().empty());
+    CHECK(s.data.cap <= ISM_SMTP_DATA_MEM); // memory stays small whatever the size
+    CHECK(s.spool != nullptr);
+    CHECK(s.spooled > 1000000);
+#ifndef _WIN32
+    LONGS_EQUAL(0, files_in(sp)); // the name is gone at once: a crash leaves nothing behind
+#endif
+    STRCMP_CONTAINS("250 2.0.0", cmd(".").c_str());
+    CHECK(s.spool == nullptr);
+    LONGS_EQUAL(0, files_in(sp));
+    std::string m = last("alice@example.test");
+    std::string body = joined(text);
+    CHECK(m.size() > body.size());
+    CHECK(m.compare(m.size() - body.size(), body.size(), body) == 0); // every byte, in order, after the trace headers
+    CHECK_EQUAL(0u, m.find("Return-Path: <a@remote.test>\r\nReceived: from client.test ([192.0.2.7])\r\n"));
+}
+
+TEST(SmtpMail, SpooledMessageForAnotherServerIsQueuedWhole)
+{
+    ism_err err = {};
+    ism_queue *q = nullptr;
+    LONGS_EQUAL_TEXT(0, ism_queue_open(&q, (dir + "/queue.db").c_str(), &err), err.msg);
+    std::string sp = spool();
+    env.spool_dir = sp.c_str();
+    env.queue = q;
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    STRCMP_CONTAINS("235", auth_plain("alice@example.test", "alice-password").c_str());
+    std::vector<std::string> text = big_text(300);
+    cmd("MAIL FROM:<alice@example.test>");
+    STRCMP_CONTAINS("250", cmd("RCPT TO:<friend@elsewhere.test>").c_str());
+    STRCMP_CONTAINS("250", cmd("RCPT TO:<bob@example.test>").c_str());
+    cmd("DATA");
+    for (const std::string &l : text)
+        line(l);
+    CHECK(s.spool != nullptr);
+    STRCMP_CONTAINS("250 2.0.0 OK: message delivered to 2 mailboxes", cmd(".").c_str());
+    ism_queue_item *items = nullptr;
+    size_t n = 0;
+    LONGS_EQUAL_TEXT(0, ism_queue_list(q, &items, &n, &err), err.msg);
+    LONGS_EQUAL(1, n);
+    char *data = nullptr;
+    size_t len = 0;
+    LONGS_EQUAL_TEXT(0, ism_queue_data(q, items[0].msg, &data, &len, &err), err.msg);
+    std::string queued(data, len), body = joined(text);
+    LONGS_EQUAL(len, items[0].size);
+    CHECK_EQUAL(0u, queued.find("Return-Path: <alice@example.test>\r\nReceived: from client.test"));
+    CHECK(queued.compare(queued.size() - body.size(), body.size(), body) == 0);
+    CHECK(queued == last("bob@example.test")); // the local copy is the same message
+    free(data);
+    ism_queue_items_free(items, n);
+    ism_queue_close(q);
+}
+
+TEST(SmtpMail, RsetAndTheEndOfTheSessionRemoveTheSpoolFile)
+{
+    std::string sp = spool();
+    env.spool_dir = sp.c_str();
+    OPEN_DATA();
+    for (const std::string &l : big_text(100))
+        line(l);
+    CHECK(s.spool != nullptr);
+    cmd(".");
+    CHECK(s.spool == nullptr);
+    // Ended by the client going away in the middle of a message.
+    cmd("MAIL FROM:<a@remote.test>");
+    cmd("RCPT TO:<alice@example.test>");
+    cmd("DATA");
+    for (const std::string &l : big_text(100))
+        line(l);
+    CHECK(s.spool != nullptr);
+    ism_proto_smtp.end(&s);
+    CHECK(s.spool == nullptr);
+    LONGS_EQUAL(0, files_in(sp));
+}
+
+TEST(SmtpMail, EveryByteHeldIsCountedAgainstTheAddressBudget)
+{
+    FakeBudget b;
+    b.budget = 10 << 20;
+    env.data_reserve = fake_reserve;
+    env.data_release = fake_release;
+    env.data_arg = &b;
+    std::string sp = spool();
+    env.spool_dir = sp.c_str();
+    OPEN_DATA();
+    for (const std::string &l : big_text(500)) {
+        line(l);
+        CHECK(b.held >= (int64_t)s.data.len + s.spooled);
+    }
+    CHECK(b.held <= (int64_t)s.data.len + s.spooled + ISM_SMTP_RESERVE_STEP);
+    CHECK(b.reserves < 20); // in steps, not line by line
+    STRCMP_CONTAINS("250 2.0.0", cmd(".").c_str());
+    LONGS_EQUAL(0, b.held); // given back once stored
+    // Reset in the middle of a message, and the session ending in one.
+    cmd("MAIL FROM:<a@remote.test>");
+    cmd("RCPT TO:<alice@example.test>");
+    cmd("DATA");
+    line("x");
+    CHECK(b.held > 0);
+    ism_proto_smtp.end(&s);
+    LONGS_EQUAL(0, b.held);
+}
+
+TEST(SmtpMail, SpentBudgetRefusesTheMessageWith452AndKeepsNothing)
+{
+    FakeBudget b;
+    b.budget = 200 * 1024;
+    env.data_reserve = fake_reserve;
+    env.data_release = fake_release;
+    env.data_arg = &b;
+    std::string sp = spool();
+    env.spool_dir = sp.c_str();
+    OPEN_DATA();
+    for (const std::string &l : big_text(400)) // about 400 KB
+        line(l);
+    CHECK(take().empty());
+    LONGS_EQUAL(0, b.held);
+    LONGS_EQUAL(0, s.data.len);
+    CHECK(s.spool == nullptr);
+    STRCMP_EQUAL("452 4.3.1 Too much mail in transit from your address; try again later\r\n", cmd(".").c_str());
+    LONGS_EQUAL(0, count("alice@example.test"));
+    // A message within the budget goes through afterwards.
+    STRCMP_CONTAINS("250 2.0.0", send("a@remote.test", "alice@example.test", {"small"}).c_str());
+    LONGS_EQUAL(0, b.held);
+}
+
+TEST(SmtpMail, OutOfMemoryWhileReceivingRefusesTheMessage)
+{
+    OPEN_DATA();
+    line("Subject: partial");
+    line("");
+    s.data.oom = 1; // the next append finds no memory (ism_buf.h)
+    line("lost line");
+    line("later line");
+    CHECK(take().empty());
+    STRCMP_EQUAL("452 4.3.1 Out of memory for the message; try again later\r\n", cmd(".").c_str());
+    LONGS_EQUAL(0, count("alice@example.test")); // never a truncated message
+}
+
+// ---- who may send as whom ----
+
+TEST(SmtpMail, SubmissionSenderMustBeTheLoggedInAccount)
+{
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    STRCMP_CONTAINS("235", auth_plain("alice@example.test", "alice-password").c_str());
+    STRCMP_EQUAL("553 5.7.1 Sender address <bob@example.test> is not owned by user <alice@example.test>\r\n",
+                 cmd("MAIL FROM:<bob@example.test>").c_str());
+    STRCMP_CONTAINS("553 5.7.1 Sender address <ceo@remote.test>", cmd("MAIL FROM:<ceo@remote.test>").c_str());
+    STRCMP_CONTAINS("250 2.1.0", cmd("MAIL FROM:<Alice@EXAMPLE.test>").c_str()); // case does not matter
+    cmd("RSET");
+    STRCMP_CONTAINS("250 2.1.0", cmd("MAIL FROM:<>").c_str()); // the null sender stays allowed
+}
+
+TEST(SmtpMail, MxRefusesLocalDomainSendersWithoutLogin)
+{
+    mx();
+    env.local_senders_need_auth = 1;
+    begin();
+    ehlo();
+    STRCMP_EQUAL("553 5.7.1 <alice@example.test>: sender in a local domain needs authentication; mail clients use "
+                 "the submission port\r\n",
+                 cmd("MAIL FROM:<alice@example.test>").c_str());
+    STRCMP_CONTAINS("553 5.7.1 <nobody@EXAMPLE.TEST>", cmd("MAIL FROM:<nobody@EXAMPLE.TEST>").c_str());
+    STRCMP_CONTAINS("250 2.1.0", cmd("MAIL FROM:<someone@remote.test>").c_str());
+    cmd("RSET");
+    STRCMP_CONTAINS("250 2.1.0", cmd("MAIL FROM:<>").c_str());
+    cmd("RSET");
+    env.local_senders_need_auth = 0; // the administrator turned the check off
+    STRCMP_CONTAINS("250 2.1.0", cmd("MAIL FROM:<alice@example.test>").c_str());
+}
+
+// ---- address probing ----
+
+TEST(SmtpMail, UnknownRecipientsAreAnsweredSlowerAfterThree)
+{
+    mx();
+    begin();
+    ehlo();
+    cmd("MAIL FROM:<a@remote.test>");
+    auto rcpt = [&](const std::string &to) {
+        std::string l = "RCPT TO:<" + to + ">";
+        env.line_flags = 0;
+        req.pause_ms = 0;
+        return ism_proto_smtp.line(&s, &env, l.data(), l.size(), &out); // PAUSE is what the connection layer sees
+    };
+    for (int i = 1; i <= ISM_SMTP_FREE_MISSES; i++) {
+        LONGS_EQUAL(ISM_PROTO_CONTINUE, rcpt("ghost" + std::to_string(i) + "@example.test"));
+        STRCMP_CONTAINS("550 5.1.1", take().c_str());
+    }
+    LONGS_EQUAL(ISM_PROTO_CONTINUE, rcpt("alice@example.test")); // a hit is answered at once
+    STRCMP_CONTAINS("250 2.1.5", take().c_str());
+    LONGS_EQUAL(ISM_PROTO_PAUSE, rcpt("ghost4@example.test"));
+    STRCMP_CONTAINS("550 5.1.1 <ghost4@example.test>", take().c_str());
+    LONGS_EQUAL(1000, req.pause_ms);
+    LONGS_EQUAL(ISM_PROTO_PAUSE, rcpt("ghost5@example.test"));
+    LONGS_EQUAL(2000, req.pause_ms);
+    int last_pause = 0;
+    ism_proto_action a = ISM_PROTO_PAUSE;
+    for (int i = 6; a == ISM_PROTO_PAUSE && i < 100; i++) {
+        a = rcpt("ghost" + std::to_string(i) + "@example.test");
+        if (a == ISM_PROTO_PAUSE) {
+            CHECK(req.pause_ms >= last_pause);
+            last_pause = req.pause_ms;
+        }
+    }
+    LONGS_EQUAL(ISM_SMTP_MAX_MISS_PAUSE_MS, last_pause);
+    // The hard limit still ends the session.
+    LONGS_EQUAL(ISM_PROTO_CLOSE, a);
+    STRCMP_CONTAINS("421 4.7.0 Too many errors", take().c_str());
+    LONGS_EQUAL(ISM_SMTP_MAX_ERRORS, s.errors);
+}
+
+TEST(SmtpMail, TheSynchronousDriverDoesNotWaitOutPauses)
+{
+    mx();
+    begin();
+    ehlo();
+    cmd("MAIL FROM:<a@remote.test>");
+    for (int i = 0; i < ISM_SMTP_FREE_MISSES + 2; i++)
+        LONGS_EQUAL(ISM_PROTO_CONTINUE, line("RCPT TO:<ghost" + std::to_string(i) + "@example.test>"));
+}
+
+// ---- AUTH through the connection layer (ISM_PROTO_AUTH) ----
+
+TEST(SmtpMail, AuthPlainHandsTheCredentialsToTheConnectionLayer)
+{
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    std::string l = "AUTH PLAIN " + ism_test_b64(std::string("\0Alice@Example.test\0alice-password", 34));
+    env.line_flags = 0;
+    LONGS_EQUAL(ISM_PROTO_AUTH, ism_proto_smtp.line(&s, &env, l.data(), l.size(), &out));
+    CHECK(take().empty()); // no answer until the password is checked
+    STRCMP_EQUAL("alice@example.test", req.user);
+    STRCMP_EQUAL("alice-password", req.pass);
+    LONGS_EQUAL(ISM_PROTO_CONTINUE, ism_proto_smtp.auth_done(&s, &env, ISM_AUTH_OK, &out));
+    STRCMP_EQUAL("235 2.7.0 Authentication successful\r\n", take().c_str());
+    STRCMP_EQUAL("alice@example.test", s.auth_user);
+}
+
+TEST(SmtpMail, AuthLoginHandsTheCredentialsToTheConnectionLayer)
+{
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    cmd("AUTH LOGIN");
+    cmd(ism_test_b64("bob@example.test"));
+    std::string l = ism_test_b64("bob-password");
+    LONGS_EQUAL(ISM_PROTO_AUTH, ism_proto_smtp.line(&s, &env, l.data(), l.size(), &out));
+    STRCMP_EQUAL("bob@example.test", req.user);
+    STRCMP_EQUAL("bob-password", req.pass);
+    STRCMP_EQUAL("", s.login_user);
+    LONGS_EQUAL(ISM_PROTO_CONTINUE, ism_proto_smtp.auth_done(&s, &env, ISM_AUTH_FAILED, &out));
+    STRCMP_EQUAL("535 5.7.8 Authentication credentials invalid\r\n", take().c_str());
+    STRCMP_EQUAL("", s.auth_user);
+}
+
+TEST(SmtpMail, ThrottledAndUnavailableLoginsAreTemporaryAndNotCounted)
+{
+    submission(1);
+    begin();
+    in_tls();
+    ehlo();
+    std::string l = "AUTH PLAIN " + ism_test_b64(std::string("\0alice@example.test\0guess", 25));
+    for (int i = 0; i < ISM_SMTP_MAX_AUTH_FAILURES + 1; i++) {
+        LONGS_EQUAL(ISM_PROTO_AUTH, ism_proto_smtp.line(&s, &env, l.data(), l.size(), &out));
+        req.retry_minutes = 7;
+        LONGS_EQUAL(ISM_PROTO_CONTINUE, ism_proto_smtp.auth_done(&s, &env, ISM_AUTH_THROTTLED, &out));
+        STRCMP_EQUAL("454 4.7.0 Too many failed logins; try again in 7 minutes\r\n", take().c_str());
+    }
+    LONGS_EQUAL(0, s.auth_failures);
+    ism_proto_smtp.line(&s, &env, l.data(), l.size(), &out);
+    req.retry_minutes = 1;
+    ism_proto_smtp.auth_done(&s, &env, ISM_AUTH_THROTTLED, &out);
+    STRCMP_EQUAL("454 4.7.0 Too many failed logins; try again in 1 minute\r\n", take().c_str());
+    ism_proto_smtp.line(&s, &env, l.data(), l.size(), &out);
+    LONGS_EQUAL(ISM_PROTO_CONTINUE, ism_proto_smtp.auth_done(&s, &env, ISM_AUTH_UNAVAILABLE, &out));
+    STRCMP_EQUAL("454 4.7.0 Temporary authentication failure: the account store is unavailable\r\n", take().c_str());
+    LONGS_EQUAL(0, s.auth_failures);
+    LONGS_EQUAL(ISM_SMTP_S_GREETED, s.state);
+    STRCMP_CONTAINS("250", cmd("NOOP").c_str());
 }
