@@ -4,6 +4,7 @@
 #   make test  install what is missing, build both targets, run every suite
 #   make stop  end what `make run` started
 #   make bench measurements written to docs/performance.md
+#   make vcxproj  the Visual Studio projects from CMake's source lists (commit the result)
 #   make linux-bundled-openssl  the service and ismailctl for Linux, linked with a
 #              native build of the OpenSSL the MSI bundles (not Debian's system one)
 SHELL := /bin/bash
@@ -42,6 +43,12 @@ win: bootstrap
 
 msi: win
 	@bash installer-wix/build-msi.sh $(WIN_BUILD) $(MSI)
+
+# Every .vcxproj and ISMail.sln, written by scripts/gen-vcxproj.py from the source
+# lists CMake records in $(WIN_BUILD)/sources (docs/building-windows.md).
+.PHONY: vcxproj
+vcxproj: win
+	@python3 scripts/gen-vcxproj.py $(WIN_BUILD)
 
 test: linux win msi
 	@bash tests/run-all.sh $(LINUX_BUILD) $(WIN_BUILD) $(MSI)
