@@ -9,23 +9,28 @@
 # trixie-security), fetched by URL from the signed source indexes (trixie is never
 # added to apt's sources), with Debian's patches applied.
 #
+# No archive address is written here: the URLs of trixie and trixie-security are
+# those of the Debian archive and security archive apt is configured with (its
+# sources.list and sources.list.d), and the downloads go through the proxy apt uses
+# (Acquire::http::Proxy), so a machine with a local mirror or a proxy works as is.
+#
 #   bootstrap.sh                   install packages, build the mingw dependencies
 #   bootstrap.sh --print-prefix    the same, then print the mingw prefix on the last line
 #   bootstrap.sh --native-openssl  install packages, build a native (x86_64 Linux) shared
 #                                  OpenSSL of the version the Windows build bundles; print
 #                                  its prefix on the last line
+#   bootstrap.sh --print-archives  print the archive URLs and proxy it would use, nothing else
 set -euo pipefail
 
 MODE=${1:-}
 case "$MODE" in
-  ""|--print-prefix|--native-openssl) ;;
-  *) echo "usage: bootstrap.sh [--print-prefix | --native-openssl]" >&2; exit 2 ;;
+  ""|--print-prefix|--native-openssl|--print-archives) ;;
+  *) echo "usage: bootstrap.sh [--print-prefix | --native-openssl | --print-archives]" >&2; exit 2 ;;
 esac
 
 CACHE=${ISMAIL_DEPS_CACHE:-/var/cache/ismail-deps}
 TRIPLE=x86_64-w64-mingw32
-DEBIAN_MIRROR=${ISMAIL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-DEBIAN_SECURITY_MIRROR=${ISMAIL_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+OS_CODENAME=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 PKGS=(build-essential cmake pkg-config ninja-build
       libssl-dev libsqlite3-dev libcpputest-dev cpputest
@@ -38,6 +43,89 @@ log() { [ -n "${QUIET:-}" ] || echo "bootstrap: $*" >&2; }
 warn() { echo "bootstrap: warning: $*" >&2; }
 die() { echo "bootstrap: $*" >&2; exit 1; }
 need_root() { [ "$(id -u)" = 0 ] || { echo "bootstrap: missing packages ($*); run as root or install them with apt-get" >&2; exit 1; }; }
+
+# ---- Where Debian's archive is, and how to reach it: apt's own configuration.
+#
+# debian_archive main|security: the base URL (no trailing slash) of the Debian
+# archive, or of Debian's security archive, among the entries apt reads (its own
+# parse of sources.list, sources.list.d/*.list and *.sources; disabled entries are
+# left out). An entry whose Release file apt has fetched is known by its Origin and
+# Label (Debian / Debian, Debian / Debian-Security); otherwise the first entry with
+# component main for this release's suite (its codename or a Debian suite name
+# such as stable), or that suite's -security, is taken. Only URLs curl can fetch
+# (http, https, ftp, file) count. Prints nothing when there is none.
+debian_archive() {
+  local label=Debian suites="" s known all uri
+  for s in $OS_CODENAME oldoldstable oldstable stable testing unstable sid; do
+    case $1 in
+      main) suites+=" $s" ;;
+      security) suites+=" $s-security $s/updates"; label=Debian-Security ;;
+    esac
+  done
+  all=$(apt-get indextargets --no-release-info --format $'$(REPO_URI)\t$(COMPONENT)\t$(RELEASE)' 2>&1) ||
+    die "apt could not read its sources: $(grep -m1 '^E:' <<<"$all" || echo "$all")"
+  known=$(apt-get indextargets --format $'$(REPO_URI)\t$(COMPONENT)\t$(ORIGIN)\t$(LABEL)' 2>/dev/null) || known=""
+  uri=$(awk -F'\t' -v l="$label" '$1 ~ /^(https?|ftp|file):/ && $2 == "main" && $3 == "Debian" && $4 == l {print $1; exit}' <<<"$known")
+  [ -n "$uri" ] ||
+    uri=$(awk -F'\t' -v s="$suites " '$1 ~ /^(https?|ftp|file):/ && $2 == "main" && index(s, " " $3 " ") {print $1; exit}' <<<"$all")
+  while [ "${uri%/}" != "$uri" ]; do uri=${uri%/}; done
+  [ -z "$uri" ] || echo "$uri"
+}
+
+# apt_conf KEY: the value apt's configuration gives KEY (empty when unset).
+apt_conf() { local V=""; eval "$(apt-config shell V "$1" 2>/dev/null)"; printf '%s' "$V"; }
+
+# curl_proxy URL: sets CURL_PROXY to curl's arguments for reaching URL through the
+# proxy apt would use: Acquire::http::Proxy::HOST, else the output of
+# Acquire::http::Proxy-Auto-Detect, else Acquire::http::Proxy ("DIRECT": none); for
+# https, each Acquire::https:: setting first, falling back to the http one, as apt
+# does. When apt sets none, curl gets no argument and, like apt, follows
+# http_proxy / https_proxy / no_proxy from the environment.
+curl_proxy() {
+  local url=$1 host p="" cmd="" sc schemes
+  CURL_PROXY=()
+  case $url in http://*) schemes=http ;; https://*) schemes="https http" ;; *) return 0 ;; esac
+  host=${url#*://}; host=${host%%/*}; host=${host##*@}; host=${host%:*}
+  for sc in $schemes; do p=$(apt_conf "Acquire::$sc::Proxy::$host"); [ -z "$p" ] || break; done
+  if [ -z "$p" ]; then
+    for sc in $schemes; do cmd=$(apt_conf "Acquire::$sc::Proxy-Auto-Detect"); [ -z "$cmd" ] || break; done
+    if [ -n "$cmd" ] && [ -x "$cmd" ]; then p=$("$cmd" "$url" 2>/dev/null) || p=""; p=${p%%$'\n'*}; fi
+  fi
+  if [ -z "$p" ]; then
+    for sc in $schemes; do p=$(apt_conf "Acquire::$sc::Proxy"); [ -z "$p" ] || break; done
+  fi
+  case $p in
+    "") ;;
+    DIRECT) CURL_PROXY=(--noproxy '*') ;;
+    *) CURL_PROXY=(--proxy "$p") ;;
+  esac
+}
+
+# download URL FILE: URL saved as FILE, through apt's proxy; curl's error on stderr.
+download() {
+  curl_proxy "$1"
+  curl -fsS --retry 2 --connect-timeout 20 ${CURL_PROXY[@]+"${CURL_PROXY[@]}"} -o "$2" "$1"
+}
+
+# Sets DEBIAN_MIRROR and DEBIAN_SECURITY_MIRROR (empty: none configured) from apt's
+# sources, unless ISMAIL_DEBIAN_MIRROR / ISMAIL_DEBIAN_SECURITY_MIRROR name them.
+find_archives() {
+  DEBIAN_MIRROR=${ISMAIL_DEBIAN_MIRROR:-$(debian_archive main)}
+  DEBIAN_SECURITY_MIRROR=${ISMAIL_DEBIAN_SECURITY_MIRROR:-$(debian_archive security)}
+  [ -n "$DEBIAN_MIRROR" ] ||
+    die "apt's sources name no Debian archive (an entry with component main for this release, e.g. in /etc/apt/sources.list.d/debian.sources), so there is nowhere to fetch Debian 13's openssl source from; add one or set ISMAIL_DEBIAN_MIRROR to a Debian mirror's URL"
+}
+
+if [ "$MODE" = --print-archives ]; then
+  find_archives
+  print_archive() {   # NAME URL: "NAME URL" (or "NAME none"), then "NAME-proxy ARGS" (or "-")
+    echo "$1 ${2:-none}"
+    [ -z "$2" ] || { curl_proxy "$2"; echo "$1-proxy ${CURL_PROXY[*]:--}"; }
+  }
+  print_archive main "$DEBIAN_MIRROR"
+  print_archive security "$DEBIAN_SECURITY_MIRROR"
+  exit 0
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -88,7 +176,7 @@ IDX="$DL/debian-trixie"
 refresh_index() {
   local name=$1 archive=$2 suite=$3 d="$IDX/$1" why="" want until
   mkdir -p "$d"
-  if ! curl -fsS --retry 2 --connect-timeout 20 -o "$d/InRelease.new" "$archive/dists/$suite/InRelease" 2>"$d/err"; then
+  if ! download "$archive/dists/$suite/InRelease" "$d/InRelease.new" 2>"$d/err"; then
     why="could not download $archive/dists/$suite/InRelease: $(tail -1 "$d/err")"
   elif ! gpgv --keyring "$KEYRING" --output "$d/Release.new" "$d/InRelease.new" >/dev/null 2>"$d/err"; then
     why="the signature of $archive/dists/$suite/InRelease does not verify with $KEYRING"
@@ -101,7 +189,7 @@ refresh_index() {
     if [ -z "$want" ]; then
       why="$archive/dists/$suite/InRelease lists no main/source/Sources.xz"
     elif ! { [ -f "$d/Sources.xz" ] && echo "$want  $d/Sources.xz" | sha256sum -c --quiet - >/dev/null 2>&1; }; then
-      if ! curl -fsS --retry 2 --connect-timeout 20 -o "$d/Sources.xz.new" "$archive/dists/$suite/main/source/Sources.xz" 2>"$d/err"; then
+      if ! download "$archive/dists/$suite/main/source/Sources.xz" "$d/Sources.xz.new" 2>"$d/err"; then
         why="could not download $archive/dists/$suite/main/source/Sources.xz: $(tail -1 "$d/err")"
       elif ! echo "$want  $d/Sources.xz.new" | sha256sum -c --quiet - >/dev/null 2>&1; then
         why="$archive/dists/$suite/main/source/Sources.xz does not match the SHA-256 in its signed Release file"
@@ -120,7 +208,7 @@ refresh_index() {
     warn "$why; using the index verified on $(sed -n 's/^Date: //p' "$d/Release")"
   else
     rm -f "$d/Release.new"
-    die "cannot read Debian's list of source packages for $suite: $why. Check network access to $archive (or set ISMAIL_DEBIAN_MIRROR / ISMAIL_DEBIAN_SECURITY_MIRROR) and that package debian-archive-keyring is installed."
+    die "cannot read Debian's list of source packages for $suite: $why. Check network access to $archive (the archive apt's sources name; or set ISMAIL_DEBIAN_MIRROR / ISMAIL_DEBIAN_SECURITY_MIRROR), apt's proxy setting (apt-config dump | grep -i proxy) and that package debian-archive-keyring is installed."
   fi
 }
 
@@ -128,7 +216,7 @@ refresh_index() {
 # "version url sha256 name" (url is the folder holding the file).
 openssl_stanzas() {
   local name archive
-  for name in security main; do
+  for name in "${INDEXES[@]}"; do
     [ "$name" = security ] && archive=$DEBIAN_SECURITY_MIRROR || archive=$DEBIAN_MIRROR
     awk -v base="$archive" 'BEGIN { RS = ""; FS = "\n" }
       $1 == "Package: openssl" {
@@ -159,7 +247,7 @@ have() {
 fetch_verified() {
   local url=$1 f="$DL/$2" sha=$3
   if have "$2" "$sha"; then return 0; fi
-  if ! curl -fsS --retry 2 --connect-timeout 20 -o "$f.part" "$url" 2>"$f.err"; then
+  if ! download "$url" "$f.part" 2>"$f.err"; then
     WHY="$url: $(tail -1 "$f.err")"; rm -f "$f.part" "$f.err"; return 1
   fi
   rm -f "$f.err"
@@ -172,7 +260,14 @@ fetch_verified() {
 # Sets OSSL_V to the newest openssl source whose files can all be fetched and
 # verified; a newer one that cannot is named in a warning.
 resolve_openssl() {
-  refresh_index security "$DEBIAN_SECURITY_MIRROR" trixie-security
+  find_archives
+  INDEXES=(main)
+  if [ -n "$DEBIAN_SECURITY_MIRROR" ]; then
+    INDEXES=(security main)
+    refresh_index security "$DEBIAN_SECURITY_MIRROR" trixie-security
+  else
+    warn "apt's sources name no Debian security archive (suite ${OS_CODENAME:-<release>}-security), so trixie-security is not consulted and the OpenSSL built may lack Debian's latest security fixes; add the entry or set ISMAIL_DEBIAN_SECURITY_MIRROR"
+  fi
   refresh_index main "$DEBIAN_MIRROR" trixie
   local lines versions=() v i j t url sha name ok tried=""
   WHY="no version of the 3.5 series is listed"; WHY_FIRST=""
@@ -206,7 +301,7 @@ resolve_openssl() {
     [ -n "$tried" ] || WHY_FIRST=$WHY
     tried="${tried:+$tried, }$v"
   done
-  die "could not fetch the source package openssl (3.5, Debian 13 trixie / trixie-security) from Debian's archive: tried ${tried:-nothing}; last error: $WHY. Check network access to $DEBIAN_MIRROR and $DEBIAN_SECURITY_MIRROR (or set ISMAIL_DEBIAN_MIRROR / ISMAIL_DEBIAN_SECURITY_MIRROR to a Debian mirror)."
+  die "could not fetch the source package openssl (3.5, Debian 13 trixie / trixie-security) from Debian's archive: tried ${tried:-nothing}; last error: $WHY. Check network access to $DEBIAN_MIRROR${DEBIAN_SECURITY_MIRROR:+ and $DEBIAN_SECURITY_MIRROR} (the archives apt's sources name; or set ISMAIL_DEBIAN_MIRROR / ISMAIL_DEBIAN_SECURITY_MIRROR to a Debian mirror) and apt's proxy setting (apt-config dump | grep -i proxy)."
 }
 
 # unpack_openssl DIR: the Debian source package (upstream tarball plus Debian's
