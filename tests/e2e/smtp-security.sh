@@ -292,7 +292,7 @@ quiet ctl set smtp.data_budget_per_ip_mb 200
 # smtp.max_message_mb applied live.
 quiet ctl set smtp.max_message_mb 1
 check "smtp.max_message_mb 1 applied" wait_until 20 applied_latest
-check "EHLO advertises the new SIZE" bash -c "$(declare -f smtp_ehlo); smtp_ehlo $P_SMTP | grep -qx '250-SIZE 1048576'"
+check "EHLO advertises the new SIZE" bash -c "$(declare -f smtp_ehlo); smtp_ehlo $P_SMTP | grep -x '250-SIZE 1048576' >/dev/null"
 out=$(dialog "$P_SMTP" "EHLO x" "MAIL FROM:<a@remote.test> SIZE=2000000" QUIT)
 check "MAIL FROM SIZE= above it: 552" has "$out" "552 5.3.4 Message size exceeds fixed maximum message size (1048576 bytes)"
 out=$(sized 1500000 e2e-too-big)
