@@ -2,7 +2,9 @@
  * form.c loads and saves every row the same way, the tooltips come from the
  * setting's description, and the test driver (tests/wine/driver.c) finds a
  * control by its setting's key through the same table. Binding a new setting
- * to a control means one row here plus the control in manager.rc. */
+ * to a control means three edits: an IDC_* number for the control in
+ * resource.h, the control in manager.rc (on its page's dialog), and one row
+ * in the table in bindings.c. */
 #ifndef MGR_BINDINGS_H
 #define MGR_BINDINGS_H
 

@@ -12,7 +12,8 @@
 extern "C" {
 #endif
 
-/* Error classes; ismailctl maps them to its exit codes (see docs/ismailctl.md). */
+/* Error classes; ismailctl maps them to its exit codes (see docs/admin-guide.md,
+ * section "ismailctl"). */
 typedef enum {
     ISM_E_NONE = 0,
     ISM_E_USAGE,    /* the caller asked for something that does not exist */

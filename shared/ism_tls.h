@@ -23,14 +23,17 @@ typedef struct ism_tls_gen ism_tls_gen;
  * X25519MLKEM768, a 1.2 KB key share in every outgoing ClientHello). */
 #define ISM_TLS_GROUPS "X25519:P-256:P-384"
 
-/* profile: "intermediate" (TLS 1.2 and 1.3) or "modern" (TLS 1.3 only).
- * crt_path holds the leaf certificate followed by its chain (PEM). */
 /* Why OpenSSL's TLS layer, at ctx's security level, refused certificate x
  * with error e (left by SSL_CTX_use_certificate or a chain call): 1 with the
  * reason in out ("has a key of 1024 bits (RSA), which OpenSSL refuses for
  * TLS ...") and what to do in *fix; 0 when e is not a security-level refusal. */
 int ism_tls_explain_refusal(const SSL_CTX *ctx, X509 *x, unsigned long e, char *out, size_t outsz, const char **fix);
 
+/* A new generation (one reference, in *out) for profile, from the certificate
+ * in crt_path and the key in key_path.
+ * profile: "intermediate" (TLS 1.2 and 1.3) or "modern" (TLS 1.3 only).
+ * crt_path holds the leaf certificate followed by its chain (PEM).
+ * 0, or -1 with err filled. */
 int ism_tls_gen_build(ism_tls_gen **out, const char *profile, const char *crt_path, const char *key_path,
                       ism_err *err);
 ism_tls_gen *ism_tls_gen_ref(ism_tls_gen *g);
