@@ -9,9 +9,10 @@
 # there with msiexec (an upgrade when the MSI is newer; a rebuild of the same
 # version is reinstalled: old one removed first, its data kept), waits for the
 # service "ISMail" to run under Wine's service manager, opens the ISMail
-# Manager on $DISPLAY (or on its own Xvfb display, with a screenshot), prints
-# where to look, and stays in the foreground. Ctrl-C (or `make stop`) stops the
-# service, closes the manager, ends the Xvfb it started and the wineserver.
+# Manager on $DISPLAY (or on its own Xvfb display, with a screenshot taken once
+# the window shows painted), prints where to look, and stays in the
+# foreground. Ctrl-C (or `make stop`) stops the service, closes the manager,
+# ends the Xvfb it started and the wineserver.
 # The store is the product's default one (default ports), kept between runs.
 set -u
 
@@ -23,6 +24,8 @@ WIN_DIR='C:\Program Files\InstantServers\ISMail'
 INST="$PREFIX/drive_c/Program Files/InstantServers/ISMail"
 DATA=$PREFIX/drive_c/ProgramData/InstantServers/ISMail
 SHOT=$STATE/manager.png
+IMPORT=/usr/bin/import     # ImageMagick's own, whatever else is called so on PATH
+CONVERT=/usr/bin/convert
 
 export WINEPREFIX=$PREFIX
 export WINEDEBUG=${WINEDEBUG:--all}
@@ -38,6 +41,29 @@ wait_for() {
         [ "$(date +%s)" -ge "$end" ] && return 1
         sleep 0.2
     done
+}
+
+# shot_painted FILE: takes a screenshot of the whole screen and, when it shows
+# the manager painted, keeps it as FILE. Painted means: the window's area (the
+# whole screen when its place is unknown) is not one flat colour, and it is
+# the same as in the previous call's screenshot, so nothing is still being
+# drawn. The window exists, and xdotool finds it, before Wine has painted it:
+# a screenshot taken then is all black. SHOT_SD is the last standard deviation.
+SHOT_SIG=""
+SHOT_SD=""
+shot_painted() {
+    local new=$1.new.png wid WINDOW X Y WIDTH=0 HEIGHT=0 SCREEN crop=() sd="" sig="" prev=$SHOT_SIG
+    "$IMPORT" -display "$DISPLAY" -window root "$new" 2>"$STATE/import.log" || return 1
+    wid=$(xdotool search --onlyvisible --name "^ISMail Manager" 2>/dev/null | head -1)
+    if [ -n "$wid" ] && eval "$(xdotool getwindowgeometry --shell "$wid" 2>/dev/null)" &&
+       [ "${X:--1}" -ge 0 ] && [ "${Y:--1}" -ge 0 ] && [ "$WIDTH" -gt 0 ] && [ "$HEIGHT" -gt 0 ]; then
+        crop=(-crop "${WIDTH}x${HEIGHT}+$X+$Y" +repage)
+    fi
+    read -r sd sig < <("$CONVERT" "$new" ${crop[@]+"${crop[@]}"} -format '%[fx:standard_deviation] %#\n' info: 2>/dev/null)
+    [ -n "$sig" ] || return 1
+    SHOT_SIG=$sig
+    SHOT_SD=$sd
+    [ "$sig" = "$prev" ] && awk -v sd="$sd" 'BEGIN { exit !(sd > 0.02) }' && mv -f "$new" "$1"
 }
 
 # pid_is FILE WORD: the pid in FILE is alive and its command line has WORD
@@ -121,7 +147,7 @@ WB=$1
 MSI=$2
 [ -x "$WINE" ] || die "$WINE not found (Debian package wine64)"
 [ -f "$MSI" ] || die "no MSI at $MSI (make msi builds it)"
-for c in msiinfo xdotool Xvfb import; do
+for c in msiinfo xdotool Xvfb "$IMPORT" "$CONVERT"; do
     command -v "$c" >/dev/null || die "$c not found (packages: msitools, xdotool, xvfb, imagemagick)"
 done
 [ -d "$WB" ] || say "note: Windows build folder $WB not found; using what the MSI installs"
@@ -233,10 +259,15 @@ else
     say "warning: no 'ISMail Manager' window after 30 s; see $STATE/manager.log"
 fi
 if [ $OWN_XVFB -eq 1 ]; then
-    if import -display "$DISPLAY" -window root "$SHOT" 2>/dev/null; then
+    # Polled: the window exists before it is painted (see shot_painted).
+    rm -f "$SHOT"
+    if wait_for 30 shot_painted "$SHOT"; then
         say "screenshot: $SHOT"
+    elif [ -f "$SHOT.new.png" ]; then
+        mv -f "$SHOT.new.png" "$SHOT"
+        say "warning: after 30 s the screen still did not show the manager painted and still (standard deviation ${SHOT_SD:-?}); screenshot anyway: $SHOT"
     else
-        say "warning: the screenshot failed"
+        say "warning: the screenshot failed: $(cat "$STATE/import.log" 2>/dev/null)"
         SHOT="(none)"
     fi
 fi
