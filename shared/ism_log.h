@@ -1,5 +1,10 @@
 /* ism_log: the service's log, one timestamped line per event, to a file in
- * the data folder and (in console mode) to standard error. */
+ * the data folder and (in console mode) to standard error.
+ *
+ * A message is always one line: bytes below 0x20 and DEL in it (from a
+ * client's input, say) are written as \r, \n, \t or \xNN, in the file, on
+ * standard error and to the sink alike. Other bytes, UTF-8 and the
+ * backslash included, are written as they are. */
 #ifndef ISM_LOG_H
 #define ISM_LOG_H
 
@@ -9,7 +14,11 @@ extern "C" {
 
 typedef enum { ISM_LOG_DEBUG, ISM_LOG_INFO, ISM_LOG_WARN, ISM_LOG_ERROR } ism_log_level;
 
-/* path may be NULL (no file); to_stderr mirrors every line to stderr. */
+/* The service's log file in the data folder. */
+#define ISM_LOG_FILE "ismail-service.log"
+
+/* Closes the file opened before, if any, and opens path for appending; path
+ * may be NULL (no file). to_stderr mirrors every line to stderr. */
 void ism_log_open(const char *path, int to_stderr);
 void ism_log_close(void);
 void ism_log(ism_log_level level, const char *fmt, ...)

@@ -1,5 +1,16 @@
-/* The platform layer's view of the machine. */
+/* The platform layer's view of the machine, its atomic writes and private
+ * files, the data folder made private, and the log's escaping of control
+ * characters. */
+#include "ism_log.h"
+#include "ism_paths.h"
 #include "ism_platform.h"
+#include "testdir.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <string>
 
 #include <CppUTest/TestHarness.h>
 
@@ -7,6 +18,8 @@
 #include <windows.h>
 #else
 #include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #endif
 
 TEST_GROUP(Platform){};
@@ -39,4 +52,86 @@ TEST(Platform, CpuCountFollowsTheProcessAffinity)
     CHECK_EQUAL(0, sched_setaffinity(0, sizeof old, &old));
 #endif
     LONGS_EQUAL(all, ism_plat_cpu_count());
+}
+
+/* The whole of a (small) file. */
+static std::string slurp(const std::string &path)
+{
+    char *data = nullptr;
+    size_t len = 0;
+    ism_err err = {};
+    LONGS_EQUAL_TEXT(0, ism_fs_read(path.c_str(), 1 << 20, &data, &len, &err), err.msg);
+    std::string s(data, len);
+    free(data);
+    return s;
+}
+
+/* ---- the log: control characters are escaped ---- */
+
+static std::string sunk;
+static void sink(ism_log_level level, const char *text)
+{
+    (void)level;
+    sunk = text;
+}
+
+TEST_GROUP(Log)
+{
+    std::string dir;
+    void setup() override
+    {
+        dir = ism_test_mkdtemp();
+        sunk.clear();
+        ism_log_open(nullptr, 0);
+        ism_log_set_sink(sink);
+    }
+    void teardown() override
+    {
+        ism_log_set_sink(nullptr);
+        ism_log_open(nullptr, 1);
+        std::string().swap(sunk); /* its memory is the test's */
+        ism_test_rmtree(dir);
+    }
+};
+
+/* A client's user name with a colour sequence, a line break, a tab, DEL and
+ * another control byte: each is written as an escape, UTF-8 and backslashes
+ * as they are. */
+TEST(Log, ControlCharactersAreEscaped)
+{
+    ism_log(ISM_LOG_INFO, "pop3: failed login for %s from %s", "a\x1b[31mb\r\nc\td\x7f\x01\xc3\xa9\\e", "192.0.2.1");
+    STRCMP_EQUAL("pop3: failed login for a\\x1b[31mb\\r\\nc\\td\\x7f\\x01\xc3\xa9\\e from 192.0.2.1", sunk.c_str());
+}
+
+/* In the file too, the line is one line: the only bytes below 0x20 are its
+ * end (LF, CR LF on Windows). */
+TEST(Log, TheFileGetsOneLinePerMessage)
+{
+    std::string path = dir + "/" ISM_LOG_FILE;
+    ism_log_open(path.c_str(), 0);
+    ism_log(ISM_LOG_WARN, "smtp: authentication failed for '%s'", "x\r\n2026-01-01T00:00:00.000Z info: forged\x1b[2J");
+    ism_log_close();
+    std::string text = slurp(path);
+#ifdef _WIN32
+    const std::string end = "\r\n"; /* the file is opened in text mode */
+#else
+    const std::string end = "\n";
+#endif
+    CHECK_TEXT(text.size() > end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0, text.c_str());
+    text.resize(text.size() - end.size());
+    for (size_t i = 0; i < text.size(); i++)
+        CHECK_TEXT((unsigned char)text[i] >= 0x20 && text[i] != 0x7f, text.c_str());
+    STRCMP_CONTAINS(" warning: smtp: authentication failed for 'x\\r\\n2026-01-01T00:00:00.000Z info: forged\\x1b[2J'",
+                    text.c_str());
+}
+
+/* A message of nothing but control bytes fills the line with whole escapes:
+ * no escape is cut in two, nothing overflows. */
+TEST(Log, ALongMessageIsCutBetweenEscapes)
+{
+    std::string esc(1100, '\x1b');
+    ism_log(ISM_LOG_INFO, "%s", esc.c_str());
+    CHECK(sunk.size() > 1000 && sunk.size() < 1200);
+    LONGS_EQUAL(0, sunk.size() % 4);
+    STRCMP_EQUAL("\\x1b", sunk.substr(sunk.size() - 4).c_str());
 }

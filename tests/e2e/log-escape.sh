@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Control characters from clients do not reach the log raw, end to end on
+# Linux: failed logins whose user names carry ESC (a terminal colour
+# sequence), CR, LF, a tab and DEL, over POP3 (USER/PASS) and SMTP
+# submission (AUTH PLAIN), are logged with those bytes escaped (\x1b, \r,
+# \n, \t, \x7f); the log file holds no byte below 0x20 but the line ends,
+# no DEL, and no line the client wrote.
+#   tests/e2e/log-escape.sh <linux build dir>
+set -u
+B=$(cd "${1:?linux build dir}" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+T_SUITE=log-escape
+. "$HERE/../lib.sh"
+D=$(mktemp -d)
+SVC_PID=
+cleanup() { [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
+trap cleanup EXIT
+ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
+LOG=$D/ismail-service.log
+declare -A P
+for k in smtp submission smtps pop pops imap imaps http https; do P[$k]=$(free_port); done
+ctl set listen.address 127.0.0.1 server.hostname mail.ismail.test smtp.port ${P[smtp]} \
+  submission.port ${P[submission]} smtps.port ${P[smtps]} pop.port ${P[pop]} pops.port ${P[pops]} \
+  imap.port ${P[imap]} imaps.port ${P[imaps]} http.port ${P[http]} https.port ${P[https]} \
+  smtp.tls.incoming off pop.tls.incoming off imap.tls.incoming off >/dev/null
+"$B/service/ismail-service" --data "$D" >"$D/console.log" 2>&1 & SVC_PID=$!
+port_open() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2).close()' "$1" 2>/dev/null; }
+check "service up" wait_until 20 port_open "${P[submission]}"
+
+# client PROTO PORT: a failed login whose user name holds control characters.
+client() {
+  python3 - "$1" "$2" <<'PY'
+import base64, socket, sys
+proto, port = sys.argv[1], int(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+f = s.makefile("rb")
+def reply():
+    l = f.readline()
+    while proto == "smtp" and l[3:4] == b"-":
+        l = f.readline()
+    return l
+reply()
+if proto == "pop3":
+    s.sendall(b"USER pop\x1b[31mred\tx\x7fy\r\n"); reply()
+    s.sendall(b"PASS wrong\r\n"); print(reply().decode(errors="replace").strip())
+else:
+    s.sendall(b"EHLO client.test\r\n"); reply()
+    cred = base64.b64encode(b"\0smtp\x1b[31mred\r\nfake: line\0wrong")
+    s.sendall(b"AUTH PLAIN " + cred + b"\r\n"); print(reply().decode(errors="replace").strip())
+s.sendall(b"QUIT\r\n")
+PY
+}
+echo "pop3: $(client pop3 "${P[pop]}")"
+echo "smtp: $(client smtp "${P[submission]}")"
+logged() { grep -qF -- "$1" "$LOG"; }
+check "POP3: the failed login is logged with ESC, tab and DEL escaped" \
+  wait_until 10 logged 'pop\x1b[31mred\tx\x7fy'
+check "SMTP: the failed AUTH is logged with ESC, CR and LF escaped" \
+  wait_until 10 logged 'smtp\x1b[31mred\r\nfake: line'
+grep -aF -e 'pop\x1b' -e 'smtp\x1b' "$LOG"
+check "no raw ESC byte in the log" not grep -q $'\x1b' "$LOG"
+check "no raw DEL byte in the log" not grep -q $'\x7f' "$LOG"
+check "no CR or other control byte in the log (only line ends)" not grep -qP '[\x00-\x09\x0b-\x1f]' "$LOG"
+check "no line of the log is the client's (LF in a user name makes none)" not grep -q '^fake: line' "$LOG"
+finish
