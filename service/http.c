@@ -5,6 +5,9 @@
  * It serves what a mail server's web port needs and nothing more: GET and
  * HEAD of a status page (/ in HTML, /status in plain text) and of the files under the web root
  * at /.well-known/ (ACME http-01 challenges, MTA-STS policies, autoconfig).
+ * The status page (version, host name, every port) is for the machine's own
+ * administrator: it is served to loopback clients only, and to everyone
+ * else it does not exist (404).
  * On plain HTTP a request for one of the web SSL domains is redirected to
  * HTTPS, except the ACME challenges, which must stay reachable over HTTP.
  *
@@ -181,6 +184,36 @@ static void add_html_escaped(ism_buf *b, const char *t)
         default: ism_buf_add(b, t, 1);
         }
     }
+}
+
+/* 1 when addr, a client address as ism_sock_accept_peer writes it, is this
+ * machine's loopback: 127.0.0.0/8, ::1, or such an IPv4 address mapped into
+ * IPv6 (::ffff:127.0.0.1). Anything else, a missing address included, is 0. */
+static int loopback_peer(const char *addr)
+{
+    static const char mapped[] = "::ffff:";
+    if (!addr)
+        return 0;
+    if (strcmp(addr, "::1") == 0)
+        return 1;
+    size_t k = 0;
+    while (k < sizeof mapped - 1 && tolower((unsigned char)addr[k]) == mapped[k])
+        k++;
+    if (k == sizeof mapped - 1)
+        addr += k;
+    /* dotted quad: four decimal numbers 0-255, the first 127 */
+    for (int part = 0; part < 4; part++) {
+        int v = 0, digits = 0;
+        while (isdigit((unsigned char)*addr) && digits < 4) {
+            v = v * 10 + (*addr++ - '0');
+            digits++;
+        }
+        if (digits == 0 || digits > 3 || v > 255 || (part == 0 && v != 127))
+            return 0;
+        if (part < 3 && *addr++ != '.')
+            return 0;
+    }
+    return *addr == '\0';
 }
 
 static ism_proto_action status_page(http *s, const ism_proto_env *env, int html, ism_buf *out)
@@ -360,10 +393,11 @@ static ism_proto_action dispatch(http *s, const ism_proto_env *env, ism_buf *out
             return a;
         }
     }
-    if (strcmp(path, "/") == 0)
-        return status_page(s, env, 1, out);
-    if (strcmp(path, "/status") == 0)
-        return status_page(s, env, 0, out);
+    int status = strcmp(path, "/") == 0 || strcmp(path, "/status") == 0;
+    if (status && loopback_peer(env->peer_addr))
+        return status_page(s, env, path[1] == '\0', out);
+    if (status)
+        return respond_error(s, env, 404, "no such page", 0, out);
     if (has_prefix(path, HTTP_WELL_KNOWN))
         return well_known(s, env, path, out);
     return respond_error(s, env, 404, "no such page", 0, out);

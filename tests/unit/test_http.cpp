@@ -1,6 +1,7 @@
-// The HTTP session state machine: the status page, files under
-// /.well-known/, traversal attempts, redirects to HTTPS for the web SSL
-// domains (not for ACME challenges), HEAD, 405, 400, 414/431, keep-alive.
+// The HTTP session state machine: the status page (loopback clients only),
+// files under /.well-known/, traversal attempts, redirects to HTTPS for the
+// web SSL domains (not for ACME challenges), HEAD, 405, 400, 414/431,
+// keep-alive.
 #include "ism_platform.h"
 #include "proto.h"
 #include "testdir.h"
@@ -37,6 +38,7 @@ TEST_GROUP(Http)
         domains[1].port = 443;
         memset(&env, 0, sizeof env);
         env.hostname = "mail.example.test";
+        env.peer_addr = "127.0.0.1"; // the status page is for loopback clients
         env.web_domains = domains;
         env.n_web_domains = 2;
         env.web_root = root.c_str();
@@ -150,6 +152,49 @@ TEST(Http, StatusPage)
     STRCMP_EQUAL("SMTP: listening <25>\nPOP3: off\n", r.body.c_str());
     r = fetch("/status?verbose=1");
     LONGS_EQUAL(200, r.code);
+}
+
+// The status page tells the version, the host name and every port: only a
+// client on this machine's loopback gets it; to any other address it does
+// not exist, over plain HTTP and TLS alike.
+TEST(Http, StatusPageOnlyForLoopbackClients)
+{
+    const char *loopback[] = {"127.0.0.1", "127.1.2.3", "127.255.255.254", "::1", "::ffff:127.0.0.1",
+                              "::FFFF:127.0.0.2"};
+    for (const char *peer : loopback) {
+        env.peer_addr = peer;
+        response r = fetch("/status");
+        LONGS_EQUAL_TEXT(200, r.code, peer);
+        STRCMP_CONTAINS_TEXT("SMTP: listening", r.body.c_str(), peer);
+        r = fetch("/");
+        LONGS_EQUAL_TEXT(200, r.code, peer);
+        STRCMP_CONTAINS_TEXT("ISMail on mail.example.test", r.body.c_str(), peer);
+    }
+    const char *others[] = {"192.0.2.1",     "10.0.0.1",         "::ffff:192.0.2.1", "2001:db8::1",
+                            "::",            "0.0.0.0",          "128.0.0.1",        "1127.0.0.1",
+                            "127.0.0.1.5",   "127.0.0",          "127.0.0.256",      "0127.0.0.1",
+                            "127.0.0.1 ",    "::ffff:10.0.0.1",  "::2",              "unknown",
+                            "",              "::ffff:127.0.0.1x"};
+    for (int tls = 0; tls <= 1; tls++) {
+        env.tls_active = tls;
+        for (const char *peer : others) {
+            env.peer_addr = peer;
+            for (const char *target : {"/status", "/", "/status?verbose=1"}) {
+                std::string what = std::string(peer) + " " + target + (tls ? " over TLS" : "");
+                response r = fetch(target);
+                LONGS_EQUAL_TEXT(404, r.code, what.c_str());
+                CHECK_TEXT(r.body.find("SMTP: listening") == std::string::npos, what.c_str());
+                CHECK_TEXT(r.body.find("mail.example.test") == std::string::npos, what.c_str());
+            }
+        }
+    }
+    env.tls_active = 0;
+    env.peer_addr = nullptr; // no address known: not loopback
+    LONGS_EQUAL(404, fetch("/status").code);
+    env.peer_addr = "192.0.2.1"; // the rest of the site is still served
+    response r = fetch("/.well-known/mta-sts.txt");
+    LONGS_EQUAL(200, r.code);
+    STRCMP_EQUAL("version: STSv1\nmode: enforce\n", r.body.c_str());
 }
 
 TEST(Http, DateHeaderIsAnImfFixdate)
