@@ -59,7 +59,10 @@ int ism_fs_exists(const char *path);
 /* Reads a whole file (at most max bytes) into a malloc'd, NUL-terminated buffer. */
 int ism_fs_read(const char *path, size_t max, char **data, size_t *len, ism_err *err);
 /* Writes data to path atomically: a temporary file in the same folder, flushed,
- * then renamed over path. private_file restricts it like a key file. */
+ * then renamed over path. private_file restricts it like a key file. The
+ * temporary file has a random name and is created only if nothing has that
+ * name yet (never through a link planted there), another name being tried
+ * when one is taken. */
 int ism_fs_write_atomic(const char *path, const void *data, size_t len, int private_file, ism_err *err);
 
 /* ---- machine ---- */

@@ -23,6 +23,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 int ism_net_init(ism_err *err)
 {
     (void)err;
@@ -205,13 +207,37 @@ int ism_fs_read(const char *path, size_t max, char **data, size_t *len, ism_err 
     return 0;
 }
 
+/* How many random temporary names ism_fs_write_atomic tries before giving up. */
+#define TMP_TRIES 8
+
+/* Creates PATH.tmp<16 random hex digits> for writing, exclusively and
+ * without following a link, with mode; writes its name to tmp. */
+static int open_temp(const char *path, char *tmp, size_t tmpsz, mode_t mode, ism_err *err)
+{
+    unsigned char r[8];
+    if (strlen(path) + sizeof ".tmp" + 2 * sizeof r > tmpsz)
+        return ism_err_set(err, ISM_E_IO, "%s: path too long", path);
+    int e = EEXIST;
+    for (int i = 0; i < TMP_TRIES && e == EEXIST; i++) {
+        if (RAND_bytes(r, (int)sizeof r) != 1)
+            return ism_err_set(err, ISM_E_IO, "cannot create a temporary file next to %s: no random numbers", path);
+        int n = snprintf(tmp, tmpsz, "%s.tmp", path);
+        for (size_t k = 0; k < sizeof r; k++)
+            n += snprintf(tmp + n, tmpsz - (size_t)n, "%02x", r[k]);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd >= 0)
+            return fd;
+        e = errno;
+    }
+    return ism_err_set(err, ISM_E_IO, "cannot create %s: %s", tmp, strerror(e));
+}
+
 int ism_fs_write_atomic(const char *path, const void *data, size_t len, int private_file, ism_err *err)
 {
     char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, private_file ? 0600 : 0644);
+    int fd = open_temp(path, tmp, sizeof tmp, private_file ? 0600 : 0644, err);
     if (fd < 0)
-        return ism_err_set(err, ISM_E_IO, "cannot create %s: %s", tmp, strerror(errno));
+        return -1;
     const char *p = data;
     size_t left = len;
     while (left > 0) {

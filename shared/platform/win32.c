@@ -7,6 +7,8 @@
 #include <sddl.h>
 #include <shlobj.h>
 #include <ws2tcpip.h>
+/* after windows.h (and its wincrypt.h): OpenSSL undoes wincrypt's X509_NAME macro */
+#include <openssl/rand.h>
 
 #include <malloc.h>
 #include <stdio.h>
@@ -283,18 +285,55 @@ int ism_fs_read(const char *path, size_t max, char **data, size_t *len, ism_err 
     return 0;
 }
 
+/* How many random temporary names ism_fs_write_atomic tries before giving up. */
+#define TMP_TRIES 8
+
+/* Creates PATH.tmp<16 random hex digits> for writing, only if nothing has
+ * that name yet; writes its name to tmp and its wide form to *wtmp (freed by
+ * the caller). */
+static HANDLE create_temp(const char *path, char *tmp, size_t tmpsz, wchar_t **wtmp, ism_err *err)
+{
+    unsigned char r[8];
+    char m[256];
+    DWORD e = ERROR_FILE_EXISTS;
+    *wtmp = NULL;
+    if (strlen(path) + sizeof ".tmp" + 2 * sizeof r > tmpsz) {
+        ism_err_set(err, ISM_E_IO, "%s: path too long", path);
+        return INVALID_HANDLE_VALUE;
+    }
+    for (int i = 0; i < TMP_TRIES && (e == ERROR_FILE_EXISTS || e == ERROR_ALREADY_EXISTS); i++) {
+        if (RAND_bytes(r, (int)sizeof r) != 1) {
+            ism_err_set(err, ISM_E_IO, "cannot create a temporary file next to %s: no random numbers", path);
+            return INVALID_HANDLE_VALUE;
+        }
+        int n = snprintf(tmp, tmpsz, "%s.tmp", path);
+        for (size_t k = 0; k < sizeof r; k++)
+            n += snprintf(tmp + n, tmpsz - (size_t)n, "%02x", r[k]);
+        free(*wtmp);
+        *wtmp = widen(tmp);
+        if (!*wtmp) {
+            e = ERROR_OUTOFMEMORY;
+            break;
+        }
+        HANDLE h = CreateFileW(*wtmp, GENERIC_WRITE, 0, NULL, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, NULL);
+        if (h != INVALID_HANDLE_VALUE)
+            return h;
+        e = GetLastError();
+    }
+    ism_err_set(err, ISM_E_IO, "cannot create %s: %s", tmp, win_msg(e, m, sizeof m));
+    return INVALID_HANDLE_VALUE;
+}
+
 int ism_fs_write_atomic(const char *path, const void *data, size_t len, int private_file, ism_err *err)
 {
     char tmp[1100], m[256];
-    snprintf(tmp, sizeof tmp, "%s.tmp%lu", path, (unsigned long)GetCurrentProcessId());
-    wchar_t *wt = widen(tmp), *wp = widen(path);
+    wchar_t *wt = NULL, *wp = widen(path);
     int rc = -1;
-    HANDLE h = wt ? CreateFileW(wt, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL)
-                  : INVALID_HANDLE_VALUE;
-    if (h == INVALID_HANDLE_VALUE) {
-        ism_err_set(err, ISM_E_IO, "cannot create %s: %s", tmp, win_msg(GetLastError(), m, sizeof m));
+    HANDLE h = wp ? create_temp(path, tmp, sizeof tmp, &wt, err) : INVALID_HANDLE_VALUE;
+    if (!wp)
+        ism_err_set(err, ISM_E_IO, "out of memory writing %s", path);
+    if (h == INVALID_HANDLE_VALUE)
         goto out;
-    }
     DWORD put = 0;
     BOOL ok = WriteFile(h, data, (DWORD)len, &put, NULL) && put == len && FlushFileBuffers(h);
     CloseHandle(h);

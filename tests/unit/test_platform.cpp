@@ -135,3 +135,77 @@ TEST(Log, ALongMessageIsCutBetweenEscapes)
     LONGS_EQUAL(0, sunk.size() % 4);
     STRCMP_EQUAL("\\x1b", sunk.substr(sunk.size() - 4).c_str());
 }
+
+/* ---- files: atomic writes, private files, the data folder ---- */
+
+static void add_name(const char *name, void *ctx)
+{
+    static_cast<std::set<std::string> *>(ctx)->insert(name);
+}
+
+/* The names of the regular files in dir (dot files aside). */
+static std::set<std::string> listing(const std::string &dir)
+{
+    std::set<std::string> names;
+    ism_err err = {};
+    LONGS_EQUAL_TEXT(0, ism_fs_list(dir.c_str(), "", add_name, &names, &err), err.msg);
+    return names;
+}
+
+TEST_GROUP(Files)
+{
+    std::string dir;
+    ism_err err = {};
+    void setup() override
+    {
+        dir = ism_test_mkdtemp();
+    }
+    void teardown() override
+    {
+        ism_test_rmtree(dir);
+    }
+    void put(const std::string &path, const std::string &data, int private_file = 0)
+    {
+        LONGS_EQUAL_TEXT(0, ism_fs_write_atomic(path.c_str(), data.data(), data.size(), private_file, &err), err.msg);
+    }
+};
+
+/* The temporary file goes away in the rename: after two writes the folder
+ * holds the file and nothing else. */
+TEST(Files, TwoAtomicWritesLeaveNoTemporaryFile)
+{
+    std::string path = dir + "/settings.txt";
+    put(path, "first");
+    put(path, "second, longer", 1);
+    STRCMP_EQUAL("second, longer", slurp(path).c_str());
+    std::set<std::string> names = listing(dir);
+    LONGS_EQUAL(1, names.size());
+    STRCMP_EQUAL("settings.txt", names.begin()->c_str());
+}
+
+#ifndef _WIN32
+/* Another local user who can write to the folder plants a link at the
+ * temporary name an older version used (PATH.tmp<pid>), pointing at a file
+ * of the service's: the write must neither follow it (the victim keeps its
+ * bytes) nor use that name at all (the link is still there afterwards). */
+TEST(Files, AtomicWriteDoesNotFollowALinkAtThePredictableTemporaryName)
+{
+    std::string victim = dir + "/victim.db", path = dir + "/example.test.key";
+    std::string predictable = path + ".tmp" + std::to_string((long)getpid());
+    put(victim, "precious");
+    CHECK_EQUAL(0, symlink(victim.c_str(), predictable.c_str()));
+    put(path, "-----BEGIN PRIVATE KEY-----\n", 1);
+    STRCMP_EQUAL("precious", slurp(victim).c_str());
+    STRCMP_EQUAL("-----BEGIN PRIVATE KEY-----\n", slurp(path).c_str());
+    struct stat st;
+    CHECK_EQUAL(0, lstat(predictable.c_str(), &st));
+    CHECK_TEXT(S_ISLNK(st.st_mode), "the planted link was replaced or renamed: the predictable name was used");
+    CHECK_EQUAL(0, lstat(path.c_str(), &st));
+    CHECK_TEXT(S_ISREG(st.st_mode), "the key is not a regular file");
+    LONGS_EQUAL(0600, st.st_mode & 0777);
+    std::set<std::string> names = listing(dir), want = {"victim.db", "example.test.key"};
+    want.insert(predictable.substr(dir.size() + 1)); /* the link, listed as its target is a file */
+    CHECK_TEXT(names == want, "a temporary file was left behind");
+}
+
+#endif
