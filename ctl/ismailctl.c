@@ -3,7 +3,10 @@
  *   ismailctl [--data DIR] [--json] show | get KEY | set KEY VALUE [KEY VALUE ...] |
  *             reset KEY [KEY ...] | status | domain add|edit|remove|list ...
  *
- * Exit codes: 0 ok, 2 usage, 3 invalid value, 4 store error. */
+ * Exit codes: 0 ok, 2 usage, 3 invalid value, 4 store error.
+ *
+ * What it creates is private to its user, as the service's files are: a new
+ * data folder 0700 (Windows: SYSTEM and Administrators), files 0600. */
 #include "ctl.h"
 #include "ism_paths.h"
 #include "ism_platform.h"
@@ -322,6 +325,7 @@ static int cmd_domain_put(ism_store *st, const ism_paths *paths, int add, int na
 
 int main(int argc, char **argv)
 {
+    ism_plat_private_umask();
     const char *data = NULL;
     int force = 0;
     int i = 1;
@@ -369,7 +373,8 @@ int main(int argc, char **argv)
     ism_err err = {0};
     ism_store *st = NULL;
     ism_paths_init(&paths, data);
-    if (ism_fs_mkdirs(paths.data, 0, &err) || ism_store_open(&st, paths.store, &err))
+    /* A folder that exists is the service's to tighten (ism_paths_secure_data). */
+    if ((!ism_fs_exists(paths.data) && ism_fs_mkdirs(paths.data, 1, &err)) || ism_store_open(&st, paths.store, &err))
         return fail(&err);
     int rc;
     if (group >= 0) {

@@ -562,11 +562,12 @@ int WINAPI wWinMain(HINSTANCE inst, HINSTANCE prev, PWSTR cmdline, int show)
         return args > 0 ? 0 : 2;
     }
 
-    /* The store's folder may not exist yet on a new installation. */
+    /* The store's folder may not exist yet on a new installation; made
+     * here, it is as private as the service makes it (ism_paths_ensure). */
     ism_paths_init(&a->base_paths, data[0] ? data : NULL);
     a->paths = a->base_paths;
-    int ok = ism_fs_mkdirs(a->paths.data, 0, &err) == 0 && ism_store_open(&a->store, a->paths.store, &err) == 0 &&
-             ism_store_load(a->store, &a->cfg, &err) == 0;
+    int ok = (ism_fs_exists(a->paths.data) || ism_fs_mkdirs(a->paths.data, 1, &err) == 0) &&
+             ism_store_open(&a->store, a->paths.store, &err) == 0 && ism_store_load(a->store, &a->cfg, &err) == 0;
     if (ok)
         ism_paths_apply_config(&a->paths, &a->cfg);
     if (!ok) {

@@ -4,7 +4,15 @@
  *
  * On Windows it runs under the service control manager as the service
  * "ISMail" unless --console is given; on Linux it always runs in the
- * foreground (under systemd or by hand). */
+ * foreground (under systemd or by hand).
+ *
+ * Everything it creates is private to its account (ism_plat_private_umask),
+ * and at each start the data folder and the files in it are restricted again
+ * (ism_svc_secure_data): mail, password hashes and the log are nobody
+ * else's business. */
+#include "ism_log.h"
+#include "ism_paths.h"
+#include "ism_platform.h"
 #include "server.h"
 #include "svc.h"
 #include "version.h"
@@ -23,8 +31,27 @@ static void usage(FILE *f)
             "  --version    print the version\n");
 }
 
+void ism_svc_secure_data(const ism_server_opts *opts, ism_svc_secured *out)
+{
+    ism_paths p;
+    ism_err err = {0};
+    memset(out, 0, sizeof *out);
+    ism_paths_init(&p, opts->data_dir);
+    if (ism_paths_secure_data(&p, out->done, sizeof out->done, &err))
+        snprintf(out->failed, sizeof out->failed, "%s", err.msg);
+}
+
+void ism_svc_secured_log(const ism_svc_secured *s)
+{
+    if (s->done[0])
+        ism_log(ISM_LOG_INFO, "file permissions tightened, other users could open these until now: %s", s->done);
+    if (s->failed[0])
+        ism_log(ISM_LOG_WARN, "file permissions: %s", s->failed);
+}
+
 int main(int argc, char **argv)
 {
+    ism_plat_private_umask();
     ism_server_opts opts = {0};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {

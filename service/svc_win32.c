@@ -16,7 +16,10 @@
  * service-specific code (ism_err_kind: 3 store, 4 file or folder, 6 network).
  * The key folder's DACL needs nothing here: the server restricts ssl.key to
  * SYSTEM and Administrators each time it applies the settings
- * (ism_paths_ensure).
+ * (ism_paths_ensure), and the data folder the same way. Before the server
+ * starts, the data folder and the files an older version left in it
+ * readable by others are restricted too (ism_svc_secure_data, in both
+ * modes); what that changed is logged once the server runs.
  *
  * Stopping: the stop control is answered only when the server has closed
  * everything, and the process ends right after STOPPED, skipping the exit
@@ -57,6 +60,7 @@ static ism_paths svc_paths;
 static char eventlog_error[600]; /* from before the log was open */
 static int eventlog_registered;
 static UINT process_exit_code = 1; /* stays 1 if service_main never ran */
+static ism_svc_secured secured;   /* what start-up restricted, logged on running */
 
 static void report(DWORD state, DWORD exit_code, DWORD specific, DWORD wait_hint)
 {
@@ -205,6 +209,7 @@ static void configure_service(void)
 static void on_running(void)
 {
     report(SERVICE_RUNNING, NO_ERROR, 0, 0);
+    ism_svc_secured_log(&secured);
     if (eventlog_error[0])
         ism_log(ISM_LOG_WARN, "%s", eventlog_error);
     else if (eventlog_registered)
@@ -228,6 +233,7 @@ static void WINAPI service_main(DWORD argc, LPWSTR *argv)
     if (ism_eventlog_install(&eventlog_registered, &err))
         snprintf(eventlog_error, sizeof eventlog_error, "%s", err.msg);
     ism_paths_init(&svc_paths, svc_opts->data_dir);
+    ism_svc_secure_data(svc_opts, &secured);
     ism_eventlog_open(svc_paths.data);
     ism_log_set_sink(ism_eventlog_log_sink);
 
@@ -264,11 +270,19 @@ static BOOL WINAPI console_ctrl(DWORD type)
     return TRUE;
 }
 
+/* --console: called by the server once the listeners are up. */
+static void console_running(void)
+{
+    ism_svc_secured_log(&secured);
+}
+
 int ism_svc_main(ism_server_opts *opts)
 {
     svc_opts = opts;
     if (opts->console) {
         SetConsoleCtrlHandler(console_ctrl, TRUE);
+        ism_svc_secure_data(opts, &secured);
+        opts->on_running = console_running;
         ism_err err = {0};
         if (ism_server_run(opts, &err)) {
             fprintf(stderr, "ismail-service: %s\n", err.msg);

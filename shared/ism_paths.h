@@ -29,8 +29,19 @@ typedef struct {
 void ism_paths_init(ism_paths *p, const char *data_dir);
 /* Applies the ssl.* folder settings that are not empty. */
 void ism_paths_apply_config(ism_paths *p, const ism_config *cfg);
-/* Creates the data folder and the three certificate folders (ssl.key private). */
+/* Creates the data folder and the three certificate folders; the data folder
+ * and ssl.key are private (ism_fs_mkdirs: POSIX 0700, Windows SYSTEM and
+ * Administrators only). */
 int ism_paths_ensure(const ism_paths *p, ism_err *err);
+/* Makes the data folder private, for a new installation and for one an older
+ * version left readable by other users: creates the folder private when it
+ * is missing; else restricts the files the programs keep there (ismail.db,
+ * mail.db, queue.db, each with its -wal, -shm and -journal, and the service
+ * log) and then the folder itself, with ism_fs_make_private. done receives
+ * what was restricted, as "NAME (what others had), ...", empty when nothing
+ * needed it. Goes on past a file it cannot restrict and then fails with the
+ * first such error (done still lists the rest). */
+int ism_paths_secure_data(const ism_paths *p, char *done, size_t donesz, ism_err *err);
 /* out = dir + separator + name + ext (e.g. crt folder, "example.com", ".crt"). */
 void ism_paths_file(char *out, size_t outsz, const char *dir, const char *name, const char *ext);
 

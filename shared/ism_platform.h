@@ -64,6 +64,22 @@ int ism_fs_read(const char *path, size_t max, char **data, size_t *len, ism_err 
  * name yet (never through a link planted there), another name being tried
  * when one is taken. */
 int ism_fs_write_atomic(const char *path, const void *data, size_t len, int private_file, ism_err *err);
+/* Restricts an existing file or folder to its owner (POSIX: the group and
+ * other bits cleared, so 0644 becomes 0600 and 0755 0700) or, on Windows,
+ * to SYSTEM and Administrators (the key folder's protected DACL, see
+ * ism_fs_mkdirs) when it grants access to anyone else. Returns 1 when it
+ * changed something, with what others had in was ("mode 644", "readable by
+ * BUILTIN\Users"), 0 when path is missing or already private, -1 on failure
+ * (ISM_E_IO, naming path and the command that fixes it). A symbolic link
+ * (reparse point) is not followed and fails. */
+int ism_fs_make_private(const char *path, char *was, size_t wassz, ism_err *err);
+
+/* Makes the files and folders this process creates from now on private to
+ * its account wherever no mode is asked for explicitly: POSIX umask 077
+ * (SQLite's databases and the log then get 0600, folders 0700); nothing on
+ * Windows, where new files inherit the data folder's access list. Call it
+ * first thing in main. */
+void ism_plat_private_umask(void);
 
 /* ---- machine ---- */
 /* This computer's host name (fully qualified where the system knows it), lower case. */

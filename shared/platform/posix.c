@@ -261,6 +261,43 @@ int ism_fs_write_atomic(const char *path, const void *data, size_t len, int priv
     return 0;
 }
 
+int ism_fs_make_private(const char *path, char *was, size_t wassz, ism_err *err)
+{
+    struct stat st;
+    if (wassz)
+        was[0] = '\0';
+    /* O_NONBLOCK: a FIFO planted under a known name must not hang the start. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        return 0;
+    if (fd < 0 && errno == ELOOP)
+        return ism_err_set(err, ISM_E_IO,
+                           "%s is a symbolic link, which is not followed to restrict its target: make the target "
+                           "readable by its owner only (chmod go= TARGET)",
+                           path);
+    if (fd < 0)
+        return ism_err_set(err, ISM_E_IO, "cannot open %s to restrict it to its owner: %s", path, strerror(errno));
+    int rc = 0;
+    if (fstat(fd, &st) != 0) {
+        rc = ism_err_set(err, ISM_E_IO, "cannot read the permissions of %s: %s", path, strerror(errno));
+    } else if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) && (st.st_mode & 077)) {
+        if (fchmod(fd, st.st_mode & 0700) != 0) {
+            rc = ism_err_set(err, ISM_E_IO, "cannot restrict %s to its owner: %s; run: chmod go= %s", path,
+                             strerror(errno), path);
+        } else {
+            snprintf(was, wassz, "mode %03o", (unsigned)(st.st_mode & 0777));
+            rc = 1;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+void ism_plat_private_umask(void)
+{
+    umask(077);
+}
+
 void ism_plat_hostname(char *out, size_t outsz)
 {
     char h[256] = "localhost";

@@ -483,15 +483,19 @@ static void sid_name(PSID sid, char *out, size_t outsz)
     }
 }
 
-int ism_fs_private_check(const char *path, ism_err *err)
+/* Reads path's DACL and looks for an entry that lets in anyone but SYSTEM,
+ * Administrators and the owner. Returns 1 with who (an account, or what
+ * kind of entry) and *named / *inherited (an account's entry, inherited
+ * from the folder) when there is one, 0 when there is none, -1 when the
+ * permissions cannot be read (err says why). */
+static int dacl_stranger(const char *path, char *who, size_t whosz, int *named, int *inherited, ism_err *err)
 {
     PSECURITY_DESCRIPTOR sd = NULL;
     PSID owner = NULL;
     PACL dacl = NULL;
-    char m[256], who[600];
+    char m[256];
     BYTE sy[SECURITY_MAX_SID_SIZE], ba[SECURITY_MAX_SID_SIZE];
     DWORD syl = sizeof sy, bal = sizeof ba;
-    int rc = 0;
     wchar_t *w = widen(path);
     DWORD e = w ? GetNamedSecurityInfoW(w, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
                                         &owner, NULL, &dacl, NULL, &sd)
@@ -505,9 +509,9 @@ int ism_fs_private_check(const char *path, ism_err *err)
         return ism_err_set(err, ISM_E_IO, "cannot check the permissions of %s", path);
     }
     who[0] = '\0';
-    int inherited = 0, named = 0;
+    *named = *inherited = 0;
     if (!dacl) {
-        snprintf(who, sizeof who, "everyone (the file has no access list)");
+        snprintf(who, whosz, "everyone (the file has no access list)");
     } else {
         for (DWORD i = 0; i < dacl->AceCount && !who[0]; i++) {
             ACE_HEADER *h;
@@ -519,29 +523,72 @@ int ism_fs_private_check(const char *path, ism_err *err)
                 if (a->Mask == 0 || EqualSid(sid, (PSID)sy) || EqualSid(sid, (PSID)ba) ||
                     (owner && EqualSid(sid, owner)))
                     continue;
-                sid_name(sid, who, sizeof who);
-                named = 1;
-                inherited = (h->AceFlags & INHERITED_ACE) != 0;
+                sid_name(sid, who, whosz);
+                *named = 1;
+                *inherited = (h->AceFlags & INHERITED_ACE) != 0;
             } else if (h->AceType == ACCESS_ALLOWED_OBJECT_ACE_TYPE ||
                        h->AceType == ACCESS_ALLOWED_CALLBACK_OBJECT_ACE_TYPE) {
-                snprintf(who, sizeof who, "an object access entry");
+                snprintf(who, whosz, "an object access entry");
             }
         }
     }
-    if (who[0]) {
-        char fix[800];
-        if (named && !inherited)
-            snprintf(fix, sizeof fix, " and icacls \"%s\" /remove \"%s\"", path, who);
-        else
-            fix[0] = '\0';
-        rc = ism_err_set(err, ISM_E_TLS,
-                         "%s: the private key file can be read by %s; it is not used until only SYSTEM and "
-                         "Administrators can read it: icacls \"%s\" /inheritance:r /grant:r SYSTEM:F "
-                         "Administrators:F%s",
-                         path, who, path, fix);
-    }
     LocalFree(sd);
-    return rc;
+    return who[0] ? 1 : 0;
+}
+
+int ism_fs_private_check(const char *path, ism_err *err)
+{
+    char who[600];
+    int named = 0, inherited = 0;
+    int r = dacl_stranger(path, who, sizeof who, &named, &inherited, err);
+    if (r <= 0)
+        return r;
+    char fix[800];
+    if (named && !inherited)
+        snprintf(fix, sizeof fix, " and icacls \"%s\" /remove \"%s\"", path, who);
+    else
+        fix[0] = '\0';
+    return ism_err_set(err, ISM_E_TLS,
+                       "%s: the private key file can be read by %s; it is not used until only SYSTEM and "
+                       "Administrators can read it: icacls \"%s\" /inheritance:r /grant:r SYSTEM:F "
+                       "Administrators:F%s",
+                       path, who, path, fix);
+}
+
+int ism_fs_make_private(const char *path, char *was, size_t wassz, ism_err *err)
+{
+    char who[600], m[256];
+    int named = 0, inherited = 0;
+    if (wassz)
+        was[0] = '\0';
+    wchar_t *w = widen(path);
+    DWORD attr = w ? GetFileAttributesW(w) : INVALID_FILE_ATTRIBUTES;
+    DWORD e = w ? GetLastError() : ERROR_OUTOFMEMORY;
+    free(w);
+    if (attr == INVALID_FILE_ATTRIBUTES && (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND))
+        return 0;
+    if (attr == INVALID_FILE_ATTRIBUTES)
+        return ism_err_set(err, ISM_E_IO, "cannot open %s to restrict it: %s", path, win_msg(e, m, sizeof m));
+    if (attr & FILE_ATTRIBUTE_REPARSE_POINT)
+        return ism_err_set(err, ISM_E_IO,
+                           "%s is a link (reparse point), which is not followed to restrict its target: restrict "
+                           "the target to SYSTEM and Administrators (icacls TARGET /inheritance:r /grant:r SYSTEM:F "
+                           "Administrators:F)",
+                           path);
+    int r = dacl_stranger(path, who, sizeof who, &named, &inherited, err);
+    if (r <= 0)
+        return r;
+    int dir = (attr & FILE_ATTRIBUTE_DIRECTORY) != 0;
+    if (protect(path, dir ? KEY_DIR_SDDL : KEY_FILE_SDDL, err))
+        return -1;
+    snprintf(was, wassz, "readable by %s", who);
+    return 1;
+}
+
+void ism_plat_private_umask(void)
+{
+    /* Nothing: new files inherit their folder's access list, and the data
+     * folder's admits only SYSTEM and Administrators (ism_paths_ensure). */
 }
 
 int ism_fs_remove(const char *path, ism_err *err)

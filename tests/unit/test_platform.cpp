@@ -208,4 +208,88 @@ TEST(Files, AtomicWriteDoesNotFollowALinkAtThePredictableTemporaryName)
     CHECK_TEXT(names == want, "a temporary file was left behind");
 }
 
+static unsigned mode_of(const std::string &path)
+{
+    struct stat st;
+    CHECK_EQUAL_TEXT(0, lstat(path.c_str(), &st), path.c_str());
+    return (unsigned)(st.st_mode & 0777);
+}
+
+/* 0644 and 0755 lose the group and other bits once; a missing file and a
+ * private one are left alone; a link is refused, naming it, untouched. */
+TEST(Files, MakePrivateClearsGroupAndOtherBitsOnce)
+{
+    char was[64];
+    std::string f = dir + "/mail.db", d = dir + "/folder", l = dir + "/link.db";
+    put(f, "x");
+    CHECK_EQUAL(0, chmod(f.c_str(), 0644));
+    CHECK_EQUAL(0, mkdir(d.c_str(), 0755));
+    CHECK_EQUAL(0, chmod(d.c_str(), 0755));
+    LONGS_EQUAL_TEXT(1, ism_fs_make_private(f.c_str(), was, sizeof was, &err), err.msg);
+    STRCMP_EQUAL("mode 644", was);
+    LONGS_EQUAL(0600, mode_of(f));
+    LONGS_EQUAL_TEXT(1, ism_fs_make_private(d.c_str(), was, sizeof was, &err), err.msg);
+    STRCMP_EQUAL("mode 755", was);
+    LONGS_EQUAL(0700, mode_of(d));
+    LONGS_EQUAL(0, ism_fs_make_private(f.c_str(), was, sizeof was, &err));
+    STRCMP_EQUAL("", was);
+    LONGS_EQUAL(0, ism_fs_make_private((dir + "/missing.db").c_str(), was, sizeof was, &err));
+    std::string outside = dir + "/outside";
+    put(outside, "y");
+    CHECK_EQUAL(0, chmod(outside.c_str(), 0644));
+    CHECK_EQUAL(0, symlink(outside.c_str(), l.c_str()));
+    LONGS_EQUAL(-1, ism_fs_make_private(l.c_str(), was, sizeof was, &err));
+    STRCMP_CONTAINS(l.c_str(), err.msg);
+    STRCMP_CONTAINS("symbolic link", err.msg);
+    LONGS_EQUAL(0644, mode_of(outside));
+}
+
+/* An installation an older version left open: the known files and then the
+ * folder are restricted and listed with their old modes; a second run finds
+ * nothing to do; a missing folder is created 0700. */
+TEST(Files, SecureDataRestrictsTheKnownFilesAndTheFolder)
+{
+    ism_paths p;
+    char done[2048];
+    std::string data = dir + "/data";
+    CHECK_EQUAL(0, mkdir(data.c_str(), 0755));
+    CHECK_EQUAL(0, chmod(data.c_str(), 0755));
+    for (const char *n : {"ismail.db", "mail.db-wal", "queue.db", "ismail-service.log", "notes.txt"}) {
+        put(data + "/" + n, "x");
+        CHECK_EQUAL(0, chmod((data + "/" + n).c_str(), 0644));
+    }
+    CHECK_EQUAL(0, chmod((data + "/queue.db").c_str(), 0600));
+    ism_paths_init(&p, data.c_str());
+    LONGS_EQUAL_TEXT(0, ism_paths_secure_data(&p, done, sizeof done, &err), err.msg);
+    std::string want = "ismail.db (mode 644), mail.db-wal (mode 644), ismail-service.log (mode 644), data folder " +
+                       data + " (mode 755)";
+    STRCMP_EQUAL(want.c_str(), done);
+    LONGS_EQUAL(0700, mode_of(data));
+    LONGS_EQUAL(0600, mode_of(data + "/ismail.db"));
+    LONGS_EQUAL(0600, mode_of(data + "/mail.db-wal"));
+    LONGS_EQUAL(0600, mode_of(data + "/ismail-service.log"));
+    LONGS_EQUAL(0644, mode_of(data + "/notes.txt")); /* not one of ours */
+    LONGS_EQUAL_TEXT(0, ism_paths_secure_data(&p, done, sizeof done, &err), err.msg);
+    STRCMP_EQUAL("", done);
+
+    ism_paths_init(&p, (dir + "/new/data").c_str());
+    LONGS_EQUAL_TEXT(0, ism_paths_secure_data(&p, done, sizeof done, &err), err.msg);
+    STRCMP_EQUAL("", done);
+    LONGS_EQUAL(0700, mode_of(dir + "/new/data"));
+}
 #endif
+
+/* Once restricted, the data folder needs nothing more (both platforms; on
+ * Windows the first run may or may not find a stranger in %TEMP%'s list). */
+TEST(Files, SecureDataTwiceHasNothingLeftToDo)
+{
+    ism_paths p;
+    char done[2048];
+    std::string data = dir + "/data";
+    ism_paths_init(&p, data.c_str());
+    LONGS_EQUAL_TEXT(0, ism_paths_secure_data(&p, done, sizeof done, &err), err.msg);
+    put(data + "/ismail.db", "x");
+    LONGS_EQUAL_TEXT(0, ism_paths_secure_data(&p, done, sizeof done, &err), err.msg);
+    LONGS_EQUAL_TEXT(0, ism_paths_secure_data(&p, done, sizeof done, &err), err.msg);
+    STRCMP_EQUAL("", done);
+}

@@ -12,6 +12,12 @@
  * one for SYSTEM and one for Administrators. Then ism_fs_private_check must
  * accept the key, and refuse a second key once Everyone may read it.
  *
+ * The data folder gets the same: FOLDER\data is made the way an older
+ * version left it (an ordinary folder, ismail.db in it with the access list
+ * it inherits), ism_paths_secure_data restricts it as the service does at
+ * start, and the folder and the store must then pass the same checks; a
+ * second run must find nothing left to restrict.
+ *
  * Wine does not keep DACLs: it turns the one set into Unix permission bits
  * and, when asked, rebuilds a DACL from them (SYSTEM, the owner for the user
  * bits, Everyone for the other bits, never protected). Under Wine the strict
@@ -20,6 +26,7 @@
  * Administrators and the owner, and SYSTEM with full control.
  *
  * Each check prints "PASS: ..." or "FAIL: ..."; exit 0 when all pass. */
+#include "ism_paths.h"
 #include "ism_platform.h"
 
 #include <windows.h>
@@ -157,6 +164,36 @@ static void check_refusal(const char *keydir)
     ism_fs_remove(path, &err);
 }
 
+/* The data folder of an older installation, restricted as the service does
+ * when it starts (ism_paths_secure_data). */
+static void check_data_folder(const char *base, int keep)
+{
+    char data[MAX_PATH + 80], store[MAX_PATH + 120], done[2048];
+    ism_err err = {0};
+    ism_paths p;
+    snprintf(data, sizeof data, "%s\\data", base);
+    snprintf(store, sizeof store, "%s\\ismail.db", data);
+    int ok = ism_fs_mkdirs(data, 0, &err) == 0;
+    result(ok, "ism_fs_mkdirs(data folder, not private): as an older version made it", err.msg);
+    ok = ok && ism_fs_write_atomic(store, "SQLite format 3", 15, 0, &err) == 0;
+    result(ok, "ism_fs_write_atomic(ismail.db, not private)", err.msg);
+    if (!ok)
+        return;
+    ism_paths_init(&p, data);
+    ok = ism_paths_secure_data(&p, done, sizeof done, &err) == 0;
+    result(ok, "ism_paths_secure_data restricts the data folder", err.msg);
+    printf("restricted: %s\n", done[0] ? done : "(nothing: it was private already)");
+    check_dacl("data folder", data);
+    check_dacl("store in the data folder", store);
+    memset(&err, 0, sizeof err);
+    ok = ism_paths_secure_data(&p, done, sizeof done, &err) == 0 && !done[0];
+    result(ok, "a second ism_paths_secure_data finds nothing left to restrict", done[0] ? done : err.msg);
+    if (!keep) {
+        ism_fs_remove(store, &err);
+        RemoveDirectoryA(data);
+    }
+}
+
 int main(int argc, char **argv)
 {
     char tmp[MAX_PATH], base[MAX_PATH + 64], keydir[MAX_PATH + 80], key[MAX_PATH + 120];
@@ -185,6 +222,7 @@ int main(int argc, char **argv)
         result(ism_fs_private_check(key, &err) == 0, "ism_fs_private_check accepts the key", err.msg);
         check_refusal(keydir);
     }
+    check_data_folder(base, keep);
     if (!keep) {
         ism_fs_remove(key, &err);
         RemoveDirectoryA(keydir);

@@ -337,22 +337,36 @@ PY
 mkdir -p "$WINEPREFIX/drive_c/acl-probe"
 probe=$(W "$ACL_READ" --set "$WANT_SDDL" 'C:\acl-probe')
 acl=$(W "$ACL_READ" "$KEY_DIR_WIN")
+acl_data=$(W "$ACL_READ" 'C:\ProgramData\InstantServers\ISMail')
 if acl_ok "$probe"; then
     if acl_ok "$acl"; then
         pass "ssl.key DACL: protected, exactly SYSTEM and Administrators full control ($acl)"
     else
         fail "ssl.key DACL: protected, exactly SYSTEM and Administrators" "acl-read: '$acl'"
     fi
+    if acl_ok "$acl_data"; then
+        pass "data folder DACL: protected, exactly SYSTEM and Administrators full control ($acl_data)"
+    else
+        fail "data folder DACL: protected, exactly SYSTEM and Administrators" "acl-read: '$acl_data'"
+    fi
 else
     echo "NOTE: this Wine keeps no access lists on files: $WANT_SDDL set on a scratch folder reads back as"
     echo "NOTE: '$probe' (Wine maps a DACL to Unix permission bits and"
     echo "NOTE: synthesizes one from them: no protected flag, no Administrators entry). Checking what it can show."
-    acl_data=$(W "$ACL_READ" 'C:\ProgramData\InstantServers\ISMail')
+    # C:\ProgramData\InstantServers, which the service does not restrict,
+    # shows that acl_private tells a restricted folder from an open one.
+    acl_open=$(W "$ACL_READ" 'C:\ProgramData\InstantServers')
     mode=$(stat -c %a "$KEY_DIR")
-    if acl_private "$acl" && [ "${mode: -1}" = 0 ] && ! acl_private "$acl_data"; then
-        pass "ssl.key restricted as far as Wine shows: DACL '$acl' (SYSTEM and the owner only; the data folder has '$acl_data'), mode $mode (nothing for others)"
+    if acl_private "$acl" && [ "${mode: -1}" = 0 ] && ! acl_private "$acl_open"; then
+        pass "ssl.key restricted as far as Wine shows: DACL '$acl' (SYSTEM and the owner only; C:\ProgramData\InstantServers has '$acl_open'), mode $mode (nothing for others)"
     else
-        fail "ssl.key restricted (Wine: SYSTEM and the owner only, no permission bits for others)" "acl-read '$acl', mode $mode; data folder '$acl_data'"
+        fail "ssl.key restricted (Wine: SYSTEM and the owner only, no permission bits for others)" "acl-read '$acl', mode $mode; C:\ProgramData\InstantServers '$acl_open'"
+    fi
+    dmode=$(stat -c %a "$DATA"); smode=$(stat -c %a "$DATA/ismail.db")
+    if acl_private "$acl_data" && [ "${dmode: -1}" = 0 ] && [ "${smode: -1}" = 0 ]; then
+        pass "data folder restricted as far as Wine shows: DACL '$acl_data', mode $dmode, ismail.db mode $smode (nothing for others)"
+    else
+        fail "data folder restricted (Wine: SYSTEM and the owner only, no permission bits for others)" "acl-read '$acl_data', mode $dmode, ismail.db mode $smode"
     fi
 fi
 key_dir_restricted() {
