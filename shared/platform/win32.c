@@ -7,7 +7,8 @@
 #include <sddl.h>
 #include <shlobj.h>
 #include <ws2tcpip.h>
-/* after windows.h (and its wincrypt.h): OpenSSL undoes wincrypt's X509_NAME macro */
+/* RAND_bytes, for temporary file names; OpenSSL's x509.h, included further
+ * down, undoes wincrypt.h's X509_NAME macro whichever comes first. */
 #include <openssl/rand.h>
 
 #include <malloc.h>
