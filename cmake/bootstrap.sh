@@ -37,7 +37,8 @@ PKGS=(build-essential cmake pkg-config ninja-build
       gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64
       wine64 wixl msitools xvfb xdotool imagemagick x11-apps
       curl openssl testssl.sh bsdmainutils python3-aiosmtpd swaks libnet-ssleay-perl libio-socket-ssl-perl socat tcl dpkg-dev ca-certificates procps psmisc
-      gpgv xz-utils debian-archive-keyring)
+      gpgv xz-utils debian-archive-keyring
+      clang libclang-rt-dev)
 
 log() { [ -n "${QUIET:-}" ] || echo "bootstrap: $*" >&2; }
 warn() { echo "bootstrap: warning: $*" >&2; }
