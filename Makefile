@@ -7,15 +7,21 @@
 #   make vcxproj  the Visual Studio projects from CMake's source lists (commit the result)
 #   make linux-bundled-openssl  the service and ismailctl for Linux, linked with a
 #              native build of the OpenSSL the MSI bundles (not Debian's system one)
+#   make fuzz  every libFuzzer target for FUZZ_SECONDS (600) each (docs/fuzzing.md)
+#   make fuzz-build / make asan  the fuzz targets (build/fuzz, clang) and the
+#              ASan+UBSan build of the tests, service and ismailctl (build/asan)
 SHELL := /bin/bash
 BUILD ?= build
 LINUX_BUILD := $(BUILD)/linux
 WIN_BUILD := $(BUILD)/win
+FUZZ_BUILD := $(BUILD)/fuzz
+ASAN_BUILD := $(BUILD)/asan
+FUZZ_SECONDS ?= 600
 MSI := $(BUILD)/ISMail.msi
 VERSION := $(shell sed -n 's/^\#define ISM_VERSION_STRING "\(.*\)"/\1/p' resources/version.h)
 GEN := $(shell command -v ninja >/dev/null && echo Ninja || echo "Unix Makefiles")
 
-.PHONY: all bootstrap linux linux-bundled-openssl win msi test run stop bench clean
+.PHONY: all bootstrap linux linux-bundled-openssl win msi test run stop bench clean fuzz fuzz-build asan
 
 all: linux win msi
 
@@ -50,8 +56,22 @@ msi: win
 vcxproj: win
 	@python3 scripts/gen-vcxproj.py $(WIN_BUILD)
 
-test: linux win msi
-	@bash tests/run-all.sh $(LINUX_BUILD) $(WIN_BUILD) $(MSI)
+# The libFuzzer targets and their generated certificate seeds (tests/fuzz),
+# built with clang with ASan and UBSan.
+fuzz-build: bootstrap
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G "$(GEN)" -DISMAIL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j2 --target fuzz-all
+
+# The unit tests, the service and ismailctl with ASan and UBSan (any report is fatal).
+asan: bootstrap
+	@cmake -S . -B $(ASAN_BUILD) -G "$(GEN)" -DISMAIL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(ASAN_BUILD) -j2 --target ismail-tests ismail-service ismailctl
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(FUZZ_BUILD)
+
+test: linux win msi asan fuzz-build
+	@bash tests/run-all.sh $(LINUX_BUILD) $(WIN_BUILD) $(MSI) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 run: win msi
 	@bash scripts/run.sh $(WIN_BUILD) $(MSI)

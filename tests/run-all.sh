@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test suite and prints one closing line summing them all:
 # "N passed, M failed". Exits non-zero if anything failed.
-#   tests/run-all.sh <linux build> <windows build> <msi>
+#   tests/run-all.sh <linux build> <windows build> <msi> [<asan build> [<fuzz build>]]
+# The ASan+UBSan build and the fuzz build default to build/asan and build/fuzz
+# (make asan, make fuzz-build).
 set -u
 LB=${1:?linux build}; WB=${2:?windows build}; MSI=${3:?msi}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+AB=${4:-$ROOT/build/asan}; FB=${5:-$ROOT/build/fuzz}
 LOGDIR=$ROOT/build/test-logs
 mkdir -p "$LOGDIR" "$ROOT/build/screenshots"
 TOTAL_P=0; TOTAL_F=0
@@ -35,7 +38,7 @@ suite() {
   local log=$LOGDIR/$name.log start=$SECONDS rc
   echo "=== $name"
   "$@" >"$log" 2>&1; rc=$?
-  grep -E '^(FAIL|PASS)|passed, [0-9]+ failed|^(OK|Errors) \(|Failure in|error:' "$log" | grep -v '^PASS' | head -40
+  grep -E '^(FAIL|PASS)|passed, [0-9]+ failed|^(OK|Errors) \(|Failure in|error:|^SUMMARY: [A-Za-z]+Sanitizer' "$log" | grep -v '^PASS' | head -40
   count "$log"
   [ "$rc" -ne 0 ] && [ "$F" -eq 0 ] && F=1   # a crash or non-zero exit is a failure
   echo "--- $name: $P passed, $F failed ($((SECONDS - start)) s; log $log)"
@@ -52,7 +55,30 @@ wine_unit() {
   $WINE "$WB/tests/ismail-tests.exe" -v
 }
 
+# The sanitized build: every report is fatal (-fno-sanitize-recover=all,
+# halt_on_error). The unit tests look for leaks too; tests/asan.supp lists
+# the few that are not ISMail's.
+ASAN_BASE=detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:halt_on_error=1
+UBSAN_BASE=print_stacktrace=1:halt_on_error=1
+asan_unit() {
+  ASAN_OPTIONS=$ASAN_BASE:detect_leaks=1 LSAN_OPTIONS=suppressions=$HERE/asan.supp:print_suppressions=0 \
+    UBSAN_OPTIONS=$UBSAN_BASE "$@"
+}
+# The Linux end-to-end suites again with the service and ismailctl of
+# build/asan (about 5 minutes more). The suites keep the service's stderr in
+# temporary folders they delete, so reports go to files in ASAN_LOGS
+# (log_path), which the asan-reports suite then checks; a report also makes
+# the program exit non-zero, which the suites see.
+ASAN_LOGS=$LOGDIR/asan-reports
+rm -rf "$ASAN_LOGS"; mkdir -p "$ASAN_LOGS"
+asan_e2e() {
+  ASAN_OPTIONS=$ASAN_BASE:detect_leaks=1:log_path=$ASAN_LOGS/asan \
+    LSAN_OPTIONS=suppressions=$HERE/asan.supp:print_suppressions=0 \
+    UBSAN_OPTIONS=$UBSAN_BASE:log_path=$ASAN_LOGS/ubsan "$@"
+}
+
 suite unit-native        "$LB/tests/ismail-tests" -v
+suite unit-asan          asan_unit "$AB/tests/ismail-tests" -v
 suite unit-wine          wine_unit
 suite docs               bash "$HERE/check-docs.sh" "$LB"
 suite vcxproj            bash "$HERE/check-vcxproj.sh" "$WB"
@@ -68,6 +94,12 @@ suite log-escape         bash "$HERE/e2e/log-escape.sh" "$LB"
 suite status-page        bash "$HERE/e2e/status-page.sh" "$LB"
 suite outgoing           bash "$HERE/e2e/outgoing.sh" "$LB"
 suite store-stress       bash "$HERE/store-stress.sh" "$LB" "$WB"
+for e in linux-starttls:linux-e2e ctl-bad-input smtp-mail smtp-security live-apply protocols certs file-modes \
+         log-escape status-page outgoing; do
+  suite "${e#*:}-asan" asan_e2e bash "$HERE/e2e/${e%%:*}.sh" "$AB"
+done
+suite asan-reports       bash "$HERE/asan-reports.sh" "$ASAN_LOGS"
+suite fuzz-smoke         bash "$HERE/fuzz/smoke.sh" "$FB"
 suite wine-gui           env SHOT="$ROOT/build/screenshots/manager-smoke.png" bash "$HERE/wine/gui-smoke.sh" "$WB"
 suite wine-dacl          bash "$HERE/wine/dacl.sh" "$WB"
 suite wine-msi-e2e       bash "$HERE/wine/e2e-msi.sh" "$LB" "$WB" "$MSI"
