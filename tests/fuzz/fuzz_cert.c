@@ -14,6 +14,7 @@
  * within their arrays and that a refusal has a message. An install that
  * succeeds is undone so that every input starts from empty folders.
  * Seeds: tests/fuzz/make-cert-seeds.sh makes them into the build folder. */
+#define _POSIX_C_SOURCE 200809L /* strnlen */
 #include "fuzz_common.h"
 #include "ism_cert.h"
 #include "ism_log.h"

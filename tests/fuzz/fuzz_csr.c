@@ -7,6 +7,7 @@
  * fields) and the rest is the value; 0x80 and above: the rest is a whole
  * request, one field per line in the order country, state, locality, org,
  * unit, cn, email, key, then any number of SANs. */
+#define _POSIX_C_SOURCE 200809L /* strnlen */
 #include "fuzz_common.h"
 #include "ism_cert.h"
 

@@ -7,6 +7,7 @@
  *   - a PLAIN response that is accepted yields NUL-terminated user and
  *     password strings that fit, and re-encoding them is accepted again.
  * Input: any bytes (taken both as base64 text and as data to encode). */
+#define _POSIX_C_SOURCE 200809L /* strnlen */
 #include "fuzz_common.h"
 #include "sasl.h"
 

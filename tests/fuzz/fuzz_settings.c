@@ -6,6 +6,7 @@
  * refusal has a message.
  * Input: the first byte picks the setting (byte % the number of settings),
  * the rest is the value (up to its first NUL). */
+#define _POSIX_C_SOURCE 200809L /* strnlen */
 #include "fuzz_common.h"
 #include "ism_settings.h"
 
