@@ -11,9 +11,13 @@ extern "C" {
 typedef struct {
     char *p;
     size_t len, cap;
+    int oom;       /* an append failed for want of memory: the contents are
+                      incomplete; the owner must give up what it was building
+                      (a connection closes, a message is refused) */
 } ism_buf;
 
-/* Appends; aborts only if memory is exhausted. */
+/* Appends. When memory runs out nothing is appended and b->oom is set, so
+ * one connection fails rather than the whole service. */
 void ism_buf_add(ism_buf *b, const void *data, size_t len);
 void ism_buf_printf(ism_buf *b, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -95,7 +95,8 @@ static const char COUNTRIES[] =
 
 static int country_known(const char *cc)
 {
-    for (const char *p = COUNTRIES; *p; p += 3)
+    /* Codes are two letters and a space; the last one has no space after it. */
+    for (const char *p = COUNTRIES; p[0] && p[1]; p += p[2] ? 3 : 2)
         if (p[0] == cc[0] && p[1] == cc[1])
             return 1;
     return 0;
@@ -671,7 +672,11 @@ static int load_pkcs12(const char *path, PKCS12 *p12, const char *password, bund
         /* Files exported by older Windows use RC2 or 3DES, which OpenSSL 3
          * keeps in its legacy provider: try again with it. */
         ERR_clear_error();
-        if (OSSL_PROVIDER_try_load(NULL, "legacy", 1) == NULL || !PKCS12_parse(p12, pw, &key, &cert, &ca)) {
+        /* Loaded once and kept: OpenSSL frees it at exit only through the handle. */
+        static OSSL_PROVIDER *legacy;
+        if (!legacy)
+            legacy = OSSL_PROVIDER_try_load(NULL, "legacy", 1);
+        if (legacy == NULL || !PKCS12_parse(p12, pw, &key, &cert, &ca)) {
             ERR_clear_error();
             return ism_err_set(err, ISM_E_INVALID,
                                "%s: the PKCS#12 (PFX) file cannot be read (it may use old RC2/3DES encryption); export "

@@ -667,29 +667,43 @@ int ism_mail_user_exists(ism_mail *m, const char *address)
     return id != 0;
 }
 
-int ism_mail_auth(ism_mail *m, const char *address, const char *password)
+int ism_mail_auth_lookup(ism_mail *m, const char *address, char *stored, size_t storedsz)
 {
     /* A well-formed hash of a random password: checking against it when the
      * account does not exist costs the same time as a real check, so the
      * answer's timing does not tell which accounts exist. */
     static const char decoy[] = HASH_PREFIX "$" STR(ISM_MAIL_PBKDF2_ITER) "$00112233445566778899aabbccddeeff$"
                                             "0000000000000000000000000000000000000000000000000000000000000000";
-    char addr[ISM_MAIL_MAX_ADDRESS + 1], stored[200];
+    char addr[ISM_MAIL_MAX_ADDRESS + 1];
     sqlite3_stmt *s;
     int found = 0;
-    if (!m || !password)
-        return 0;
-    if (ism_mail_address_normalize(address ? address : "", addr, sizeof addr, NULL) == 0 &&
+    if (m && ism_mail_address_normalize(address ? address : "", addr, sizeof addr, NULL) == 0 &&
         sqlite3_prepare_v2(m->db, "SELECT password FROM accounts WHERE address=?", -1, &s, NULL) == SQLITE_OK) {
         sqlite3_bind_text(s, 1, addr, -1, SQLITE_STATIC);
         if (sqlite3_step(s) == SQLITE_ROW) {
             const char *t = (const char *)sqlite3_column_text(s, 0);
-            snprintf(stored, sizeof stored, "%s", t ? t : "");
+            snprintf(stored, storedsz, "%s", t ? t : "");
             found = 1;
         }
         sqlite3_finalize(s);
     }
-    int ok = password_verify(found ? stored : decoy, password);
+    if (!found)
+        snprintf(stored, storedsz, "%s", decoy);
+    return found;
+}
+
+int ism_mail_password_check(const char *stored, const char *password)
+{
+    return password ? password_verify(stored, password) : 0;
+}
+
+int ism_mail_auth(ism_mail *m, const char *address, const char *password)
+{
+    char stored[ISM_MAIL_STORED_HASH_MAX];
+    if (!m || !password)
+        return 0;
+    int found = ism_mail_auth_lookup(m, address, stored, sizeof stored);
+    int ok = ism_mail_password_check(stored, password);
     return found && ok;
 }
 

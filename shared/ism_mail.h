@@ -61,6 +61,14 @@ int ism_mail_user_list(ism_mail *m, char ***out, size_t *n, ism_err *err);
 int ism_mail_user_exists(ism_mail *m, const char *address); /* 1 yes, 0 no */
 /* 1 when the password is right, 0 when not (or no such account); constant-time compare. */
 int ism_mail_auth(ism_mail *m, const char *address, const char *password);
+/* The two halves of ism_mail_auth, so the slow one can run away from the
+ * event loop: the lookup (fast; a database read) copies the account's
+ * stored hash, or a decoy of the same cost when there is no such account,
+ * and returns 1 when the account exists; the check (slow by design: PBKDF2)
+ * returns 1 when the password matches. A login succeeds when both are 1. */
+#define ISM_MAIL_STORED_HASH_MAX 200
+int ism_mail_auth_lookup(ism_mail *m, const char *address, char *stored, size_t storedsz);
+int ism_mail_password_check(const char *stored, const char *password);
 void ism_mail_free_list(char **list, size_t n);
 
 /* ---- messages ---- */

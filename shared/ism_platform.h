@@ -35,6 +35,10 @@ int ism_sock_listen(const char *addr, int port, ism_sock *out, ism_err *err);
 ism_sock ism_sock_accept(ism_sock listener);
 /* The same, writing the peer's address as text ("192.0.2.1", "::1") to peer. */
 ism_sock ism_sock_accept_peer(ism_sock listener, char *peer, size_t peersz);
+/* Right after an accept returned ISM_BAD_SOCK on this thread: 1 when it
+ * failed because the process or system is out of descriptors (the pending
+ * connection stays queued; retrying at once would spin), 0 otherwise. */
+int ism_sock_accept_exhausted(void);
 void ism_sock_close(ism_sock s);
 #define ISM_IO_AGAIN (-2)
 /* Return >0 bytes, 0 on orderly close, ISM_IO_AGAIN when it would block, -1 on error. */
@@ -154,6 +158,10 @@ int ism_dns_mx(const char *domain, char hosts[][256], int prefs[], int max, ism_
 
 /* Processors available to this process (at least 1). */
 int ism_plat_cpu_count(void);
+/* Raises the limit of open files to the most the system allows (POSIX's
+ * RLIMIT_NOFILE soft limit up to the hard one) and returns the limit now in
+ * force, or 0 where sockets have no such limit (Windows). */
+long ism_plat_raise_fd_limit(void);
 /* Returns the C library's free memory to the system (after many
  * connections closed). */
 void ism_plat_release_memory(void);

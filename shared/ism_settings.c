@@ -29,6 +29,7 @@ const char *ism_setting_type_hint(const ism_setting_def *def)
     case ISM_T_BOOL: return "on or off (also yes/no, true/false, 1/0)";
     case ISM_T_PORT: return "a TCP port number from 1 to 65535";
     case ISM_T_ENUM: return def->choices;
+    case ISM_T_NUM: return "a whole number";
     case ISM_T_ADDR: return "an IPv4 address such as 0.0.0.0 or 127.0.0.1, or an IPv6 address such as ::";
     case ISM_T_HOST: return "a host name such as mail.example.com, or empty";
     case ISM_T_PATH: return "a folder path, or empty for the default";
@@ -133,6 +134,18 @@ int ism_setting_normalize(ism_setting_id id, const char *value, char *out, size_
             return 0;
         }
         break;
+    }
+    case ISM_T_NUM: {
+        long lo = 0, hi = 0;
+        char *end;
+        sscanf(d->choices, "%ld|%ld", &lo, &hi);
+        long v = strtol(value, &end, 10);
+        if (*value && *end == '\0' && strlen(value) <= 10 && isdigit((unsigned char)*value) && v >= lo && v <= hi) {
+            snprintf(out, outsz, "%ld", v);
+            return 0;
+        }
+        return ism_err_set(err, ISM_E_INVALID, "%s: '%s' is not valid; expected a whole number from %ld to %ld",
+                           d->key, value, lo, hi);
     }
     case ISM_T_ENUM: {
         const char *p = d->choices;

@@ -21,7 +21,7 @@ typedef enum {
     ISM_SETTING_COUNT
 } ism_setting_id;
 
-typedef enum { ISM_T_BOOL, ISM_T_PORT, ISM_T_ENUM, ISM_T_ADDR, ISM_T_HOST, ISM_T_PATH, ISM_T_CIPHERS } ism_setting_type;
+typedef enum { ISM_T_BOOL, ISM_T_PORT, ISM_T_ENUM, ISM_T_NUM, ISM_T_ADDR, ISM_T_HOST, ISM_T_PATH, ISM_T_CIPHERS } ism_setting_type;
 
 typedef struct {
     const char *key;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <dirent.h>
@@ -86,6 +87,11 @@ ism_sock ism_sock_accept_peer(ism_sock listener, char *peer, size_t peersz)
         setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     return s < 0 ? ISM_BAD_SOCK : s;
+}
+
+int ism_sock_accept_exhausted(void)
+{
+    return errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM;
 }
 
 void ism_sock_close(ism_sock s)
@@ -695,4 +701,18 @@ int ism_plat_cpu_count(void)
         return CPU_COUNT(&set);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)n;
+}
+
+long ism_plat_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = rl;
+        want.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl = want;
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 1048576 : (long)rl.rlim_cur;
 }

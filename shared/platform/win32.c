@@ -118,6 +118,12 @@ ism_sock ism_sock_accept_peer(ism_sock listener, char *peer, size_t peersz)
     return s;
 }
 
+int ism_sock_accept_exhausted(void)
+{
+    int e = WSAGetLastError();
+    return e == WSAEMFILE || e == WSAENOBUFS;
+}
+
 void ism_sock_close(ism_sock s)
 {
     if (s != INVALID_SOCKET)
@@ -864,4 +870,9 @@ int ism_plat_cpu_count(void)
     SYSTEM_INFO si;
     GetSystemInfo(&si);
     return si.dwNumberOfProcessors < 1 ? 1 : (int)si.dwNumberOfProcessors;
+}
+
+long ism_plat_raise_fd_limit(void)
+{
+    return 0; /* sockets are handles, limited only by memory */
 }
