@@ -628,5 +628,5 @@ static ism_proto_action http_line(void *st, const ism_proto_env *env, const char
 }
 
 const ism_proto_ops ism_proto_http = {
-    "http", HTTP_MAX_LINE, sizeof(http), http_begin, http_line, http_tls_started, http_too_long, http_end,
+    "http", HTTP_MAX_LINE, sizeof(http), http_begin, http_line, http_tls_started, http_too_long, http_end, NULL, NULL,
 };

@@ -57,6 +57,8 @@ typedef struct {
     ism_msg_info *msgs;      /* the selected mailbox's snapshot, in UID order */
     size_t n_msgs;
     uint32_t uidvalidity, uidnext;
+    char login_tag[IMAP_MAX_TAG]; /* LOGIN/AUTHENTICATE waiting for the password check */
+    struct fetch_job *fetch;  /* a FETCH being answered a piece at a time (ISM_PROTO_MORE) */
 } imap;
 
 /* ---- helpers ---- */
@@ -297,7 +299,7 @@ static int get_set(cur *c, seq_set *set)
             cap = cap ? cap * 2 : 4;
             seq_range *nr = realloc(set->r, cap * sizeof *nr);
             if (!nr)
-                abort();
+                goto bad;
             set->r = nr;
         }
         set->r[set->n++] = r;
@@ -416,8 +418,13 @@ static void sync_mailbox(imap *s, const ism_proto_env *env, ism_buf *out)
             added++;
     if (added) {
         ism_msg_info *m = realloc(s->msgs, (kept + added) * sizeof *m);
-        if (!m)
-            abort();
+        if (!m) {
+            /* Keep the snapshot as it is; the next NOOP tries again. */
+            s->n_msgs = kept;
+            out->oom = 1; /* the connection layer closes this session */
+            free(fresh);
+            return;
+        }
         s->msgs = m;
         for (size_t k = 0; k < nf; k++)
             if (fresh[k].uid > last_uid) {
@@ -434,6 +441,8 @@ static void sync_mailbox(imap *s, const ism_proto_env *env, ism_buf *out)
 
 /* ---- login ---- */
 
+/* Asks the connection layer to check the password (ISM_PROTO_AUTH);
+ * imap_auth_done answers. */
 static ism_proto_action login(imap *s, const ism_proto_env *env, const char *tag, const char *user, const char *pass,
                               ism_buf *out)
 {
@@ -441,8 +450,31 @@ static ism_proto_action login(imap *s, const ism_proto_env *env, const char *tag
         ism_buf_printf(out, "%s NO [UNAVAILABLE] The mail store is not available; try again later\r\n", tag);
         return ISM_PROTO_CONTINUE;
     }
-    if (!ism_mail_auth(env->mail, user, pass)) {
-        ism_log(ISM_LOG_INFO, "imap: failed login for %s from %s", user, env->peer_addr ? env->peer_addr : "?");
+    snprintf(s->login_tag, sizeof s->login_tag, "%s", tag);
+    snprintf(s->user, sizeof s->user, "%s", user);
+    snprintf(env->req->user, sizeof env->req->user, "%s", user);
+    snprintf(env->req->pass, sizeof env->req->pass, "%s", pass);
+    return ISM_PROTO_AUTH;
+}
+
+static ism_proto_action imap_auth_done(void *st, const ism_proto_env *env, ism_auth_result r, ism_buf *out)
+{
+    imap *s = st;
+    const char *tag = s->login_tag;
+    if (r == ISM_AUTH_UNAVAILABLE) {
+        memset(s->user, 0, sizeof s->user);
+        ism_buf_printf(out, "%s NO [UNAVAILABLE] The mail store is not available; try again later\r\n", tag);
+        return ISM_PROTO_CONTINUE;
+    }
+    if (r == ISM_AUTH_THROTTLED) {
+        memset(s->user, 0, sizeof s->user);
+        ism_buf_printf(out, "%s NO [UNAVAILABLE] Too many failed logins; try again in %d minutes\r\n", tag,
+                       env->req->retry_minutes);
+        return ISM_PROTO_CONTINUE;
+    }
+    if (r != ISM_AUTH_OK) {
+        ism_log(ISM_LOG_INFO, "imap: failed login for %s from %s", s->user, env->peer_addr ? env->peer_addr : "?");
+        memset(s->user, 0, sizeof s->user);
         if (++s->auth_failures >= IMAP_MAX_AUTH_FAILURES) {
             ism_buf_printf(out, "* BYE Too many failed logins\r\n%s NO [AUTHENTICATIONFAILED] Wrong user name or password\r\n", tag);
             return ISM_PROTO_CLOSE;
@@ -450,8 +482,10 @@ static ism_proto_action login(imap *s, const ism_proto_env *env, const char *tag
         ism_buf_printf(out, "%s NO [AUTHENTICATIONFAILED] Wrong user name or password\r\n", tag);
         return ISM_PROTO_CONTINUE;
     }
-    if (ism_mail_address_normalize(user, s->user, sizeof s->user, NULL))
-        snprintf(s->user, sizeof s->user, "%s", user);
+    char typed[sizeof s->user];
+    snprintf(typed, sizeof typed, "%s", s->user);
+    if (ism_mail_address_normalize(typed, s->user, sizeof s->user, NULL))
+        snprintf(s->user, sizeof s->user, "%s", typed);
     s->state = IMAP_S_AUTH;
     ism_buf_printf(out, "%s OK [CAPABILITY ", tag);
     capabilities(s, env, out);
@@ -537,20 +571,33 @@ static ism_proto_action cmd_authenticate(imap *s, const ism_proto_env *env, cons
 /* ---- authenticated state ---- */
 
 /* LIST wildcard match: "*" matches anything, "%" anything but the
- * hierarchy delimiter "/"; INBOX is case-insensitive (RFC 3501 5.1). */
+ * hierarchy delimiter "/"; INBOX is case-insensitive (RFC 3501 5.1).
+ * One pass over the pattern keeping, for each length of the name, whether
+ * the pattern so far matches that much of it: time is pattern x name
+ * (both bounded), whatever the pattern, where trying each way a "*" could
+ * match took exponential time ("***...***q" kept a worker busy for hours). */
+#define IMAP_MAX_MAILBOX_NAME 255
 static int wild_match(const char *pat, const char *name)
 {
-    if (!*pat)
-        return !*name;
-    if (*pat == '*' || *pat == '%') {
-        for (const char *n = name;; n++) {
-            if (wild_match(pat + 1, n))
-                return 1;
-            if (!*n || (*pat == '%' && *n == '/'))
-                return 0;
+    size_t n = strlen(name);
+    unsigned char row[IMAP_MAX_MAILBOX_NAME + 1], next[IMAP_MAX_MAILBOX_NAME + 1];
+    if (n > IMAP_MAX_MAILBOX_NAME || strlen(pat) > IMAP_MAX_MAILBOX_NAME)
+        return 0;
+    memset(row, 0, n + 1);
+    row[0] = 1; /* the empty pattern matches the empty name */
+    for (; *pat; pat++) {
+        if (*pat == '*' || *pat == '%') {
+            next[0] = row[0];
+            for (size_t j = 1; j <= n; j++)
+                next[j] = row[j] || (next[j - 1] && (*pat == '*' || name[j - 1] != '/'));
+        } else {
+            next[0] = 0;
+            for (size_t j = 1; j <= n; j++)
+                next[j] = row[j - 1] && toupper((unsigned char)*pat) == toupper((unsigned char)name[j - 1]);
         }
+        memcpy(row, next, n + 1);
     }
-    return *name && toupper((unsigned char)*pat) == toupper((unsigned char)*name) && wild_match(pat + 1, name + 1);
+    return row[n];
 }
 
 static ism_proto_action cmd_list(imap *s, const char *tag, const char *verb, cur *c, ism_buf *out)
@@ -1190,105 +1237,151 @@ static int sets_seen(const fetch_att *a)
     return (a->kind == F_BODY && !a->peek) || a->kind == F_RFC822 || a->kind == F_RFC822_TEXT;
 }
 
+/* A FETCH answered a piece at a time: the parsed request and how far the
+ * answer has got. */
+typedef struct fetch_job {
+    fetch_req r;
+    seq_set set;
+    int uid;
+    char tag[IMAP_MAX_TAG];
+    size_t next;             /* the next message index to look at */
+    size_t failed;
+    int want_seen, has_uid, has_flags, need_data;
+} fetch_job;
+
+static void fetch_job_free(imap *s)
+{
+    if (s->fetch) {
+        free(s->fetch->set.r);
+        free(s->fetch);
+        s->fetch = NULL;
+    }
+}
+
+/* One message's FETCH response. Returns -1 when it could not be read. */
+static int fetch_one(imap *s, const ism_proto_env *env, fetch_job *j, size_t i, ism_buf *out)
+{
+    const fetch_req *r = &j->r;
+    ism_msg_info *m = &s->msgs[i];
+    char *data = NULL;
+    size_t len = 0;
+    ism_err err;
+    if (j->need_data && (!env->mail || ism_mail_fetch(env->mail, s->user, m->uid, &data, &len, &err)))
+        return -1;
+    int seen_now = 0;
+    if (j->want_seen && !s->read_only && !(m->flags & ISM_FLAG_SEEN) && env->mail &&
+        !ism_mail_set_flags(env->mail, s->user, m->uid, m->flags | ISM_FLAG_SEEN, &err)) {
+        m->flags |= ISM_FLAG_SEEN;
+        seen_now = 1;
+    }
+    ism_buf_printf(out, "* %lu FETCH (", (unsigned long)i + 1);
+    int first = 1;
+    if (j->uid && !j->has_uid) {
+        ism_buf_printf(out, "UID %lu", (unsigned long)m->uid);
+        first = 0;
+    }
+    for (size_t k = 0; k < r->n; k++) {
+        const fetch_att *a = &r->att[k];
+        if (!first)
+            ism_buf_add(out, " ", 1);
+        first = 0;
+        switch (a->kind) {
+        case F_FLAGS:
+            ism_buf_printf(out, "FLAGS ");
+            flags_text(m->flags, out);
+            break;
+        case F_UID:
+            ism_buf_printf(out, "UID %lu", (unsigned long)m->uid);
+            break;
+        case F_SIZE:
+            ism_buf_printf(out, "RFC822.SIZE %lu", (unsigned long)m->size);
+            break;
+        case F_INTERNALDATE:
+            ism_buf_printf(out, "INTERNALDATE ");
+            internal_date(m->received_ms, out);
+            break;
+        case F_ENVELOPE:
+            ism_buf_printf(out, "ENVELOPE ");
+            envelope(data, len, out);
+            break;
+        default:
+            body_item(r, a, data, len, out);
+        }
+    }
+    if (seen_now && !j->has_flags) {
+        ism_buf_printf(out, " FLAGS ");
+        flags_text(m->flags, out);
+    }
+    ism_buf_printf(out, ")\r\n");
+    free(data);
+    return 0;
+}
+
+/* Answers the FETCH in progress up to about one piece of output; MORE
+ * until the tagged reply is written. Only the message being written is
+ * held in memory, however many the set names. */
+static ism_proto_action imap_more(void *st, const ism_proto_env *env, ism_buf *out)
+{
+    imap *s = st;
+    fetch_job *j = s->fetch;
+    size_t start = out->len;
+    if (!j)
+        return ISM_PROTO_CONTINUE;
+    for (; j->next < s->n_msgs && out->len - start < ISM_PROTO_OUT_PIECE; j->next++)
+        if (msg_in_set(s, &j->set, j->next, j->uid) && fetch_one(s, env, j, j->next, out))
+            j->failed++;
+    if (out->oom) {
+        fetch_job_free(s);
+        return ISM_PROTO_CLOSE;
+    }
+    if (j->next < s->n_msgs)
+        return ISM_PROTO_MORE;
+    if (j->failed)
+        ism_buf_printf(out, "%s NO %lu messages could not be read (removed by another session?); NOOP updates the mailbox\r\n",
+                       j->tag, (unsigned long)j->failed);
+    else
+        ism_buf_printf(out, "%s OK %sFETCH completed\r\n", j->tag, j->uid ? "UID " : "");
+    fetch_job_free(s);
+    return ISM_PROTO_CONTINUE;
+}
+
 static ism_proto_action cmd_fetch(imap *s, const ism_proto_env *env, const char *tag, int uid, cur *c, ism_buf *out)
 {
-    seq_set set;
-    fetch_req *r = calloc(1, sizeof *r);
     const char *why = NULL;
-    if (!r)
-        abort();
+    fetch_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        ism_buf_printf(out, "%s NO [SERVERBUG] Out of memory; try again later\r\n", tag);
+        return ISM_PROTO_CONTINUE;
+    }
     if (!eat(c, ' ')) {
         ism_buf_printf(out, "%s BAD FETCH needs a message set and items, e.g. FETCH 1:* (FLAGS UID)\r\n", tag);
-        free(r);
+        free(j);
         return ISM_PROTO_CONTINUE;
     }
-    if (command_set(s, c, tag, uid, &set, out)) {
-        free(r);
+    if (command_set(s, c, tag, uid, &j->set, out)) {
+        free(j);
         return ISM_PROTO_CONTINUE;
     }
-    if (!eat(c, ' ') || get_fetch_items(c, r, &why) || !at_end(c)) {
+    if (!eat(c, ' ') || get_fetch_items(c, &j->r, &why) || !at_end(c)) {
         if (why)
             ism_buf_printf(out, "%s BAD Unsupported FETCH item: %s\r\n", tag, why);
         else
             ism_buf_printf(out, "%s BAD Malformed FETCH items: expected e.g. (FLAGS UID RFC822.SIZE BODY.PEEK[])\r\n", tag);
-        free(set.r);
-        free(r);
+        free(j->set.r);
+        free(j);
         return ISM_PROTO_CONTINUE;
     }
-    int want_seen = 0, has_uid = 0, has_flags = 0, need_data = 0;
-    for (size_t k = 0; k < r->n; k++) {
-        want_seen |= sets_seen(&r->att[k]);
-        has_uid |= r->att[k].kind == F_UID;
-        has_flags |= r->att[k].kind == F_FLAGS;
-        need_data |= r->att[k].kind >= F_ENVELOPE;
+    for (size_t k = 0; k < j->r.n; k++) {
+        j->want_seen |= sets_seen(&j->r.att[k]);
+        j->has_uid |= j->r.att[k].kind == F_UID;
+        j->has_flags |= j->r.att[k].kind == F_FLAGS;
+        j->need_data |= j->r.att[k].kind >= F_ENVELOPE;
     }
-    size_t failed = 0;
-    for (size_t i = 0; i < s->n_msgs; i++) {
-        if (!msg_in_set(s, &set, i, uid))
-            continue;
-        ism_msg_info *m = &s->msgs[i];
-        char *data = NULL;
-        size_t len = 0;
-        ism_err err;
-        if (need_data && (!env->mail || ism_mail_fetch(env->mail, s->user, m->uid, &data, &len, &err))) {
-            failed++;
-            continue;
-        }
-        int seen_now = 0;
-        if (want_seen && !s->read_only && !(m->flags & ISM_FLAG_SEEN) && env->mail &&
-            !ism_mail_set_flags(env->mail, s->user, m->uid, m->flags | ISM_FLAG_SEEN, &err)) {
-            m->flags |= ISM_FLAG_SEEN;
-            seen_now = 1;
-        }
-        ism_buf_printf(out, "* %lu FETCH (", (unsigned long)i + 1);
-        int first = 1;
-        if (uid && !has_uid) {
-            ism_buf_printf(out, "UID %lu", (unsigned long)m->uid);
-            first = 0;
-        }
-        for (size_t k = 0; k < r->n; k++) {
-            const fetch_att *a = &r->att[k];
-            if (!first)
-                ism_buf_add(out, " ", 1);
-            first = 0;
-            switch (a->kind) {
-            case F_FLAGS:
-                ism_buf_printf(out, "FLAGS ");
-                flags_text(m->flags, out);
-                break;
-            case F_UID:
-                ism_buf_printf(out, "UID %lu", (unsigned long)m->uid);
-                break;
-            case F_SIZE:
-                ism_buf_printf(out, "RFC822.SIZE %lu", (unsigned long)m->size);
-                break;
-            case F_INTERNALDATE:
-                ism_buf_printf(out, "INTERNALDATE ");
-                internal_date(m->received_ms, out);
-                break;
-            case F_ENVELOPE:
-                ism_buf_printf(out, "ENVELOPE ");
-                envelope(data, len, out);
-                break;
-            default:
-                body_item(r, a, data, len, out);
-            }
-        }
-        if (seen_now && !has_flags) {
-            ism_buf_printf(out, " FLAGS ");
-            flags_text(m->flags, out);
-        }
-        ism_buf_printf(out, ")\r\n");
-        free(data);
-    }
-    if (failed)
-        ism_buf_printf(out, "%s NO %lu messages could not be read (removed by another session?); NOOP updates the mailbox\r\n",
-                       tag, (unsigned long)failed);
-    else
-        ism_buf_printf(out, "%s OK %sFETCH completed\r\n", tag, uid ? "UID " : "");
-    free(set.r);
-    free(r);
-    return ISM_PROTO_CONTINUE;
+    j->uid = uid;
+    snprintf(j->tag, sizeof j->tag, "%s", tag);
+    fetch_job_free(s);
+    s->fetch = j;
+    return imap_more(s, env, out);
 }
 
 /* ---- STORE ---- */
@@ -1557,7 +1650,7 @@ static int expunge(imap *s, const ism_proto_env *env, int report, ism_buf *out)
     size_t n = 0;
     ism_err err;
     if (!uids)
-        abort();
+        return -1;
     for (size_t i = 0; i < s->n_msgs; i++)
         if (s->msgs[i].flags & ISM_FLAG_DELETED)
             uids[n++] = s->msgs[i].uid;
@@ -1868,6 +1961,7 @@ static void imap_tls_started(void *st, const ism_proto_env *env)
 {
     imap *s = st;
     (void)env;
+    fetch_job_free(s);
     forget_mailbox(s);
     forget_command(s);
     s->state = IMAP_S_NOT_AUTH;
@@ -1891,6 +1985,7 @@ static void imap_too_long(void *st, const ism_proto_env *env, ism_buf *out)
 static void imap_end(void *st)
 {
     imap *s = st;
+    fetch_job_free(s);
     forget_mailbox(s);
     forget_command(s);
     ism_buf_free(&s->cmd);
@@ -1898,4 +1993,5 @@ static void imap_end(void *st)
 
 const ism_proto_ops ism_proto_imap = {
     "imap", IMAP_MAX_LINE, sizeof(imap), imap_begin, imap_line, imap_tls_started, imap_too_long, imap_end,
+    imap_auth_done, imap_more,
 };

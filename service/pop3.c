@@ -42,6 +42,12 @@ typedef struct {
     unsigned char *deleted;  /* per message: marked by DELE */
     size_t n_msgs;
     uint32_t uidvalidity;    /* part of the UIDL unique-id */
+    /* RETR/TOP in progress (ISM_PROTO_MORE): the message, sent a piece at
+     * a time so a client that does not read holds one piece of output. */
+    char *stream;
+    size_t stream_len, stream_pos;
+    long stream_top;         /* body lines still to send for TOP; -1 for RETR */
+    int stream_in_body;
 } pop3;
 
 /* ---- helpers ---- */
@@ -51,8 +57,16 @@ static int auth_allowed(const ism_proto_env *env)
     return !(env->tls_required_for_auth && !env->tls_active);
 }
 
+static void forget_stream(pop3 *s)
+{
+    free(s->stream);
+    s->stream = NULL;
+    s->stream_len = s->stream_pos = 0;
+}
+
 static void forget_maildrop(pop3 *s)
 {
+    forget_stream(s);
     free(s->msgs);
     free(s->deleted);
     s->msgs = NULL;
@@ -136,18 +150,42 @@ static size_t live_count(const pop3 *s, size_t *octets)
     return n;
 }
 
-/* Checks the user name and password, then takes the maildrop snapshot and
- * enters TRANSACTION. Writes the reply either way. Returns CLOSE after too
- * many failures. */
+/* Asks the connection layer to check the user name and password
+ * (ISM_PROTO_AUTH); pop3_auth_done goes on. */
 static ism_proto_action login(pop3 *s, const ism_proto_env *env, const char *user, const char *pass, ism_buf *out)
 {
-    ism_err err;
     if (!env->mail) {
         ism_buf_printf(out, "-ERR [SYS/TEMP] The mailbox store is not available; try again later\r\n");
         forget_credentials(s);
         return ISM_PROTO_CONTINUE;
     }
-    if (!ism_mail_auth(env->mail, user, pass)) {
+    if (user != s->user)
+        snprintf(s->user, sizeof s->user, "%s", user);
+    snprintf(env->req->user, sizeof env->req->user, "%s", s->user);
+    snprintf(env->req->pass, sizeof env->req->pass, "%s", pass);
+    return ISM_PROTO_AUTH;
+}
+
+/* After the check: takes the maildrop snapshot and enters TRANSACTION, or
+ * answers the failure. Returns CLOSE after too many failures. */
+static ism_proto_action pop3_auth_done(void *st, const ism_proto_env *env, ism_auth_result r, ism_buf *out)
+{
+    pop3 *s = st;
+    ism_err err;
+    char user[sizeof s->user];
+    snprintf(user, sizeof user, "%s", s->user);
+    if (r == ISM_AUTH_UNAVAILABLE || !env->mail) {
+        ism_buf_printf(out, "-ERR [SYS/TEMP] The mailbox store is not available; try again later\r\n");
+        forget_credentials(s);
+        return ISM_PROTO_CONTINUE;
+    }
+    if (r == ISM_AUTH_THROTTLED) {
+        forget_credentials(s);
+        ism_buf_printf(out, "-ERR [SYS/TEMP] Too many failed logins; try again in %d minutes\r\n",
+                       env->req->retry_minutes);
+        return ISM_PROTO_CONTINUE;
+    }
+    if (r != ISM_AUTH_OK) {
         ism_log(ISM_LOG_INFO, "pop3: failed login for %s from %s", user, env->peer_addr ? env->peer_addr : "?");
         forget_credentials(s);
         if (++s->auth_failures >= POP3_MAX_AUTH_FAILURES) {
@@ -167,8 +205,12 @@ static ism_proto_action login(pop3 *s, const ism_proto_env *env, const char *use
         return ISM_PROTO_CONTINUE;
     }
     s->deleted = calloc(s->n_msgs ? s->n_msgs : 1, 1);
-    if (!s->deleted)
-        abort();
+    if (!s->deleted) {
+        ism_buf_printf(out, "-ERR [SYS/TEMP] Out of memory; try again later\r\n");
+        forget_maildrop(s);
+        forget_credentials(s);
+        return ISM_PROTO_CLOSE;
+    }
     char canonical[ISM_MAIL_MAX_ADDRESS + 1];
     if (ism_mail_address_normalize(user, canonical, sizeof canonical, NULL))
         snprintf(canonical, sizeof canonical, "%s", user);
@@ -220,16 +262,19 @@ static long message_index(const pop3 *s, const word *w, ism_buf *out)
     return (long)(n - 1);
 }
 
-/* Sends data as a multi-line response body: lines starting with "." get one
- * more (RFC 1939 section 3), every line ends with CRLF, then the final ".".
- * With max_body >= 0 only the header and that many body lines are sent (TOP). */
-static void send_dot_stuffed(ism_buf *out, const char *data, size_t len, long max_body)
+/* Sends the next piece of the message being retrieved as a multi-line
+ * response body: lines starting with "." get one more (RFC 1939 section 3),
+ * every line ends with CRLF, then the final "." once all is sent. With
+ * stream_top >= 0 only the header and that many body lines go (TOP).
+ * Returns MORE until the message is done. */
+static ism_proto_action pop3_more(void *st, const ism_proto_env *env, ism_buf *out)
 {
-    size_t i = 0;
-    int in_body = 0;
-    long body_lines = 0;
-    while (i < len) {
-        if (in_body && max_body >= 0 && body_lines >= max_body)
+    pop3 *s = st;
+    const char *data = s->stream;
+    size_t len = s->stream_len, i = s->stream_pos, start = out->len;
+    (void)env;
+    while (i < len && out->len - start < ISM_PROTO_OUT_PIECE) {
+        if (s->stream_in_body && s->stream_top == 0)
             break;
         const char *nl = memchr(data + i, '\n', len - i);
         size_t end = nl ? (size_t)(nl - data) : len, next = nl ? end + 1 : len;
@@ -239,16 +284,21 @@ static void send_dot_stuffed(ism_buf *out, const char *data, size_t len, long ma
             ism_buf_add(out, ".", 1);
         ism_buf_add(out, data + i, end - i);
         ism_buf_add(out, "\r\n", 2);
-        if (in_body)
-            body_lines++;
+        if (s->stream_in_body && s->stream_top > 0)
+            s->stream_top--;
         else if (end == i)
-            in_body = 1; /* the empty line ends the header */
+            s->stream_in_body = 1; /* the empty line ends the header */
         i = next;
     }
+    s->stream_pos = i;
+    if (i < len && !(s->stream_in_body && s->stream_top == 0))
+        return out->oom ? ISM_PROTO_CLOSE : ISM_PROTO_MORE;
     ism_buf_add(out, ".\r\n", 3);
+    forget_stream(s);
+    return out->oom ? ISM_PROTO_CLOSE : ISM_PROTO_CONTINUE;
 }
 
-static void retr_or_top(pop3 *s, const ism_proto_env *env, long idx, long top_lines, ism_buf *out)
+static ism_proto_action retr_or_top(pop3 *s, const ism_proto_env *env, long idx, long top_lines, ism_buf *out)
 {
     char *data;
     size_t len;
@@ -256,22 +306,26 @@ static void retr_or_top(pop3 *s, const ism_proto_env *env, long idx, long top_li
     ism_msg_info *m = &s->msgs[idx];
     if (!env->mail) {
         ism_buf_printf(out, "-ERR [SYS/TEMP] The mailbox store is not available; try again later\r\n");
-        return;
+        return ISM_PROTO_CONTINUE;
     }
     if (ism_mail_fetch(env->mail, s->user, m->uid, &data, &len, &err)) {
         ism_log(ISM_LOG_WARN, "pop3: cannot read message %lu of %s: %s", (unsigned long)m->uid, s->user, err.msg);
         ism_buf_printf(out, "-ERR [SYS/TEMP] Message %ld cannot be read right now\r\n", idx + 1);
-        return;
+        return ISM_PROTO_CONTINUE;
     }
     if (top_lines < 0)
         ism_buf_printf(out, "+OK %lu octets\r\n", (unsigned long)len);
     else
         ism_buf_printf(out, "+OK Top of message %ld follows\r\n", idx + 1);
-    send_dot_stuffed(out, data, len, top_lines);
-    free(data);
+    forget_stream(s);
+    s->stream = data;
+    s->stream_len = len;
+    s->stream_top = top_lines;
+    s->stream_in_body = 0;
     /* POP3 has no flags, but IMAP sees the message as read from now on. */
     if (top_lines < 0 && !(m->flags & ISM_FLAG_SEEN) && !ism_mail_set_flags(env->mail, s->user, m->uid, m->flags | ISM_FLAG_SEEN, &err))
         m->flags |= ISM_FLAG_SEEN;
+    return pop3_more(s, env, out);
 }
 
 /* ---- the ops ---- */
@@ -470,8 +524,11 @@ static ism_proto_action update(pop3 *s, const ism_proto_env *env, ism_buf *out)
 {
     size_t n = 0;
     uint32_t *uids = malloc((s->n_msgs ? s->n_msgs : 1) * sizeof *uids);
-    if (!uids)
-        abort();
+    if (!uids) {
+        ism_buf_printf(out, "-ERR [SYS/TEMP] Out of memory; deleted messages were not removed\r\n");
+        forget_maildrop(s);
+        return ISM_PROTO_CLOSE;
+    }
     for (size_t i = 0; i < s->n_msgs; i++)
         if (s->deleted[i])
             uids[n++] = s->msgs[i].uid;
@@ -509,7 +566,7 @@ static ism_proto_action transaction(pop3 *s, const ism_proto_env *env, const cha
         if (split_args(line, len, 4, w, 1) != 1)
             ism_buf_printf(out, "-ERR RETR needs one message number\r\n");
         else if ((i = message_index(s, &w[0], out)) >= 0)
-            retr_or_top(s, env, i, -1, out);
+            return retr_or_top(s, env, i, -1, out);
     } else if (verb_is(line, len, "TOP")) {
         long i;
         unsigned long lines;
@@ -520,7 +577,7 @@ static ism_proto_action transaction(pop3 *s, const ism_proto_env *env, const cha
         else if (!parse_number(&w[1], &lines))
             ism_buf_printf(out, "-ERR TOP: the number of lines must be a non-negative number\r\n");
         else
-            retr_or_top(s, env, i, (long)lines, out);
+            return retr_or_top(s, env, i, (long)lines, out);
     } else if (verb_is(line, len, "DELE")) {
         long i;
         if (split_args(line, len, 4, w, 1) != 1)
@@ -570,4 +627,5 @@ static ism_proto_action pop3_line(void *st, const ism_proto_env *env, const char
 
 const ism_proto_ops ism_proto_pop3 = {
     "pop3", POP3_MAX_LINE, sizeof(pop3), pop3_begin, pop3_line, pop3_tls_started, pop3_too_long, pop3_end,
+    pop3_auth_done, pop3_more,
 };

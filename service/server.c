@@ -11,9 +11,11 @@
  * reconciled: a listener whose address, port and enablement are unchanged
  * keeps its socket; sessions in flight keep the TLS set they began with. */
 #include "server.h"
+#include "authpool.h"
 #include "delivery.h"
 
 #include "ism_buf.h"
+#include "ism_limits.h"
 #include "ism_log.h"
 #include "ism_mail.h"
 #include "ism_queue.h"
@@ -44,6 +46,9 @@
 #define MAX_CONNS 20000
 #define IN_START 256           /* initial input buffer of a connection */
 #define MAX_LISTENERS 32
+#define FD_RESERVE 64          /* descriptors kept for the store, logs and certificate files */
+#define ACCEPT_PAUSE_MS 200    /* out of descriptors: stop accepting this long (not spin) */
+#define AUTH_POLL_MS 2         /* poll step while a password check runs on the pool */
 
 static atomic_int stop_requested;
 static atomic_int reload_requested;
@@ -60,21 +65,26 @@ typedef struct {
     int tls;             /* the checkbox that switches TLS for it, or NO_SETTING */
     int implicit_tls;    /* TLS from the first byte */
     int submission;      /* clients submit mail here (SMTP AUTH) */
+    const char *busy;    /* said to a client over its address's connection limit */
 } listener_def;
 
+#define SMTP_BUSY "421 4.7.0 Too many connections from your address; try again later\r\n"
+#define POP3_BUSY "-ERR [SYS/TEMP] Too many connections from your address; try again later\r\n"
+#define IMAP_BUSY "* BYE [UNAVAILABLE] Too many connections from your address; try again later\r\n"
+#define HTTP_BUSY "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 60\r\n\r\n"
 static const listener_def listener_defs[] = {
-    {"smtp", &ism_proto_smtp, ISM_S_SMTP_PORT, ISM_S_SMTP_TLS_INCOMING, 0, 0},
-    {"submission", &ism_proto_smtp, ISM_S_SUBMISSION_PORT, ISM_S_SMTP_TLS_INCOMING, 0, 1},
-    {"smtps", &ism_proto_smtp, ISM_S_SMTPS_PORT, ISM_S_SMTP_TLS_INCOMING, 1, 1},
-    {"pop3", &ism_proto_pop3, ISM_S_POP_PORT, ISM_S_POP_TLS_INCOMING, 0, 0},
-    {"pop3s", &ism_proto_pop3, ISM_S_POPS_PORT, ISM_S_POP_TLS_INCOMING, 1, 0},
-    {"imap", &ism_proto_imap, ISM_S_IMAP_PORT, ISM_S_IMAP_TLS_INCOMING, 0, 0},
-    {"imaps", &ism_proto_imap, ISM_S_IMAPS_PORT, ISM_S_IMAP_TLS_INCOMING, 1, 0},
-    {"http", &ism_proto_http, ISM_S_HTTP_PORT, NO_SETTING, 0, 0},
+    {"smtp", &ism_proto_smtp, ISM_S_SMTP_PORT, ISM_S_SMTP_TLS_INCOMING, 0, 0, SMTP_BUSY},
+    {"submission", &ism_proto_smtp, ISM_S_SUBMISSION_PORT, ISM_S_SMTP_TLS_INCOMING, 0, 1, SMTP_BUSY},
+    {"smtps", &ism_proto_smtp, ISM_S_SMTPS_PORT, ISM_S_SMTP_TLS_INCOMING, 1, 1, NULL},
+    {"pop3", &ism_proto_pop3, ISM_S_POP_PORT, ISM_S_POP_TLS_INCOMING, 0, 0, POP3_BUSY},
+    {"pop3s", &ism_proto_pop3, ISM_S_POPS_PORT, ISM_S_POP_TLS_INCOMING, 1, 0, NULL},
+    {"imap", &ism_proto_imap, ISM_S_IMAP_PORT, ISM_S_IMAP_TLS_INCOMING, 0, 0, IMAP_BUSY},
+    {"imaps", &ism_proto_imap, ISM_S_IMAPS_PORT, ISM_S_IMAP_TLS_INCOMING, 1, 0, NULL},
+    {"http", &ism_proto_http, ISM_S_HTTP_PORT, NO_SETTING, 0, 0, HTTP_BUSY},
 };
 #define N_DEFS (sizeof listener_defs / sizeof listener_defs[0])
 /* One HTTPS listener per distinct address and port of the web SSL domains. */
-static const listener_def https_def = {"https", &ism_proto_http, NO_SETTING, NO_SETTING, 1, 0};
+static const listener_def https_def = {"https", &ism_proto_http, NO_SETTING, NO_SETTING, 1, 0, NULL};
 
 typedef struct {
     char key[96];              /* "smtp", or "https@ADDR:PORT" */
@@ -87,6 +97,14 @@ typedef struct {
 } listener;
 
 typedef enum { T_PLAIN, T_HANDSHAKE, T_ESTABLISHED } tls_state;
+
+/* What a suspended session waits for (proto.h: AUTH and PAUSE). */
+typedef enum {
+    W_NONE,
+    W_AUTH,       /* the password check on the pool */
+    W_AUTH_DELAY, /* the back-off after a failed login, then auth_done(FAILED) */
+    W_PAUSE       /* a held reply */
+} wait_state;
 
 typedef struct {
     ism_sock fd;
@@ -103,11 +121,21 @@ typedef struct {
     char *in;                  /* received bytes not yet a whole line */
     size_t in_len, in_cap;
     int discarding;            /* skipping the rest of an over-long line */
+    int discard_cr;            /* the last byte skipped was a CR */
     ism_buf out;
     int starttls_pending;      /* start TLS once out is flushed */
     int close_pending;         /* close once out is flushed */
     int dead;                  /* finished; freed by the loop */
     int64_t deadline;
+    int counted;               /* counted against its address's connection limit */
+    ism_proto_req req;         /* the protocol's requests (AUTH, PAUSE) */
+    wait_state wait;
+    int64_t wake_at;           /* W_AUTH_DELAY, W_PAUSE: when to go on */
+    ism_auth_job *job;         /* W_AUTH */
+    int auth_found;            /* W_AUTH: the account exists */
+    int more_pending;          /* the protocol has more of its reply (ISM_PROTO_MORE) */
+    int64_t data_held;         /* message bytes counted against the address's budget */
+    void *worker;              /* the worker that owns it (for the budget callbacks) */
 } conn;
 
 /* Everything the workers read, published by the main thread as one
@@ -142,6 +170,9 @@ typedef struct {
     ism_queue *queue;          /* this thread's handle on the outgoing queue */
     runtime *rt;               /* the generation this loop iteration works with */
     atomic_size_t open;        /* nconns, for the main thread */
+    int64_t accept_paused_until; /* out of descriptors: listeners are not polled until then */
+    int64_t last_refusal_log;  /* connection-limit refusals are logged once a second */
+    unsigned long refusals;
 } worker;
 
 #define MAX_WORKERS 8
@@ -162,6 +193,10 @@ struct server {
     char mail_path[ISM_PATH_MAX + 32];
     char queue_path[ISM_PATH_MAX + 32];
     atomic_ulong handshakes;   /* completed TLS handshakes, for the log */
+    ism_limits *limits;        /* per address and per account: connections, data, failed logins */
+    ism_authpool *authpool;    /* password checks off the event loops */
+    char spool_dir[ISM_PATH_MAX + 16];
+    long fd_limit;             /* open files allowed (0: no such limit) */
     worker workers[MAX_WORKERS];
     int nworkers;
 };
@@ -195,8 +230,11 @@ static int tls_setting_on(const runtime *rt, const listener_def *d)
 
 /* ---- connections ---- */
 
-static void conn_free(conn *c)
+static void conn_free(server *sv, conn *c)
 {
+    if (c->job)
+        ism_authpool_release(sv->authpool, c->job);
+    OPENSSL_cleanse(c->req.pass, sizeof c->req.pass);
     if (c->ssl) {
         SSL_shutdown(c->ssl); /* best effort close_notify; the socket is non-blocking */
         SSL_free(c->ssl);
@@ -211,6 +249,10 @@ static void conn_free(conn *c)
         c->def->proto->end(c->pstate);
         free(c->pstate);
     }
+    if (c->data_held)
+        ism_limits_data_release(sv->limits, c->peer, c->data_held);
+    if (c->counted)
+        ism_limits_conn_close(sv->limits, c->peer);
     free(c);
 }
 
@@ -236,6 +278,27 @@ static void kick_delivery(void *arg)
     ism_delivery_kick(arg);
 }
 
+/* The per-address budget of message data in transit (proto.h). */
+static int conn_data_reserve(void *arg, int64_t bytes)
+{
+    conn *c = arg;
+    worker *w = c->worker;
+    if (ism_limits_data_reserve(w->sv->limits, c->peer, bytes))
+        return -1;
+    c->data_held += bytes;
+    return 0;
+}
+
+static void conn_data_release(void *arg, int64_t bytes)
+{
+    conn *c = arg;
+    worker *w = c->worker;
+    if (bytes > c->data_held)
+        bytes = c->data_held;
+    ism_limits_data_release(w->sv->limits, c->peer, bytes);
+    c->data_held -= bytes;
+}
+
 /* Brings the session's view of its surroundings up to date: the settings
  * may have changed since the last line. */
 static void conn_env_refresh(worker *w, conn *c)
@@ -259,6 +322,13 @@ static void conn_env_refresh(worker *w, conn *c)
     e->n_web_domains = rt->cfg.n_web;
     e->web_root = w->sv->web_root;
     e->status_text = rt->status_text;
+    e->req = &c->req;
+    e->max_message = (int64_t)ism_config_int(&rt->cfg, ISM_S_SMTP_MAX_MESSAGE_MB) * 1024 * 1024;
+    e->local_senders_need_auth = ism_config_bool(&rt->cfg, ISM_S_SMTP_LOCAL_SENDER_AUTH);
+    e->data_reserve = conn_data_reserve;
+    e->data_release = conn_data_release;
+    e->data_arg = c;
+    e->spool_dir = w->sv->spool_dir[0] ? w->sv->spool_dir : NULL;
 }
 
 /* Returns -1 when the connection is finished. */
@@ -295,30 +365,106 @@ static int conn_flush(conn *c)
     return 0;
 }
 
+static void conn_action(worker *w, conn *c, ism_proto_action a);
+
+/* Starts the password check a session asked for (ISM_PROTO_AUTH): refused
+ * at once while the address or account is locked out, otherwise the hash
+ * is looked up here (a quick read) and checked on the pool. */
+static void conn_auth_start(worker *w, conn *c)
+{
+    server *sv = w->sv;
+    int64_t retry_ms = 0;
+    ism_auth_result r;
+    if (!w->mail) {
+        r = ISM_AUTH_UNAVAILABLE;
+    } else if (ism_limits_auth_allowed(sv->limits, c->peer, c->req.user, ism_time_mono_ms(), &retry_ms)) {
+        c->req.retry_minutes = (int)((retry_ms + 59999) / 60000);
+        ism_log(ISM_LOG_WARN, "%s: login for '%.100s' from %s refused without checking: locked out after too many "
+                              "failed logins (%d more minutes)",
+                c->def->name, c->req.user, c->peer, c->req.retry_minutes);
+        r = ISM_AUTH_THROTTLED;
+    } else {
+        char stored[ISM_MAIL_STORED_HASH_MAX];
+        c->auth_found = ism_mail_auth_lookup(w->mail, c->req.user, stored, sizeof stored);
+        c->job = ism_authpool_submit(sv->authpool, stored, c->req.pass);
+        OPENSSL_cleanse(c->req.pass, sizeof c->req.pass);
+        if (c->job) {
+            c->wait = W_AUTH;
+            return;
+        }
+        r = ISM_AUTH_UNAVAILABLE;
+    }
+    OPENSSL_cleanse(c->req.pass, sizeof c->req.pass);
+    conn_env_refresh(w, c);
+    conn_action(w, c, c->def->proto->auth_done(c->pstate, &c->env, r, &c->out));
+}
+
+/* Carries out what a protocol callback returned. */
+static void conn_action(worker *w, conn *c, ism_proto_action a)
+{
+    switch (a) {
+    case ISM_PROTO_CONTINUE:
+        break;
+    case ISM_PROTO_STARTTLS:
+        c->starttls_pending = 1;
+        break;
+    case ISM_PROTO_CLOSE:
+        c->close_pending = 1;
+        break;
+    case ISM_PROTO_AUTH:
+        conn_auth_start(w, c);
+        break;
+    case ISM_PROTO_MORE:
+        c->more_pending = 1;
+        break;
+    case ISM_PROTO_PAUSE:
+        c->wait = W_PAUSE;
+        c->wake_at = ism_time_mono_ms() + (c->req.pause_ms > 0 ? c->req.pause_ms : 0);
+        break;
+    }
+}
+
+/* 1 while the session must not be handed another line. */
+static int conn_busy(const conn *c)
+{
+    return c->starttls_pending || c->close_pending || c->wait != W_NONE || c->more_pending ||
+           c->out.len >= ISM_PROTO_OUT_HIGH || c->out.oom;
+}
+
+/* Hands the complete lines received to the protocol, as long as it takes
+ * them: a session that waits (a password check, a held reply) or has much
+ * output pending keeps the rest of its input for later. */
 static void conn_lines(worker *w, conn *c)
 {
     size_t start = 0;
-    while (!c->starttls_pending && !c->close_pending) {
+    while (!conn_busy(c)) {
         char *nl = memchr(c->in + start, '\n', c->in_len - start);
         if (!nl)
             break;
         size_t end = (size_t)(nl - c->in), len = end - start;
         if (c->discarding) {
+            /* The end of an over-long line: the protocol answers it now,
+             * knowing how it ended (a bare LF matters to SMTP's DATA). */
+            int cr = end > start ? c->in[end - 1] == '\r' : c->discard_cr;
             c->discarding = 0;
+            conn_env_refresh(w, c);
+            c->env.line_flags = cr ? 0 : ISM_LINE_BARE_LF;
+            c->def->proto->too_long(c->pstate, &c->env, &c->out);
         } else {
+            unsigned flags = 0;
             if (len > 0 && c->in[start + len - 1] == '\r')
                 len--;
+            else
+                flags |= ISM_LINE_BARE_LF;
+            if (memchr(c->in + start, '\r', len))
+                flags |= ISM_LINE_BARE_CR;
             const ism_proto_ops *p = c->def->proto;
-            if (len + 2 > p->max_line) {
+            conn_env_refresh(w, c);
+            c->env.line_flags = flags;
+            if (len + 2 > p->max_line)
                 p->too_long(c->pstate, &c->env, &c->out);
-            } else {
-                conn_env_refresh(w, c);
-                ism_proto_action a = p->line(c->pstate, &c->env, c->in + start, len, &c->out);
-                if (a == ISM_PROTO_STARTTLS)
-                    c->starttls_pending = 1;
-                else if (a == ISM_PROTO_CLOSE)
-                    c->close_pending = 1;
-            }
+            else
+                conn_action(w, c, p->line(c->pstate, &c->env, c->in + start, len, &c->out));
         }
         start = end + 1;
     }
@@ -329,12 +475,61 @@ static void conn_lines(worker *w, conn *c)
     }
     memmove(c->in, c->in + start, c->in_len - start);
     c->in_len -= start;
-    if (c->in_len >= c->def->proto->max_line + 2) {
-        /* A full buffer with no line end: answer once, skip to the next LF. */
-        c->def->proto->too_long(c->pstate, &c->env, &c->out);
+    if (c->in_len >= c->def->proto->max_line + 2 && !memchr(c->in, '\n', c->in_len)) {
+        /* A full buffer with no line end: skip to the next LF, then answer once. */
+        c->discard_cr = c->in[c->in_len - 1] == '\r';
         c->in_len = 0;
         c->discarding = 1;
     }
+}
+
+/* Ends a wait whose time or result has come; returns 1 when the session
+ * may go on. */
+static int conn_wait_over(worker *w, conn *c, int64_t now)
+{
+    server *sv = w->sv;
+    switch (c->wait) {
+    case W_NONE:
+        return 1;
+    case W_PAUSE:
+        if (now < c->wake_at)
+            return 0;
+        c->wait = W_NONE;
+        return 1;
+    case W_AUTH: {
+        int r = ism_authpool_result(sv->authpool, c->job);
+        if (r < 0)
+            return 0;
+        ism_authpool_release(sv->authpool, c->job);
+        c->job = NULL;
+        c->wait = W_NONE;
+        conn_env_refresh(w, c);
+        if (r == 1 && c->auth_found) {
+            ism_limits_auth_ok(sv->limits, c->peer, c->req.user, now);
+            conn_action(w, c, c->def->proto->auth_done(c->pstate, &c->env, ISM_AUTH_OK, &c->out));
+            return 1;
+        }
+        ism_limits_failure f = ism_limits_auth_failed(sv->limits, c->peer, c->req.user, now);
+        int minutes = ism_config_int(&w->rt->cfg, ISM_S_AUTH_LOCKOUT_MINUTES);
+        if (f.addr_locked)
+            ism_log(ISM_LOG_WARN, "%s: %d failed logins from %s; logins from this address are refused for %d minutes",
+                    c->def->name, f.failures, c->peer, minutes);
+        if (f.account_locked)
+            ism_log(ISM_LOG_WARN, "%s: %d failed logins for '%.100s'; logins to this account are refused for %d minutes",
+                    c->def->name, f.failures, c->req.user, minutes);
+        c->wait = W_AUTH_DELAY;
+        c->wake_at = now + f.delay_ms;
+        return 0;
+    }
+    case W_AUTH_DELAY:
+        if (now < c->wake_at)
+            return 0;
+        c->wait = W_NONE;
+        conn_env_refresh(w, c);
+        conn_action(w, c, c->def->proto->auth_done(c->pstate, &c->env, ISM_AUTH_FAILED, &c->out));
+        return 1;
+    }
+    return 1;
 }
 
 /* Drives one connection as far as it can go without blocking.
@@ -367,6 +562,13 @@ static int conn_step(worker *w, conn *c)
             else
                 c->def->proto->tls_started(c->pstate, &c->env);
         }
+        if (c->out.oom) {
+            ism_log(ISM_LOG_ERROR, "%s: out of memory for a reply to %s; closing that connection", c->def->name,
+                    c->peer);
+            return -1;
+        }
+        if (c->wait == W_PAUSE && ism_time_mono_ms() < c->wake_at)
+            return 0; /* proto.h: the reply is held for the pause */
         if (conn_flush(c))
             return -1;
         if (c->out.len > 0)
@@ -378,6 +580,22 @@ static int conn_step(worker *w, conn *c)
             c->in_len = 0; /* RFC 3207 4.2: discard plaintext received after STARTTLS */
             if (conn_start_tls(w, c))
                 return -1;
+            continue;
+        }
+        if (!conn_wait_over(w, c, ism_time_mono_ms()))
+            return 0; /* the worker looks again when the check is done or the time has come */
+        if (c->more_pending) {
+            /* The next piece of a long reply, now that the last one is sent. */
+            c->more_pending = 0;
+            conn_env_refresh(w, c);
+            conn_action(w, c, c->def->proto->more(c->pstate, &c->env, &c->out));
+            continue;
+        }
+        if (c->wait != W_NONE || c->close_pending || c->starttls_pending)
+            continue;
+        if (c->in_len && memchr(c->in, '\n', c->in_len)) {
+            /* Lines left over from a pause or a long reply come before new input. */
+            conn_lines(w, c);
             continue;
         }
         /* Read what is there, growing the buffer towards the longest line. */
@@ -434,24 +652,58 @@ static int conn_run(worker *w, conn *c)
     return r;
 }
 
+/* Refusals for the connection limit are logged at most once a second per
+ * worker, with the count since the last line, so a flood cannot fill the log. */
+static void log_refusal(worker *w, const listener *l, const char *peer, const char *why)
+{
+    int64_t now = ism_time_mono_ms();
+    w->refusals++;
+    if (now - w->last_refusal_log < 1000)
+        return;
+    ism_log(ISM_LOG_WARN, "%s: connection from %s refused: %s (%lu refused in the last second on worker %d)", l->key,
+            peer, why, w->refusals, w->id);
+    w->refusals = 0;
+    w->last_refusal_log = now;
+}
+
 static void accept_all(worker *w, const listener *l)
 {
+    server *sv = w->sv;
     for (;;) {
         char peer[64];
         ism_sock fd = ism_sock_accept_peer(l->fd, peer, sizeof peer);
-        if (fd == ISM_BAD_SOCK)
+        if (fd == ISM_BAD_SOCK) {
+            if (ism_sock_accept_exhausted()) {
+                /* The connection stays queued and the listener readable:
+                 * polling it again at once would spin. Look again soon. */
+                w->accept_paused_until = ism_time_mono_ms() + ACCEPT_PAUSE_MS;
+                ism_log(ISM_LOG_WARN, "%s: out of file descriptors with %lu connections on worker %d; accepting "
+                                      "again in %d ms",
+                        l->key, (unsigned long)w->nconns, w->id, ACCEPT_PAUSE_MS);
+            }
             return;
+        }
         if (w->nconns >= w->max_conns) {
             ism_sock_close(fd);
-            ism_log(ISM_LOG_WARN, "%s: connection from %s refused, %lu connections already open on worker %d",
-                    l->key, peer, (unsigned long)w->nconns, w->id);
+            log_refusal(w, l, peer, "the worker has as many connections as the service allows");
+            continue;
+        }
+        if (ism_limits_conn_open(sv->limits, peer)) {
+            /* Say why where the protocol speaks first; a TLS port just closes. */
+            if (l->def->busy)
+                ism_sock_send(fd, l->def->busy, strlen(l->def->busy));
+            ism_sock_close(fd);
+            log_refusal(w, l, peer, "too many connections from this address (limits.connections_per_ip)");
             continue;
         }
         conn *c = calloc(1, sizeof *c);
         if (!c) {
+            ism_limits_conn_close(sv->limits, peer);
             ism_sock_close(fd);
             return;
         }
+        c->counted = 1;
+        c->worker = w;
         c->fd = fd;
         c->def = l->def;
         snprintf(c->cert_name, sizeof c->cert_name, "%s", l->cert_name);
@@ -463,13 +715,13 @@ static void accept_all(worker *w, const listener *l)
         c->in = malloc(c->in_cap);
         c->pstate = calloc(1, c->def->proto->state_size);
         if (!c->in || !c->pstate) {
-            conn_free(c);
+            conn_free(sv, c);
             continue;
         }
         conn_env_refresh(w, c);
         if (c->def->implicit_tls) {
             if (conn_start_tls(w, c)) {
-                conn_free(c);
+                conn_free(sv, c);
                 continue;
             }
         } else {
@@ -477,7 +729,7 @@ static void accept_all(worker *w, const listener *l)
         }
         w->conns[w->nconns++] = c;
         if (conn_run(w, c)) {
-            conn_free(c);
+            conn_free(sv, c);
             w->nconns--;
         }
     }
@@ -735,6 +987,13 @@ static void apply(server *sv)
         return;
     }
     sv->apply_error[0] = '\0';
+    ism_limits_cfg lc = {
+        .conns_per_addr = ism_config_int(&next->cfg, ISM_S_LIMITS_CONNECTIONS_PER_IP),
+        .data_per_addr = (int64_t)ism_config_int(&next->cfg, ISM_S_SMTP_DATA_BUDGET_MB) * 1024 * 1024,
+        .max_failures = ism_config_int(&next->cfg, ISM_S_AUTH_MAX_FAILURES),
+        .lockout_ms = (int64_t)ism_config_int(&next->cfg, ISM_S_AUTH_LOCKOUT_MINUTES) * 60 * 1000,
+    };
+    ism_limits_configure(sv->limits, &lc);
     ism_paths paths = sv->base_paths;
     ism_paths_apply_config(&paths, &next->cfg);
     const char *h = ism_config_str(&next->cfg, ISM_S_SERVER_HOSTNAME);
@@ -791,6 +1050,23 @@ static int store_changed(server *sv)
 
 /* ---- the worker loops ---- */
 
+/* How long the loop may sleep: less while a session waits for a password
+ * check or a held reply, so it goes on promptly. */
+static int poll_timeout(const worker *w, int64_t now)
+{
+    int64_t t = POLL_MS;
+    if (w->accept_paused_until > now && w->accept_paused_until - now < t)
+        t = w->accept_paused_until - now;
+    for (size_t i = 0; i < w->nconns && t > 0; i++) {
+        const conn *c = w->conns[i];
+        if (c->wait == W_AUTH)
+            t = t < AUTH_POLL_MS ? t : AUTH_POLL_MS;
+        else if (c->wait != W_NONE)
+            t = c->wake_at <= now ? 0 : (c->wake_at - now < t ? c->wake_at - now : t);
+    }
+    return (int)t;
+}
+
 static void worker_loop(void *arg)
 {
     worker *w = arg;
@@ -798,8 +1074,9 @@ static void worker_loop(void *arg)
     while (!atomic_load(&stop_requested)) {
         /* pfd[0..nl) are the listeners of the generation taken here. */
         runtime *polled = runtime_get(sv);
+        int64_t before = ism_time_mono_ms();
         size_t n = 0, nl = 0, lidx[MAX_LISTENERS];
-        for (size_t i = 0; i < polled->nlst; i++) {
+        for (size_t i = 0; i < polled->nlst && before >= w->accept_paused_until; i++) {
             if (polled->lst[i].fd == ISM_BAD_SOCK)
                 continue;
             w->pfd[n].fd = polled->lst[i].fd;
@@ -811,37 +1088,46 @@ static void worker_loop(void *arg)
         for (size_t i = 0; i < w->nconns; i++) {
             conn *c = w->conns[i];
             w->pfd[n].fd = c->fd;
-            w->pfd[n].events = (short)((c->want_write || c->out.len || c->io.out.len) ? POLLOUT : POLLIN);
+            /* A waiting session is not read from; its socket is watched for errors only. */
+            w->pfd[n].events = c->wait != W_NONE                                                  ? 0
+                               : (c->want_write || c->out.len || c->io.out.len || c->more_pending) ? POLLOUT
+                                                                                                   : POLLIN;
             w->pfd[n++].revents = 0;
         }
-        int r = ism_poll(w->pfd, n, POLL_MS);
+        int r = ism_poll(w->pfd, n, poll_timeout(w, before));
         /* Work with the newest generation (a change published while this
          * thread slept applies to the very next handshake), but keep the
          * polled one until its sockets are no longer looked at. */
         runtime_unref(w->rt);
         w->rt = runtime_get(sv);
         int64_t now = ism_time_mono_ms();
-        if (r > 0) {
+        if (r > 0)
             for (size_t k = 0; k < nl; k++)
                 if (w->pfd[k].revents & POLLIN)
                     accept_all(w, &polled->lst[lidx[k]]);
-            /* Connections accepted just now were already run once; walk
-             * only the ones that were polled. */
-            for (size_t i = 0, k = first_conn; k < n && i < w->nconns; i++, k++) {
-                conn *c = w->conns[i];
-                if (w->pfd[k].fd != c->fd || !w->pfd[k].revents)
-                    continue;
-                if (conn_run(w, c))
-                    c->dead = 1; /* reaped below */
+        /* Connections accepted just now were already run once; walk only
+         * the ones that were polled. */
+        for (size_t i = 0, k = first_conn; k < n && i < w->nconns; i++, k++) {
+            conn *c = w->conns[i];
+            if (w->pfd[k].fd != c->fd)
+                continue;
+            if (c->wait != W_NONE) {
+                if (w->pfd[k].revents & (POLLHUP | POLLERR))
+                    c->dead = 1; /* gone while waiting: nobody to answer */
+                else if (conn_wait_over(w, c, now) && conn_run(w, c))
+                    c->dead = 1;
+                continue;
             }
+            if (r > 0 && w->pfd[k].revents && conn_run(w, c))
+                c->dead = 1; /* reaped below */
         }
         runtime_unref(polled);
         /* Reap finished and timed-out connections. */
         size_t keep = 0;
         for (size_t i = 0; i < w->nconns; i++) {
             conn *c = w->conns[i];
-            if (c->dead || now > c->deadline)
-                conn_free(c);
+            if (c->dead || (now > c->deadline && c->wait == W_NONE))
+                conn_free(sv, c);
             else
                 w->conns[keep++] = c;
         }
@@ -849,7 +1135,7 @@ static void worker_loop(void *arg)
         atomic_store(&w->open, keep);
     }
     for (size_t i = 0; i < w->nconns; i++)
-        conn_free(w->conns[i]);
+        conn_free(sv, w->conns[i]);
     w->nconns = 0;
 }
 
@@ -870,7 +1156,12 @@ static int workers_start(server *sv, ism_err *err)
         ism_err e = {0};
         w->sv = sv;
         w->id = i;
-        w->max_conns = MAX_CONNS / (size_t)sv->nworkers;
+        /* Never more connections than descriptors: a service out of them
+         * can accept nobody, not even to say it is busy. */
+        size_t max_total = MAX_CONNS;
+        if (sv->fd_limit > 0 && (size_t)(sv->fd_limit - FD_RESERVE) < max_total)
+            max_total = sv->fd_limit > 2 * FD_RESERVE ? (size_t)(sv->fd_limit - FD_RESERVE) : FD_RESERVE;
+        w->max_conns = max_total / (size_t)sv->nworkers;
         w->conns = calloc(w->max_conns, sizeof *w->conns);
         w->pfd = calloc(w->max_conns + MAX_LISTENERS, sizeof *w->pfd);
         if (!w->conns || !w->pfd)
@@ -910,6 +1201,28 @@ static void workers_stop(server *sv)
 
 /* ---- the main thread: watch, apply, report ---- */
 
+static void remove_spooled(const char *name, void *ctx)
+{
+    char path[ISM_PATH_MAX + 300];
+    ism_paths_file(path, sizeof path, ctx, name, NULL);
+    ism_fs_remove(path, NULL);
+}
+
+/* DATA/spool holds message data beyond what a session keeps in memory
+ * (smtp.c). Files left there by a service that stopped in the middle of a
+ * message belong to no session: they are removed at start. */
+static void spool_prepare(server *sv)
+{
+    ism_err e = {0};
+    ism_paths_file(sv->spool_dir, sizeof sv->spool_dir, sv->base_paths.data, "spool", NULL);
+    if (ism_fs_mkdirs(sv->spool_dir, 1, &e)) {
+        ism_log(ISM_LOG_ERROR, "%s; messages are kept in memory while they arrive", e.msg);
+        sv->spool_dir[0] = '\0';
+        return;
+    }
+    ism_fs_list(sv->spool_dir, "", remove_spooled, sv->spool_dir, &e);
+}
+
 int ism_server_run(const ism_server_opts *opts, ism_err *err)
 {
     server *svp = calloc(1, sizeof *svp);
@@ -930,15 +1243,21 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
     /* /.well-known/X is served from DATA/www/.well-known/X (ACME HTTP-01, MTA-STS). */
     ism_paths_file(sv->web_root, sizeof sv->web_root, sv->base_paths.data, "www" ISM_PATH_SEP ".well-known", NULL);
     ism_log_open(logpath, opts->console);
-    if (ism_net_init(err) || ism_mutex_new(&sv->lock, err) || ism_store_open(&sv->store, sv->base_paths.store, err) ||
-        ism_watch_open(&sv->watch, sv->store, err)) {
+    if (ism_net_init(err) || ism_mutex_new(&sv->lock, err) || ism_limits_new(&sv->limits, err) ||
+        ism_store_open(&sv->store, sv->base_paths.store, err) || ism_watch_open(&sv->watch, sv->store, err)) {
         ism_log(ISM_LOG_ERROR, "cannot start: %s", err->msg);
         ism_store_close(sv->store);
+        ism_limits_free(sv->limits);
         ism_log_close();
         free(sv);
         return -1;
     }
     ism_log(ISM_LOG_INFO, "ISMail service %s starting; store %s", ISM_VERSION_STRING, sv->base_paths.store);
+    sv->fd_limit = ism_plat_raise_fd_limit();
+    if (sv->fd_limit > 0)
+        ism_log(ISM_LOG_INFO, "open files allowed: %ld (at most %ld connections)", sv->fd_limit,
+                sv->fd_limit > 2 * FD_RESERVE ? sv->fd_limit - FD_RESERVE : (long)FD_RESERVE);
+    spool_prepare(sv);
     store_changed(sv);
     apply(sv);
     if (!sv->rt) {
@@ -953,7 +1272,8 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
     ism_err derr = {0};
     if (ism_delivery_start(&sv->delivery, opts->data_dir, &derr))
         ism_log(ISM_LOG_ERROR, "outgoing mail is not delivered: %s", derr.msg);
-    if (workers_start(sv, err)) {
+    int hashers = ism_plat_cpu_count() > 2 ? 2 : 1;
+    if (ism_authpool_start(&sv->authpool, hashers, err) || workers_start(sv, err)) {
         ism_log(ISM_LOG_ERROR, "cannot start: %s", err->msg);
         atomic_store(&stop_requested, 1);
     } else {
@@ -981,6 +1301,7 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
             next_files_check = now + FILES_POLL_MS;
             check_tls_files(sv);
             release_memory_after_close(sv, &peak_open);
+            ism_limits_sweep(sv->limits, now);
         }
     }
 
@@ -989,6 +1310,7 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
         open_conns += (unsigned long)sv->workers[i].nconns;
     ism_log(ISM_LOG_INFO, "ISMail service stopping; closing %lu connections", open_conns);
     workers_stop(sv);
+    ism_authpool_stop(sv->authpool);
     ism_delivery_stop(sv->delivery);
     for (size_t i = 0; i < sv->rt->nlst; i++)
         ism_sock_close(sv->rt->lst[i].fd);
@@ -998,6 +1320,7 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
     ism_mutex_free(sv->lock);
     ism_watch_close(sv->watch);
     ism_store_close(sv->store);
+    ism_limits_free(sv->limits);
     ism_log(ISM_LOG_INFO, "ISMail service stopped");
     ism_log_close();
     free(sv);

@@ -26,6 +26,7 @@ class MailSessionTest : public Utest
     ism_mail *m = nullptr;
     ism_err err = {};
     ism_proto_env env;
+    ism_proto_req req;
     ism_buf out = {};
     void *st = nullptr;
 
@@ -44,6 +45,8 @@ class MailSessionTest : public Utest
         env.hostname = "mail.example.test";
         env.peer_addr = "192.0.2.1";
         env.mail = m;
+        memset(&req, 0, sizeof req);
+        env.req = &req;
         start();
     }
     void teardown() override
@@ -75,7 +78,8 @@ class MailSessionTest : public Utest
     }
     ism_proto_action cmd(const std::string &line)
     {
-        return proto->line(st, &env, line.data(), line.size(), &out);
+        // As the connection layer would: logins checked, long replies completed.
+        return ism_proto_feed(proto, st, &env, line.data(), line.size(), &out);
     }
     std::string reply(const std::string &line)
     {

@@ -225,6 +225,22 @@ TEST(Imap, ListShowsInbox)
     STRCMP_CONTAINS("l7 BAD LIST needs", reply("l7 LIST").c_str());
 }
 
+// LIST patterns mixing "*" and "%" (RFC 3501 6.3.8), including the
+// 255-character pattern of stars that took hours with a backtracking matcher.
+TEST(Imap, ListPatternsMixingWildcards)
+{
+    login();
+    const char *match[] = {"I*X", "%N%B%", "*x", "**I**N**B**O**X**", "%", "I%%%%%%%X", "INB*"};
+    const char *nomatch[] = {"I*Y", "INBOX%q", "*/", "%/%", "INBOX*/*", "X*"};
+    for (const char *p : match)
+        STRCMP_CONTAINS_TEXT("* LIST (\\HasNoChildren) \"/\" INBOX\r\n", reply(std::string("l LIST \"\" \"") + p + "\"").c_str(), p);
+    for (const char *p : nomatch)
+        STRCMP_EQUAL_TEXT("l OK LIST completed\r\n", reply(std::string("l LIST \"\" \"") + p + "\"").c_str(), p);
+    std::string stars(254, '*');
+    STRCMP_EQUAL("l OK LIST completed\r\n", reply("l LIST \"\" \"" + stars + "q\"").c_str());
+    STRCMP_CONTAINS("INBOX", reply("l LIST \"\" \"" + stars + "X\"").c_str());
+}
+
 TEST(Imap, SelectReportsTheMailbox)
 {
     login();
@@ -499,4 +515,33 @@ TEST(Imap, Envelope)
     STRCMP_CONTAINS("* 4 FETCH (FLAGS () INTERNALDATE \"", r.c_str());
     STRCMP_CONTAINS(" ENVELOPE (\"Mon, 2 Jan", r.c_str());
     CHECK(!(info(3).flags & ISM_FLAG_SEEN));
+}
+
+// A FETCH of many messages is answered a piece at a time (ISM_PROTO_MORE):
+// a client that pipelines FETCH 1:* and never reads holds one piece of
+// output, not the whole mailbox.
+TEST(Imap, LargeFetchIsAnsweredInPieces)
+{
+    std::string big = "Subject: big\r\n\r\n" + std::string(20000, 'b') + "\r\n";
+    for (int i = 0; i < 40; i++)
+        LONGS_EQUAL_TEXT(0, ism_mail_deliver(m, USER, big.data(), big.size(), &err), err.msg);
+    select();
+    take();
+    std::string whole;
+    std::string line = "f1 FETCH 1:* BODY.PEEK[]";
+    ism_proto_action a = proto->line(st, &env, line.data(), line.size(), &out);
+    int pieces = 0;
+    while (a == ISM_PROTO_MORE) {
+        CHECK_TEXT(out.len < ISM_PROTO_OUT_PIECE + 2 * big.size(), "a piece is about ISM_PROTO_OUT_PIECE");
+        whole += take();
+        pieces++;
+        a = proto->more(st, &env, &out);
+    }
+    LONGS_EQUAL(ISM_PROTO_CONTINUE, a);
+    whole += take();
+    CHECK(pieces >= 5); // 860 KB in pieces of about 64 KB
+    STRCMP_CONTAINS("* 43 FETCH (BODY[] {", whole.c_str());
+    STRCMP_CONTAINS("f1 OK FETCH completed\r\n", whole.c_str());
+    // The same answer as in one go.
+    STRCMP_EQUAL(whole.c_str(), reply(line).c_str());
 }

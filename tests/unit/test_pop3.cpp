@@ -313,3 +313,31 @@ TEST(Pop3, StoreUnavailable)
     reply(std::string("USER ") + USER);
     STRCMP_CONTAINS("-ERR [SYS/TEMP]", reply(std::string("PASS ") + PASS).c_str());
 }
+
+// RETR of a large message is sent a piece at a time (ISM_PROTO_MORE), dot
+// stuffing kept across the pieces.
+TEST(Pop3, LargeRetrIsSentInPieces)
+{
+    std::string body;
+    for (int i = 0; i < 8000; i++)
+        body += (i % 7 == 0 ? ".dotted line " : "line ") + std::to_string(i) + "\r\n";
+    std::string big = "Subject: big\r\n\r\n" + body;
+    LONGS_EQUAL_TEXT(0, ism_mail_deliver(m, USER, big.data(), big.size(), &err), err.msg);
+    login();
+    std::string line = "RETR 4", whole;
+    ism_proto_action a = proto->line(st, &env, line.data(), line.size(), &out);
+    int pieces = 0;
+    while (a == ISM_PROTO_MORE) {
+        CHECK(out.len < ISM_PROTO_OUT_PIECE + 200);
+        whole += take();
+        pieces++;
+        a = proto->more(st, &env, &out);
+    }
+    LONGS_EQUAL(ISM_PROTO_CONTINUE, a);
+    whole += take();
+    CHECK(pieces >= 1);
+    STRCMP_CONTAINS("\r\n..dotted line 7\r\n", whole.c_str());
+    CHECK(whole.size() > big.size());
+    CHECK(whole.compare(whole.size() - 5, 5, "\r\n.\r\n") == 0);
+    STRCMP_EQUAL(whole.c_str(), reply(line).c_str());
+}
