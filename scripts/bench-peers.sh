@@ -71,8 +71,9 @@ ismail_start() {
   rm -rf "$d"; mkdir -p "$d/ssl.crt" "$d/ssl.key"; chmod 700 "$d/ssl.key"
   cp "$BT/cert/$key.crt" "$d/ssl.crt/mail.bench.test.crt"
   install -m 600 "$BT/cert/$key.key" "$d/ssl.key/mail.bench.test.key"
+  # The load generator opens thousands of sessions from 127.0.0.1: no per-address cap.
   local -a set=(listen.address 127.0.0.1 server.hostname mail.bench.test smtp.tls.incoming on pop.tls.incoming on
-    imap.tls.incoming on)
+    imap.tls.incoming on limits.connections_per_ip 0)
   for m in smtp:smtp.port submission:submission.port smtps:smtps.port pop3:pop.port pop3s:pops.port \
     imap:imap.port imaps:imaps.port http:http.port https:https.port; do
     local p; p=$(free_port); set+=("${m#*:}" "$p")

@@ -56,11 +56,15 @@ check "a good multi-key set writes every key" test "$(ctl get pop.port)/$(ctl ge
 ctl reset pop.port pops.port >/dev/null
 check "reset returns to the defaults" test "$(ctl get pop.port)/$(ctl get pops.port)" = 110/995
 locked_store() { # a writer holding the store past the busy timeout gives exit 4
-  python3 - "$D/ismail.db" <<'PY' &
+  rm -f "$D/locked"
+  python3 - "$D/ismail.db" "$D/locked" <<'PY' &
 import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute("BEGIN EXCLUSIVE"); time.sleep(14)
+c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()  # the lock is held from now on
+time.sleep(14)
 PY
-  local p=$!; sleep 0.5
+  local p=$!
+  wait_until 10 test -e "$D/locked" || return 1
   local rc; ctl set smtp.port 2525 2>"$D/err"; rc=$?
   wait $p; test "$rc" = 4 && grep -q 'locked' "$D/err"
 }

@@ -171,11 +171,11 @@ check "submission before TLS: AUTH refused with 538 5.7.11" \
   has "$out" "538 5.7.11 Encryption required for requested authentication mechanism"
 check "submission before TLS: MAIL refused with 530" has "$out" "530 5.7.0"
 out=$(dialog "$P_SUB" "EHLO x" STARTTLS "EHLO x" "MAIL FROM:<$ALICE>" "AUTH PLAIN $AUTH_ALICE" \
-  "MAIL FROM:<$ALICE> SIZE=30000000" "MAIL FROM:<$ALICE>" "RCPT TO:<friend@elsewhere.test>" QUIT)
+  "MAIL FROM:<$ALICE> SIZE=60000000" "MAIL FROM:<$ALICE>" "RCPT TO:<friend@elsewhere.test>" QUIT)
 check "submission after STARTTLS: AUTH listed" has "$out" "250-AUTH PLAIN LOGIN"
 check "submission after STARTTLS: MAIL without AUTH gets 530 5.7.0" has "$out" "530 5.7.0 Authentication required"
 check "submission after STARTTLS: AUTH accepted" has "$out" "235 2.7.0"
-check "SIZE over 25 MB refused with 552 5.3.4" has "$out" "552 5.3.4"
+check "SIZE over smtp.max_message_mb (50 MB) refused with 552 5.3.4" has "$out" "552 5.3.4"
 check "authenticated mail to another server: accepted for delivery (queued)" has "$out" "250 2.1.5 Recipient <friend@elsewhere.test> OK (for delivery to another server)"
 
 # Pipelining: everything up to DATA in one write, the replies in order.
