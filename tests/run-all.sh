@@ -81,11 +81,13 @@ suite unit-native        "$LB/tests/ismail-tests" -v
 suite unit-asan          asan_unit "$AB/tests/ismail-tests" -v
 suite unit-wine          wine_unit
 suite docs               bash "$HERE/check-docs.sh" "$LB"
+suite bootstrap-sources  bash "$HERE/check-bootstrap-sources.sh"
 suite vcxproj            bash "$HERE/check-vcxproj.sh" "$WB"
 suite linux-e2e          bash "$HERE/e2e/linux-starttls.sh" "$LB"
 suite ctl-bad-input      bash "$HERE/e2e/ctl-bad-input.sh" "$LB"
 suite smtp-mail          bash "$HERE/e2e/smtp-mail.sh" "$LB"
 suite smtp-security      bash "$HERE/e2e/smtp-security.sh" "$LB"
+suite security           bash "$HERE/e2e/security.sh" "$LB"
 suite live-apply         bash "$HERE/e2e/live-apply.sh" "$LB"
 suite protocols          bash "$HERE/e2e/protocols.sh" "$LB"
 suite certs              bash "$HERE/e2e/certs.sh" "$LB"
