@@ -67,6 +67,16 @@ static entry *find(ism_limits *l, const char *key, int create)
     return e;
 }
 
+/* Takes the lock and returns addr's entry (created when create is set; NULL
+ * when there is none). The caller unlocks. */
+static entry *lock_addr(ism_limits *l, const char *addr, int create)
+{
+    char key[80];
+    make_key(key, sizeof key, 'a', addr);
+    ism_mutex_lock(l->lock);
+    return find(l, key, create);
+}
+
 int ism_limits_new(ism_limits **out, ism_err *err)
 {
     ism_limits *l = calloc(1, sizeof *l);
@@ -106,10 +116,7 @@ void ism_limits_configure(ism_limits *l, const ism_limits_cfg *cfg)
 
 int ism_limits_conn_open(ism_limits *l, const char *addr)
 {
-    char key[80];
-    make_key(key, sizeof key, 'a', addr);
-    ism_mutex_lock(l->lock);
-    entry *e = find(l, key, 1);
+    entry *e = lock_addr(l, addr, 1);
     int r = 0;
     if (e && l->cfg.conns_per_addr > 0 && e->conns >= l->cfg.conns_per_addr)
         r = -1;
@@ -121,10 +128,7 @@ int ism_limits_conn_open(ism_limits *l, const char *addr)
 
 void ism_limits_conn_close(ism_limits *l, const char *addr)
 {
-    char key[80];
-    make_key(key, sizeof key, 'a', addr);
-    ism_mutex_lock(l->lock);
-    entry *e = find(l, key, 0);
+    entry *e = lock_addr(l, addr, 0);
     if (e && e->conns > 0)
         e->conns--;
     ism_mutex_unlock(l->lock);
@@ -132,10 +136,7 @@ void ism_limits_conn_close(ism_limits *l, const char *addr)
 
 int ism_limits_conns(ism_limits *l, const char *addr)
 {
-    char key[80];
-    make_key(key, sizeof key, 'a', addr);
-    ism_mutex_lock(l->lock);
-    entry *e = find(l, key, 0);
+    entry *e = lock_addr(l, addr, 0);
     int n = e ? e->conns : 0;
     ism_mutex_unlock(l->lock);
     return n;
@@ -143,10 +144,7 @@ int ism_limits_conns(ism_limits *l, const char *addr)
 
 int ism_limits_data_reserve(ism_limits *l, const char *addr, int64_t bytes)
 {
-    char key[80];
-    make_key(key, sizeof key, 'a', addr);
-    ism_mutex_lock(l->lock);
-    entry *e = find(l, key, 1);
+    entry *e = lock_addr(l, addr, 1);
     int r = 0;
     if (!e || (l->cfg.data_per_addr > 0 && e->data + bytes > l->cfg.data_per_addr))
         r = -1;
@@ -158,10 +156,7 @@ int ism_limits_data_reserve(ism_limits *l, const char *addr, int64_t bytes)
 
 void ism_limits_data_release(ism_limits *l, const char *addr, int64_t bytes)
 {
-    char key[80];
-    make_key(key, sizeof key, 'a', addr);
-    ism_mutex_lock(l->lock);
-    entry *e = find(l, key, 0);
+    entry *e = lock_addr(l, addr, 0);
     if (e)
         e->data = e->data > bytes ? e->data - bytes : 0;
     ism_mutex_unlock(l->lock);
