@@ -195,7 +195,7 @@ as=()
 out=$(cd "$D" && ${as[@]+"${as[@]}"} env -u ISMAIL_DEBIAN_MIRROR -u ISMAIL_DEBIAN_SECURITY_MIRROR -u http_proxy -u https_proxy \
       APT_CONFIG="$A/apt.conf" ISMAIL_DEPS_CACHE="$D/cache" QUIET=1 timeout 120 bash "$BOOT" --native-openssl 2>&1)
 if grep -q "missing packages" <<<"$out"; then
-  echo "SKIP: download through apt's proxy: bootstrap's packages are not all installed ($out)"
+  skip "download through apt's proxy" "bootstrap's packages are not all installed ($out)"
 elif grep -qxF "http://mirror.example.test/debian-security/dists/trixie-security/InRelease" "$D/proxy.log" 2>/dev/null &&
      grep -q "cannot read Debian's list of source packages for trixie-security" <<<"$out"; then
   pass "InRelease asked of apt's proxy at the configured security archive's URL"

@@ -1,15 +1,22 @@
 # tests/lib.sh: helpers shared by the shell test suites.
 #
 # A suite sources this file, calls `pass NAME` / `fail NAME REASON` for each
-# check, and ends with `finish`, which prints "SUITE: N passed, M failed" and
-# exits non-zero on any failure. tests/run-all.sh adds the suites up.
+# check (`skip NAME REASON` for one that cannot run on this machine), and ends
+# with `finish`, which prints "SUITE: N passed, M failed, K skipped" and exits
+# non-zero on any failure or when no check ran at all. tests/run-all.sh adds
+# the suites up.
 
 T_PASSED=0
 T_FAILED=0
+T_SKIPPED=0
 T_SUITE=${T_SUITE:-$(basename "$0" .sh)}
+# Ports handed out by free_port in this suite, so two calls never give the same one.
+T_PORTS_FILE=${T_PORTS_FILE:-/tmp/ismail-test-ports.$$}
+: >"$T_PORTS_FILE"
 
 pass() { T_PASSED=$((T_PASSED + 1)); echo "PASS: $1"; }
 fail() { T_FAILED=$((T_FAILED + 1)); echo "FAIL: $1: ${2:-}"; }
+skip() { T_SKIPPED=$((T_SKIPPED + 1)); echo "SKIP: $1: ${2:-}"; }
 # check NAME CMD...: passes when CMD succeeds.
 check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command failed: $*"; fi; }
 
@@ -17,7 +24,11 @@ check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command fa
 not() { ! "$@"; }
 
 finish() {
-  echo "$T_SUITE: $T_PASSED passed, $T_FAILED failed"
+  rm -f "$T_PORTS_FILE"
+  if [ $((T_PASSED + T_FAILED)) -eq 0 ]; then
+    fail "$T_SUITE ran no check" "every check was skipped or none was reached"
+  fi
+  echo "$T_SUITE: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
   [ "$T_FAILED" -eq 0 ]
   exit
 }
@@ -33,9 +44,55 @@ wait_until() {
   done
 }
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+# free_port: a TCP port on 127.0.0.1 that nothing uses now and that no
+# earlier call in this suite handed out. It is drawn below the kernel's
+# ephemeral range, so an outgoing connection made before the service binds it
+# cannot take it as its local port.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 - "$T_PORTS_FILE" <<'PY'
+import random, socket, sys
+path = sys.argv[1]
+try:
+    used = set(open(path).read().split())
+except OSError:
+    used = set()
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(2000):
+    port = random.randint(20000, lo - 1)
+    if str(port) in used:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    with open(path, "a") as f:
+        f.write("%d\n" % port)
+    print(port)
+    sys.exit(0)
+sys.exit("free_port: no free port between 20000 and %d" % (lo - 1))
+PY
+}
+
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
+port_open() {
+  python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2).close()' "$1" 2>/dev/null
+}
+
+# service_up NAME PID LOG SECONDS CMD...: one check that the service started
+# as PID is up (CMD succeeds within SECONDS). When it is not, the check fails
+# with the end of the service's LOG and, if the process ended, its exit
+# status, and the suite stops there: every later check would only repeat it.
+service_up() {
+  local name=$1 pid=$2 log=$3 secs=$4; shift 4
+  if wait_until "$secs" "$@"; then pass "$name"; return 0; fi
+  local why="not up within $secs s"
+  if ! kill -0 "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null; why="the service ended (exit status $?)"; fi
+  fail "$name" "$why; the end of $log:"
+  tail -n 30 "$log" 2>/dev/null | sed 's/^/    /'
+  finish
 }
 
 # smtp_ehlo PORT: the server's EHLO reply lines (plaintext).

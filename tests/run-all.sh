@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite and prints one closing line summing them all:
-# "N passed, M failed". Exits non-zero if anything failed.
+# "N passed, M failed, K skipped". Exits non-zero if anything failed or if
+# nothing passed.
 #   tests/run-all.sh <linux build> <windows build> <msi> [<asan build> [<fuzz build>]]
 # The ASan+UBSan build and the fuzz build default to build/asan and build/fuzz
 # (make asan, make fuzz-build).
@@ -11,14 +12,15 @@ ROOT=$(cd "$HERE/.." && pwd)
 AB=${4:-$ROOT/build/asan}; FB=${5:-$ROOT/build/fuzz}
 LOGDIR=$ROOT/build/test-logs
 mkdir -p "$LOGDIR" "$ROOT/build/screenshots"
-TOTAL_P=0; TOTAL_F=0
+TOTAL_P=0; TOTAL_F=0; TOTAL_S=0
 SUMMARY=()
 
-# count FILE: sets P and F from a suite's output (CppUTest's closing line or
-# our "N passed, M failed" line); a suite that printed neither counts as one failure.
+# count FILE: sets P, F and S from a suite's output (CppUTest's closing line
+# or our "N passed, M failed[, K skipped]" line); a suite that printed
+# neither, or that ran no check, counts as one failure.
 count() {
   local line
-  P=0; F=0
+  P=0; F=0; S=0
   if line=$(grep -E '^(OK|Errors) \([0-9]+ (failures|tests)' "$1" | tail -1) && [ -n "$line" ]; then
     local ran fails
     ran=$(sed -nE 's/.* ([0-9]+) ran.*/\1/p' <<<"$line")
@@ -27,6 +29,7 @@ count() {
   elif line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$1" | tail -1) && [ -n "$line" ]; then
     P=$(sed -nE 's/(^|.*[^0-9])([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$line")
     F=$(sed -nE 's/(^|.*[^0-9])([0-9]+) passed, ([0-9]+) failed.*/\3/p' <<<"$line")
+    S=$(sed -nE 's/.* failed, ([0-9]+) skipped.*/\1/p' <<<"$line"); S=${S:-0}
   else
     F=1
   fi
@@ -38,12 +41,13 @@ suite() {
   local log=$LOGDIR/$name.log start=$SECONDS rc
   echo "=== $name"
   "$@" >"$log" 2>&1; rc=$?
-  grep -E '^(FAIL|PASS)|passed, [0-9]+ failed|^(OK|Errors) \(|Failure in|error:|^SUMMARY: [A-Za-z]+Sanitizer' "$log" | grep -v '^PASS' | head -40
+  grep -E '^(FAIL|PASS|SKIP)|passed, [0-9]+ failed|^(OK|Errors) \(|Failure in|error:|^SUMMARY: [A-Za-z]+Sanitizer' "$log" | grep -v '^PASS' | head -40
   count "$log"
   [ "$rc" -ne 0 ] && [ "$F" -eq 0 ] && F=1   # a crash or non-zero exit is a failure
-  echo "--- $name: $P passed, $F failed ($((SECONDS - start)) s; log $log)"
-  TOTAL_P=$((TOTAL_P + P)); TOTAL_F=$((TOTAL_F + F))
-  SUMMARY+=("$(printf '%-22s %4d passed, %d failed' "$name" "$P" "$F")")
+  [ $((P + F)) -eq 0 ] && F=1                 # a suite that ran no check failed
+  echo "--- $name: $P passed, $F failed, $S skipped ($((SECONDS - start)) s; log $log)"
+  TOTAL_P=$((TOTAL_P + P)); TOTAL_F=$((TOTAL_F + F)); TOTAL_S=$((TOTAL_S + S))
+  SUMMARY+=("$(printf '%-22s %4d passed, %d failed, %d skipped' "$name" "$P" "$F" "$S")")
 }
 
 WINE=/usr/lib/wine/wine64
@@ -111,5 +115,5 @@ suite wine-manager-e2e   bash "$HERE/wine/e2e-manager.sh" "$LB" "$WB" "$MSI"
 echo
 echo "=== summary"
 printf '%s\n' "${SUMMARY[@]}"
-echo "$TOTAL_P passed, $TOTAL_F failed"
-[ "$TOTAL_F" -eq 0 ]
+echo "$TOTAL_P passed, $TOTAL_F failed, $TOTAL_S skipped"
+[ "$TOTAL_F" -eq 0 ] && [ "$TOTAL_P" -gt 0 ]

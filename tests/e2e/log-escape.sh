@@ -24,8 +24,7 @@ ctl set listen.address 127.0.0.1 server.hostname mail.ismail.test smtp.port ${P[
   imap.port ${P[imap]} imaps.port ${P[imaps]} http.port ${P[http]} https.port ${P[https]} \
   smtp.tls.incoming off pop.tls.incoming off imap.tls.incoming off >/dev/null
 "$B/service/ismail-service" --data "$D" >"$D/console.log" 2>&1 & SVC_PID=$!
-port_open() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2).close()' "$1" 2>/dev/null; }
-check "service up" wait_until 20 port_open "${P[submission]}"
+service_up "service up" "$SVC_PID" "$D/console.log" 20 port_open "${P[submission]}"
 
 # client PROTO PORT: a failed login whose user name holds control characters.
 client() {

@@ -200,12 +200,7 @@ in_mailbox() { [ -n "$(mailbox "$@")" ]; }
 # ---- start the sender ----
 ctl set smtp.tls.outgoing on smtp.tls.verify_domain on smtp.tls.starttls_domains on >/dev/null
 "$SVC" --data "$S" >>"$D/s.console" 2>&1 & S_PID=$!
-if ! wait_until 20 grep -q 'outgoing: delivery thread started' "$SLOG" 2>/dev/null; then
-  echo "NOTE: this ismail-service does not run the delivery thread (service/server.c does not call"
-  echo "NOTE: ism_delivery_start yet); the delivery checks are skipped until the lead wires it in."
-  finish
-fi
-pass "the sender's delivery thread started"
+service_up "the sender's delivery thread started" "$S_PID" "$SLOG" 20 grep -q 'outgoing: delivery thread started' "$SLOG"
 
 # 1 + 7: TLS to both kinds of receiver.
 inject alice@sender.test bob@r1.test c1-r1
@@ -341,16 +336,11 @@ c = collections.Counter(e["data"].split("Subject: ")[1].split("\r\n")[0] for l i
 print(" ".join(k for k, v in c.items() if v > 1))' "$D/A.log")
 check "8: no message reached A twice${dups:+ ($dups)}" test -z "$dups"
 
-# 10: authenticated submission queues mail for other domains (the lead's wiring in smtp.c).
-if grep -q 'ism_queue_add' "$ROOT/service/smtp.c"; then
-  printf 'From: <alice@sender.test>\r\nTo: <x@good.test>\r\nSubject: c10-submission\r\n\r\nSubmitted with curl.\r\n' >"$D/sub.eml"
-  curl -s --url "smtp://127.0.0.1:${SP[1]}" --mail-from alice@sender.test --mail-rcpt x@good.test \
-    --user 'alice@sender.test:sender-password-1' --upload-file "$D/sub.eml" >"$D/curl.out" 2>&1
-  check "10: submission with curl (authenticated) reaches the remote receiver" wait_until 20 got A c10-submission
-else
-  echo "NOTE: 10 skipped: service/smtp.c does not call ism_queue_add yet (authenticated submission does not"
-  echo "NOTE: queue mail for other domains until the lead wires it); rerun this suite after that change."
-fi
+# 10: authenticated submission queues mail for other domains.
+printf 'From: <alice@sender.test>\r\nTo: <x@good.test>\r\nSubject: c10-submission\r\n\r\nSubmitted with curl.\r\n' >"$D/sub.eml"
+curl -s --url "smtp://127.0.0.1:${SP[1]}" --mail-from alice@sender.test --mail-rcpt x@good.test \
+  --user 'alice@sender.test:sender-password-1' --upload-file "$D/sub.eml" >"$D/curl.out" 2>&1
+check "10: submission with curl (authenticated) reaches the remote receiver" wait_until 20 got A c10-submission
 
 kill -TERM "$S_PID"; wait "$S_PID"; S_PID=
 kill -TERM "$R1_PID"; wait "$R1_PID"; R1_PID=

@@ -39,7 +39,7 @@ P_SMTP=$(ctl get smtp.port); P_SUB=$(ctl get submission.port)
 "$B/service/ismail-service" --data "$D" >"$D/console.log" 2>&1 &
 SVC_PID=$!
 ehlo_ok() { smtp_ehlo "$1" 2>/dev/null | grep -q '^250 '; }
-check "service answers on the SMTP port" wait_until 20 ehlo_ok "$P_SMTP"
+service_up "service answers on the SMTP port" "$SVC_PID" "$D/console.log" 20 ehlo_ok "$P_SMTP"
 
 # ---- helpers ----
 # count ADDRESS [TOKEN]: messages stored for ADDRESS (containing TOKEN).
