@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "ism_paths.h"
 #include "ism_platform.h"
+#include "ism_str.h"
 #include "ism_settings.h"
 #include "ism_store.h"
 #include "version.h"
@@ -84,16 +85,6 @@ static const struct {
 #define N_GROUPS (sizeof groups / sizeof groups[0])
 
 static int json;
-
-static int strcasecmp_ascii(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++) {
-        int x = (*a >= 'A' && *a <= 'Z') ? *a + 32 : *a, y = (*b >= 'A' && *b <= 'Z') ? *b + 32 : *b;
-        if (x != y)
-            return x - y;
-    }
-    return (unsigned char)*a - (unsigned char)*b;
-}
 
 void ism_ctl_jstr(const char *s)
 {
@@ -215,14 +206,6 @@ static int cmd_status(ism_store *st)
     return EXIT_OK;
 }
 
-static char *lower(char *s)
-{
-    for (char *p = s; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p + 32);
-    return s;
-}
-
 static int cmd_domain_list(ism_store *st)
 {
     ism_web_domain *v;
@@ -272,7 +255,7 @@ static int cmd_domain_put(ism_store *st, const ism_paths *paths, int add, int na
         size_t n, i;
         if (ism_store_domain_list(st, &v, &n, &err))
             return fail(&err);
-        for (i = 0; i < n && strcasecmp_ascii(v[i].domain, d.domain) != 0; i++) {
+        for (i = 0; i < n && ism_str_icmp(v[i].domain, d.domain) != 0; i++) {
         }
         if (i == n) {
             free(v);
@@ -401,7 +384,7 @@ int main(int argc, char **argv)
             if (strcmp(args[0], "list") == 0)
                 rc = cmd_domain_list(st);
             else if (strcmp(args[0], "remove") == 0)
-                rc = ism_store_domain_remove(st, lower(args[1]), &err) ? fail(&err) : EXIT_OK;
+                rc = ism_store_domain_remove(st, ism_str_lower_all(args[1]), &err) ? fail(&err) : EXIT_OK;
             else
                 rc = cmd_domain_put(st, &paths, strcmp(args[0], "add") == 0, nargs - 1, args + 1);
         }

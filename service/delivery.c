@@ -106,11 +106,7 @@ static int refresh(ism_delivery *d)
     d->n_routes = nr;
     d->policies = pols;
     d->n_policies = np;
-    const char *h = ism_config_str(&cfg, ISM_S_SERVER_HOSTNAME);
-    if (*h)
-        snprintf(d->hostname, sizeof d->hostname, "%s", h);
-    else
-        ism_plat_hostname(d->hostname, sizeof d->hostname);
+    ism_config_hostname(&cfg, d->hostname, sizeof d->hostname);
     return 0;
 }
 

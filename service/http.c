@@ -15,6 +15,7 @@
  * the connection closed, since its bytes cannot be told from the next
  * request in a line-based session. */
 #include "ism_time.h"
+#include "ism_str.h"
 #include "proto.h"
 
 #include "ism_platform.h"
@@ -111,17 +112,6 @@ static void http_date(int64_t ms, char *out, size_t outsz)
 static int is_tchar(unsigned char c)
 {
     return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static int ieq(const char *a, size_t alen, const char *b)
-{
-    size_t n = strlen(b);
-    if (alen != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
-            return 0;
-    return 1;
 }
 
 static int has_prefix(const char *s, const char *prefix)
@@ -280,9 +270,9 @@ static int is_device_name(const char *seg, size_t len)
     while (base < len && seg[base] != '.')
         base++;
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
-        if (ieq(seg, base, dev[i]))
+        if (ism_str_ieqn(seg, base, dev[i]))
             return 1;
-    if (base == 4 && (ieq(seg, 3, "COM") || ieq(seg, 3, "LPT")) && isdigit((unsigned char)seg[3]))
+    if (base == 4 && (ism_str_ieqn(seg, 3, "COM") || ism_str_ieqn(seg, 3, "LPT")) && isdigit((unsigned char)seg[3]))
         return 1;
     return 0;
 }
@@ -344,7 +334,7 @@ static ism_proto_action well_known(http *s, const ism_proto_env *env, const char
         a = respond_error(s, env, 403, "this file cannot be served", 0, out);
     } else {
         size_t rl = strlen(rel);
-        int json = rl >= 5 && ieq(rel + rl - 5, 5, ".json");
+        int json = rl >= 5 && ism_str_ieqn(rel + rl - 5, 5, ".json");
         http_response r = {200, json ? "application/json" : "text/plain", data, len, NULL, 0};
         a = respond(s, env, &r, 0, out);
     }
@@ -357,7 +347,7 @@ static ism_proto_action well_known(http *s, const ism_proto_env *env, const char
 static const ism_web_domain *web_domain(const ism_proto_env *env, const char *host)
 {
     for (size_t i = 0; i < env->n_web_domains; i++)
-        if (ieq(host, strlen(host), env->web_domains[i].domain))
+        if (ism_str_ieq(host, env->web_domains[i].domain))
             return &env->web_domains[i];
     return NULL;
 }
@@ -434,7 +424,7 @@ static ism_proto_action request_line(http *s, const ism_proto_env *env, const ch
         if ((unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f)
             return respond_error(s, env, 400, "the request target contains spaces or control characters", 1, out);
     /* absolute-form (RFC 9112 3.2.2): keep the path; the authority is the host. */
-    if (tlen > 7 && (ieq(t, 7, "http://") || (tlen > 8 && ieq(t, 8, "https://")))) {
+    if (tlen > 7 && (ism_str_ieqn(t, 7, "http://") || (tlen > 8 && ism_str_ieqn(t, 8, "https://")))) {
         const char *auth = t + (t[4] == ':' ? 7 : 8), *end = t + tlen;
         const char *slash = memchr(auth, '/', (size_t)(end - auth));
         const char *a_end = slash ? slash : end;
@@ -521,9 +511,9 @@ static void header_connection(http *s, const char *v, size_t vlen)
         const char *tok = v + start;
         size_t tlen = i - start;
         trim(&tok, &tlen);
-        if (ieq(tok, tlen, "close"))
+        if (ism_str_ieqn(tok, tlen, "close"))
             s->conn_close = 1;
-        else if (ieq(tok, tlen, "keep-alive"))
+        else if (ism_str_ieqn(tok, tlen, "keep-alive"))
             s->conn_keep_alive = 1;
         i++;
     }
@@ -560,13 +550,13 @@ static ism_proto_action header_line(http *s, const ism_proto_env *env, const cha
             s->bad = 1;
             return ISM_PROTO_CONTINUE;
         }
-    if (ieq(line, nlen, "Host"))
+    if (ism_str_ieqn(line, nlen, "Host"))
         header_host(s, v, vlen);
-    else if (ieq(line, nlen, "Connection"))
+    else if (ism_str_ieqn(line, nlen, "Connection"))
         header_connection(s, v, vlen);
-    else if (ieq(line, nlen, "Transfer-Encoding"))
+    else if (ism_str_ieqn(line, nlen, "Transfer-Encoding"))
         s->has_body = 1;
-    else if (ieq(line, nlen, "Content-Length")) {
+    else if (ism_str_ieqn(line, nlen, "Content-Length")) {
         int zero = vlen > 0;
         for (size_t i = 0; i < vlen; i++) {
             if (!isdigit((unsigned char)v[i]))

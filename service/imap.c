@@ -20,6 +20,7 @@
  * (env->tls_required_for_auth): CAPABILITY then says LOGINDISABLED and
  * offers no AUTH= mechanism (RFC 3501 6.2.3, RFC 2595 3.2). */
 #include "ism_time.h"
+#include "ism_str.h"
 #include "proto.h"
 #include "sasl.h"
 
@@ -115,17 +116,6 @@ static void flags_text(int flags, ism_buf *out)
             first = 0;
         }
     ism_buf_add(out, ")", 1);
-}
-
-static int ieq(const char *a, size_t alen, const char *b)
-{
-    size_t n = strlen(b);
-    if (alen != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (toupper((unsigned char)a[i]) != toupper((unsigned char)b[i]))
-            return 0;
-    return 1;
 }
 
 /* RFC 3501 date-time: "17-Jul-1996 02:44:25 +0000" (quoted), in UTC. */
@@ -365,7 +355,7 @@ static int command_set(imap *s, cur *c, const char *tag, int uid, seq_set *set, 
 
 static int is_inbox(const char *name)
 {
-    return ieq(name, strlen(name), "INBOX");
+    return ism_str_ieq(name, "INBOX");
 }
 
 /* Reads the INBOX into the snapshot. */
@@ -556,7 +546,7 @@ static ism_proto_action cmd_authenticate(imap *s, const ism_proto_env *env, cons
         refuse_plaintext(env, tag, out);
         return ISM_PROTO_CONTINUE;
     }
-    if (!ieq(mech, mlen, "PLAIN")) {
+    if (!ism_str_ieqn(mech, mlen, "PLAIN")) {
         ism_buf_printf(out, "%s NO Unsupported authentication mechanism; this server offers PLAIN\r\n", tag);
         return ISM_PROTO_CONTINUE;
     }
@@ -674,8 +664,8 @@ static ism_proto_action cmd_status(imap *s, const ism_proto_env *env, const char
         const char *it;
         size_t n;
         if (get_atom(c, &it, &n, 0) ||
-            !(ieq(it, n, "MESSAGES") || ieq(it, n, "RECENT") || ieq(it, n, "UIDNEXT") || ieq(it, n, "UIDVALIDITY") ||
-              ieq(it, n, "UNSEEN"))) {
+            !(ism_str_ieqn(it, n, "MESSAGES") || ism_str_ieqn(it, n, "RECENT") || ism_str_ieqn(it, n, "UIDNEXT") || ism_str_ieqn(it, n, "UIDVALIDITY") ||
+              ism_str_ieqn(it, n, "UNSEEN"))) {
             ism_buf_printf(out, "%s BAD STATUS items are MESSAGES, RECENT, UIDNEXT, UIDVALIDITY and UNSEEN\r\n", tag);
             return ISM_PROTO_CONTINUE;
         }
@@ -717,7 +707,7 @@ static ism_proto_action cmd_status(imap *s, const ism_proto_env *env, const char
         const unsigned long values[] = {(unsigned long)n, 0UL, (unsigned long)uidnext, (unsigned long)uidvalidity,
                                         (unsigned long)unseen};
         for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-            if (ieq(it, len, names[k]))
+            if (ism_str_ieqn(it, len, names[k]))
                 ism_buf_printf(out, "%s%s %lu", first ? "" : " ", names[k], values[k]);
         if (eat(c, ')'))
             break;
@@ -867,15 +857,15 @@ static int get_fetch_items(cur *c, fetch_req *r, const char **why)
     size_t save = c->pos;
     const char *m;
     size_t n;
-    if (!get_atom(c, &m, &n, 0) && (ieq(m, n, "FAST") || ieq(m, n, "ALL") || ieq(m, n, "FULL"))) {
-        if (ieq(m, n, "FULL")) {
+    if (!get_atom(c, &m, &n, 0) && (ism_str_ieqn(m, n, "FAST") || ism_str_ieqn(m, n, "ALL") || ism_str_ieqn(m, n, "FULL"))) {
+        if (ism_str_ieqn(m, n, "FULL")) {
             *why = "the FULL macro includes the body structure, which is not supported; use ALL or list the items";
             return -1;
         }
         add_att(r, F_FLAGS);
         add_att(r, F_INTERNALDATE);
         add_att(r, F_SIZE);
-        if (ieq(m, n, "ALL"))
+        if (ism_str_ieqn(m, n, "ALL"))
             add_att(r, F_ENVELOPE);
         return 0;
     }
@@ -904,7 +894,7 @@ static int field_listed(const fetch_req *r, const fetch_att *a, const char *name
 {
     const char *f = r->pool + a->fields_at;
     for (size_t i = 0; i < a->n_fields; i++, f += strlen(f) + 1)
-        if (ieq(name, n, f))
+        if (ism_str_ieqn(name, n, f))
             return 1;
     return 0;
 }
@@ -1056,7 +1046,7 @@ static int header_value(const char *d, size_t hlen, const char *name, ism_buf *v
             size_t n = colon ? (size_t)(colon - (d + i)) : 0;
             while (n && (d[i + n - 1] == ' ' || d[i + n - 1] == '\t'))
                 n--;
-            if (colon && ieq(d + i, n, name)) {
+            if (colon && ism_str_ieqn(d + i, n, name)) {
                 in = 1;
                 ism_buf_add(val, colon + 1, (size_t)(d + end - colon - 1));
             }
@@ -1402,15 +1392,15 @@ static int get_flags(cur *c, int *flags)
             return -1;
         if (!system)
             continue;
-        if (ieq(f, n, "Seen"))
+        if (ism_str_ieqn(f, n, "Seen"))
             *flags |= ISM_FLAG_SEEN;
-        else if (ieq(f, n, "Answered"))
+        else if (ism_str_ieqn(f, n, "Answered"))
             *flags |= ISM_FLAG_ANSWERED;
-        else if (ieq(f, n, "Flagged"))
+        else if (ism_str_ieqn(f, n, "Flagged"))
             *flags |= ISM_FLAG_FLAGGED;
-        else if (ieq(f, n, "Deleted"))
+        else if (ism_str_ieqn(f, n, "Deleted"))
             *flags |= ISM_FLAG_DELETED;
-        else if (ieq(f, n, "Draft"))
+        else if (ism_str_ieqn(f, n, "Draft"))
             *flags |= ISM_FLAG_DRAFT;
         else
             return -1;
@@ -1441,11 +1431,11 @@ static ism_proto_action cmd_store(imap *s, const ism_proto_env *env, const char 
         item++;
         n--;
     }
-    if (n > 7 && ieq(item + n - 7, 7, ".SILENT")) {
+    if (n > 7 && ism_str_ieqn(item + n - 7, 7, ".SILENT")) {
         silent = 1;
         n -= 7;
     }
-    if (!ieq(item, n, "FLAGS")) {
+    if (!ism_str_ieqn(item, n, "FLAGS")) {
         ism_buf_printf(out, "%s BAD STORE items are FLAGS, +FLAGS and -FLAGS (optionally .SILENT)\r\n", tag);
         free(set.r);
         return ISM_PROTO_CONTINUE;
@@ -1537,26 +1527,26 @@ static int search_key(const imap *s, cur *c, long idx, int depth, const char **w
                      {"UNDELETED", ISM_FLAG_DELETED, 0}, {"UNDRAFT", ISM_FLAG_DRAFT, 0},   {"UNFLAGGED", ISM_FLAG_FLAGGED, 0},
                      {"UNSEEN", ISM_FLAG_SEEN, 0}};
     for (size_t i = 0; i < sizeof flag_keys / sizeof flag_keys[0]; i++)
-        if (ieq(k, n, flag_keys[i].key))
+        if (ism_str_ieqn(k, n, flag_keys[i].key))
             return m && (!!(fl & flag_keys[i].flag) == flag_keys[i].set);
-    if (ieq(k, n, "ALL") || ieq(k, n, "OLD"))
+    if (ism_str_ieqn(k, n, "ALL") || ism_str_ieqn(k, n, "OLD"))
         return m != NULL;
-    if (ieq(k, n, "NEW") || ieq(k, n, "RECENT"))
+    if (ism_str_ieqn(k, n, "NEW") || ism_str_ieqn(k, n, "RECENT"))
         return 0; /* \Recent is not kept */
-    if (ieq(k, n, "NOT")) {
+    if (ism_str_ieqn(k, n, "NOT")) {
         if (!eat(c, ' '))
             return -1;
         int r = search_key(s, c, idx, depth + 1, why);
         return r < 0 ? -1 : m && !r;
     }
-    if (ieq(k, n, "OR")) {
+    if (ism_str_ieqn(k, n, "OR")) {
         int a, b;
         if (!eat(c, ' ') || (a = search_key(s, c, idx, depth + 1, why)) < 0 || !eat(c, ' ') ||
             (b = search_key(s, c, idx, depth + 1, why)) < 0)
             return -1;
         return a || b;
     }
-    if (ieq(k, n, "UID")) {
+    if (ism_str_ieqn(k, n, "UID")) {
         seq_set set;
         if (!eat(c, ' ') || get_set(c, &set))
             return -1;
@@ -1564,7 +1554,7 @@ static int search_key(const imap *s, cur *c, long idx, int depth, const char **w
         free(set.r);
         return r;
     }
-    if (ieq(k, n, "LARGER") || ieq(k, n, "SMALLER")) {
+    if (ism_str_ieqn(k, n, "LARGER") || ism_str_ieqn(k, n, "SMALLER")) {
         uint32_t v;
         if (!eat(c, ' '))
             return -1;
@@ -1576,7 +1566,7 @@ static int search_key(const imap *s, cur *c, long idx, int depth, const char **w
             return 0;
         return toupper((unsigned char)k[0]) == 'L' ? m->size > v : m->size < v;
     }
-    if (ieq(k, n, "KEYWORD") || ieq(k, n, "UNKEYWORD")) {
+    if (ism_str_ieqn(k, n, "KEYWORD") || ism_str_ieqn(k, n, "UNKEYWORD")) {
         const char *kw;
         size_t kn;
         if (!eat(c, ' ') || get_atom(c, &kw, &kn, 0))
@@ -1597,13 +1587,13 @@ static ism_proto_action cmd_search(imap *s, const char *tag, int uid, cur *c, is
     size_t save = c->pos;
     const char *k;
     size_t n;
-    if (!get_atom(c, &k, &n, 0) && ieq(k, n, "CHARSET")) {
+    if (!get_atom(c, &k, &n, 0) && ism_str_ieqn(k, n, "CHARSET")) {
         char cs[64];
         if (!eat(c, ' ') || get_string(c, cs, sizeof cs, 0) || !eat(c, ' ')) {
             ism_buf_printf(out, "%s BAD Malformed SEARCH CHARSET\r\n", tag);
             return ISM_PROTO_CONTINUE;
         }
-        if (!ieq(cs, strlen(cs), "US-ASCII") && !ieq(cs, strlen(cs), "UTF-8")) {
+        if (!ism_str_ieq(cs, "US-ASCII") && !ism_str_ieq(cs, "UTF-8")) {
             ism_buf_printf(out, "%s NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset\r\n", tag);
             return ISM_PROTO_CONTINUE;
         }
@@ -1869,12 +1859,12 @@ static int literal_welcome(const char *p, size_t len, char *tag, const char **re
         vn++;
     static const char *const ok[] = {"LOGIN", "SELECT", "EXAMINE", "STATUS", "LIST", "LSUB", "SUBSCRIBE",
                                      "UNSUBSCRIBE", "SEARCH", "UID", "FETCH"};
-    if (ieq(v, vn, "APPEND")) {
+    if (ism_str_ieqn(v, vn, "APPEND")) {
         *refusal = "NO [CANNOT] APPEND is not supported: this server keeps one mailbox, INBOX, filled by incoming mail";
         return 0;
     }
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        if (ieq(v, vn, ok[i]))
+        if (ism_str_ieqn(v, vn, ok[i]))
             return 1;
     return 0;
 }

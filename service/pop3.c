@@ -10,6 +10,7 @@
  * Credentials are refused in plaintext when TLS is on for POP3
  * (env->tls_required_for_auth): CAPA then lists neither USER nor SASL, the
  * POP3 counterpart of IMAP's LOGINDISABLED (RFC 2595 section 4). */
+#include "ism_str.h"
 #include "proto.h"
 #include "sasl.h"
 
@@ -80,19 +81,6 @@ static void forget_credentials(pop3 *s)
     memset(s->user, 0, sizeof s->user);
     s->have_user = 0;
     s->auth_pending = 0;
-}
-
-/* Case-insensitive keyword at the start of line, followed by the end of the
- * line or a space. */
-static int verb_is(const char *line, size_t len, const char *verb)
-{
-    size_t n = strlen(verb);
-    if (len < n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (toupper((unsigned char)line[i]) != verb[i])
-            return 0;
-    return len == n || line[n] == ' ';
 }
 
 /* Splits the arguments after a keyword of verb_len characters into at most
@@ -386,7 +374,7 @@ static void refuse_plaintext(const ism_proto_env *env, ism_buf *out)
 static ism_proto_action authorization(pop3 *s, const ism_proto_env *env, const char *line, size_t len, ism_buf *out)
 {
     word w[2];
-    if (verb_is(line, len, "STLS")) {
+    if (ism_str_verb_is(line, len, "STLS")) {
         if (env->tls_active)
             ism_buf_printf(out, "-ERR TLS is already active\r\n");
         else if (!env->starttls_offered)
@@ -399,7 +387,7 @@ static ism_proto_action authorization(pop3 *s, const ism_proto_env *env, const c
         }
         return ISM_PROTO_CONTINUE;
     }
-    if (verb_is(line, len, "USER")) {
+    if (ism_str_verb_is(line, len, "USER")) {
         s->have_user = 0;
         if (!auth_allowed(env)) {
             refuse_plaintext(env, out);
@@ -415,7 +403,7 @@ static ism_proto_action authorization(pop3 *s, const ism_proto_env *env, const c
         }
         return ISM_PROTO_CONTINUE;
     }
-    if (verb_is(line, len, "PASS")) {
+    if (ism_str_verb_is(line, len, "PASS")) {
         if (!auth_allowed(env)) {
             forget_credentials(s);
             refuse_plaintext(env, out);
@@ -439,7 +427,7 @@ static ism_proto_action authorization(pop3 *s, const ism_proto_env *env, const c
         memset(pass, 0, sizeof pass);
         return a;
     }
-    if (verb_is(line, len, "AUTH")) {
+    if (ism_str_verb_is(line, len, "AUTH")) {
         size_t nargs = split_args(line, len, 4, w, 2);
         s->have_user = 0;
         if (nargs == 0) {
@@ -458,7 +446,7 @@ static ism_proto_action authorization(pop3 *s, const ism_proto_env *env, const c
             ism_buf_printf(out, "-ERR AUTH takes a mechanism and at most one initial response\r\n");
             return ISM_PROTO_CONTINUE;
         }
-        if (w[0].len != 5 || !verb_is(w[0].p, 5, "PLAIN")) {
+        if (w[0].len != 5 || !ism_str_verb_is(w[0].p, 5, "PLAIN")) {
             ism_buf_printf(out, "-ERR Unsupported authentication mechanism; this server offers PLAIN\r\n");
             return ISM_PROTO_CONTINUE;
         }
@@ -468,13 +456,13 @@ static ism_proto_action authorization(pop3 *s, const ism_proto_env *env, const c
         ism_buf_printf(out, "+ \r\n");
         return ISM_PROTO_CONTINUE;
     }
-    if (verb_is(line, len, "APOP")) {
+    if (ism_str_verb_is(line, len, "APOP")) {
         ism_buf_printf(out, "-ERR APOP is not supported; use USER/PASS or AUTH PLAIN\r\n");
         return ISM_PROTO_CONTINUE;
     }
     static const char *const transaction_only[] = {"STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "TOP", "UIDL"};
     for (size_t i = 0; i < sizeof transaction_only / sizeof transaction_only[0]; i++)
-        if (verb_is(line, len, transaction_only[i])) {
+        if (ism_str_verb_is(line, len, transaction_only[i])) {
             ism_buf_printf(out, "-ERR Log in first (USER/PASS or AUTH)\r\n");
             return ISM_PROTO_CONTINUE;
         }
@@ -551,23 +539,23 @@ static ism_proto_action update(pop3 *s, const ism_proto_env *env, ism_buf *out)
 static ism_proto_action transaction(pop3 *s, const ism_proto_env *env, const char *line, size_t len, ism_buf *out)
 {
     word w[2];
-    if (verb_is(line, len, "STAT")) {
+    if (ism_str_verb_is(line, len, "STAT")) {
         size_t octets, n = live_count(s, &octets);
         if (split_args(line, len, 4, w, 0))
             ism_buf_printf(out, "-ERR STAT takes no arguments\r\n");
         else
             ism_buf_printf(out, "+OK %lu %lu\r\n", (unsigned long)n, (unsigned long)octets);
-    } else if (verb_is(line, len, "LIST")) {
+    } else if (ism_str_verb_is(line, len, "LIST")) {
         list_or_uidl(s, line, len, 0, out);
-    } else if (verb_is(line, len, "UIDL")) {
+    } else if (ism_str_verb_is(line, len, "UIDL")) {
         list_or_uidl(s, line, len, 1, out);
-    } else if (verb_is(line, len, "RETR")) {
+    } else if (ism_str_verb_is(line, len, "RETR")) {
         long i;
         if (split_args(line, len, 4, w, 1) != 1)
             ism_buf_printf(out, "-ERR RETR needs one message number\r\n");
         else if ((i = message_index(s, &w[0], out)) >= 0)
             return retr_or_top(s, env, i, -1, out);
-    } else if (verb_is(line, len, "TOP")) {
+    } else if (ism_str_verb_is(line, len, "TOP")) {
         long i;
         unsigned long lines;
         if (split_args(line, len, 3, w, 2) != 2)
@@ -578,7 +566,7 @@ static ism_proto_action transaction(pop3 *s, const ism_proto_env *env, const cha
             ism_buf_printf(out, "-ERR TOP: the number of lines must be a non-negative number\r\n");
         else
             return retr_or_top(s, env, i, (long)lines, out);
-    } else if (verb_is(line, len, "DELE")) {
+    } else if (ism_str_verb_is(line, len, "DELE")) {
         long i;
         if (split_args(line, len, 4, w, 1) != 1)
             ism_buf_printf(out, "-ERR DELE needs one message number\r\n");
@@ -586,18 +574,18 @@ static ism_proto_action transaction(pop3 *s, const ism_proto_env *env, const cha
             s->deleted[i] = 1;
             ism_buf_printf(out, "+OK Message %ld deleted\r\n", i + 1);
         }
-    } else if (verb_is(line, len, "RSET")) {
+    } else if (ism_str_verb_is(line, len, "RSET")) {
         memset(s->deleted, 0, s->n_msgs);
         size_t octets, n = live_count(s, &octets);
         ism_buf_printf(out, "+OK Maildrop has %lu messages (%lu octets)\r\n", (unsigned long)n, (unsigned long)octets);
-    } else if (verb_is(line, len, "NOOP")) {
+    } else if (ism_str_verb_is(line, len, "NOOP")) {
         ism_buf_printf(out, "+OK\r\n");
-    } else if (verb_is(line, len, "QUIT")) {
+    } else if (ism_str_verb_is(line, len, "QUIT")) {
         return update(s, env, out);
-    } else if (verb_is(line, len, "STLS")) {
+    } else if (ism_str_verb_is(line, len, "STLS")) {
         ism_buf_printf(out, "-ERR STLS is only allowed before logging in\r\n");
-    } else if (verb_is(line, len, "USER") || verb_is(line, len, "PASS") || verb_is(line, len, "AUTH") ||
-               verb_is(line, len, "APOP")) {
+    } else if (ism_str_verb_is(line, len, "USER") || ism_str_verb_is(line, len, "PASS") || ism_str_verb_is(line, len, "AUTH") ||
+               ism_str_verb_is(line, len, "APOP")) {
         ism_buf_printf(out, "-ERR Already logged in\r\n");
     } else {
         ism_buf_printf(out, "-ERR Unknown command\r\n");
@@ -614,9 +602,9 @@ static ism_proto_action pop3_line(void *st, const ism_proto_env *env, const char
         pop3_too_long(st, env, out);
         return ISM_PROTO_CONTINUE;
     }
-    if (verb_is(line, len, "CAPA"))
+    if (ism_str_verb_is(line, len, "CAPA"))
         return capa(s, env, out);
-    if (s->state == POP3_S_AUTHORIZATION && verb_is(line, len, "QUIT")) {
+    if (s->state == POP3_S_AUTHORIZATION && ism_str_verb_is(line, len, "QUIT")) {
         ism_buf_printf(out, "+OK %s ISMail POP3 server signing off\r\n", env->hostname);
         return ISM_PROTO_CLOSE;
     }

@@ -996,11 +996,7 @@ static void apply(server *sv)
     ism_limits_configure(sv->limits, &lc);
     ism_paths paths = sv->base_paths;
     ism_paths_apply_config(&paths, &next->cfg);
-    const char *h = ism_config_str(&next->cfg, ISM_S_SERVER_HOSTNAME);
-    if (*h)
-        snprintf(next->hostname, sizeof next->hostname, "%s", h);
-    else
-        ism_plat_hostname(next->hostname, sizeof next->hostname);
+    ism_config_hostname(&next->cfg, next->hostname, sizeof next->hostname);
     if (ism_paths_ensure(&paths, &err))
         ism_log(ISM_LOG_ERROR, "%s", err.msg);
     build_tls(sv, &next->cfg, &paths, next->hostname, old ? old->tls : NULL, &next->tls);

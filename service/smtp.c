@@ -41,6 +41,7 @@
 #include "ism_mail.h"
 #include "ism_platform.h"
 #include "ism_queue.h"
+#include "ism_str.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -60,31 +61,6 @@
 
 /* ---- small helpers ---- */
 
-/* Case-insensitive match of the verb at the start of line: the verb must be
- * followed by the end of the line or a space. */
-static int verb_is(const char *line, size_t len, const char *verb)
-{
-    size_t n = strlen(verb);
-    if (len < n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (toupper((unsigned char)line[i]) != verb[i])
-            return 0;
-    return len == n || line[n] == ' ';
-}
-
-/* Case-insensitive prefix match (for "MAIL FROM:" and "RCPT TO:"). */
-static int prefix_is(const char *line, size_t len, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    if (len < n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (toupper((unsigned char)line[i]) != prefix[i])
-            return 0;
-    return 1;
-}
-
 /* The first word after the verb, with anything that could break a reply or
  * a Received header replaced by '?'. */
 static void copy_name(char *dst, size_t dstsz, const char *line, size_t len, size_t verb_len)
@@ -97,17 +73,6 @@ static void copy_name(char *dst, size_t dstsz, const char *line, size_t len, siz
         dst[k] = (isalnum((unsigned char)c) || strchr(".-_[]:", c)) ? c : '?';
     }
     dst[k] = '\0';
-}
-
-static int eq_ci(const char *a, size_t alen, const char *b)
-{
-    size_t n = strlen(b);
-    if (alen != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (toupper((unsigned char)a[i]) != toupper((unsigned char)b[i]))
-            return 0;
-    return 1;
 }
 
 /* The largest message accepted (SIZE). */
@@ -497,14 +462,14 @@ static ism_proto_action cmd_auth(ism_smtp *s, const ism_proto_env *env, const ch
         i++;
     const char *initial = line + i;
     size_t ilen = len - i;
-    if (eq_ci(mech, mlen, "PLAIN")) {
+    if (ism_str_ieqn(mech, mlen, "PLAIN")) {
         if (ilen)
             return auth_plain(s, env, initial, ilen, out);
         s->state = ISM_SMTP_S_AUTH_PLAIN;
         ism_buf_printf(out, "334 \r\n");
         return ISM_PROTO_CONTINUE;
     }
-    if (eq_ci(mech, mlen, "LOGIN")) {
+    if (ism_str_ieqn(mech, mlen, "LOGIN")) {
         if (ilen)
             return auth_login_user(s, initial, ilen, out);
         s->state = ISM_SMTP_S_AUTH_USER;
@@ -588,7 +553,7 @@ static int mail_param(ism_smtp *s, const ism_proto_env *env, const char *key, si
                       size_t vlen, ism_buf *out)
 {
     (void)s;
-    if (eq_ci(key, klen, "SIZE")) {
+    if (ism_str_ieqn(key, klen, "SIZE")) {
         unsigned long long n = 0;
         if (vlen == 0 || vlen > 19) {
             ism_buf_printf(out, "501 5.5.4 SIZE needs a number of bytes\r\n");
@@ -608,13 +573,13 @@ static int mail_param(ism_smtp *s, const ism_proto_env *env, const char *key, si
         }
         return 0;
     }
-    if (eq_ci(key, klen, "BODY")) {
-        if (eq_ci(val, vlen, "7BIT") || eq_ci(val, vlen, "8BITMIME"))
+    if (ism_str_ieqn(key, klen, "BODY")) {
+        if (ism_str_ieqn(val, vlen, "7BIT") || ism_str_ieqn(val, vlen, "8BITMIME"))
             return 0;
         ism_buf_printf(out, "501 5.5.4 BODY must be 7BIT or 8BITMIME\r\n");
         return -1;
     }
-    if (eq_ci(key, klen, "AUTH"))
+    if (ism_str_ieqn(key, klen, "AUTH"))
         return 0; /* RFC 4954 5: only meaningful between trusted servers; ignored */
     ism_buf_printf(out, "555 5.5.4 MAIL FROM parameter %.*s is not supported\r\n", (int)(klen > 40 ? 40 : klen), key);
     return -1;
@@ -630,7 +595,7 @@ static int sender_refused(const ism_smtp *s, const ism_proto_env *env, const cha
         /* RFC 6409 8.1: the submission server may check that the sender
          * is the account logged in; Postfix's reject_sender_login_mismatch
          * wording. */
-        if (eq_ci(addr, strlen(addr), s->auth_user))
+        if (ism_str_ieq(addr, s->auth_user))
             return 0;
         ism_buf_printf(out, "553 5.7.1 Sender address <%s> is not owned by user <%s>\r\n", addr, s->auth_user);
         return 1;
@@ -668,7 +633,7 @@ static ism_proto_action cmd_mail(ism_smtp *s, const ism_proto_env *env, const ch
         ism_buf_printf(out, "451 4.3.0 Mail store unavailable; try again later\r\n");
         return ISM_PROTO_CONTINUE;
     }
-    if (!prefix_is(line, len, "MAIL FROM:"))
+    if (!ism_str_iprefix(line, len, "MAIL FROM:"))
         return refuse(s, out, "501 5.5.4 Syntax: MAIL FROM:<address>");
     if (parse_path(line + 10, len - 10, addr, sizeof addr, &params, &plen))
         return refuse(s, out, "501 5.1.7 Bad sender address syntax; write MAIL FROM:<name@domain>");
@@ -752,7 +717,7 @@ static ism_proto_action cmd_rcpt(ism_smtp *s, const ism_proto_env *env, const ch
     size_t plen;
     if (!s->have_from)
         return refuse(s, out, "503 5.5.1 Need MAIL before RCPT");
-    if (!prefix_is(line, len, "RCPT TO:"))
+    if (!ism_str_iprefix(line, len, "RCPT TO:"))
         return refuse(s, out, "501 5.5.4 Syntax: RCPT TO:<address>");
     if (parse_path(line + 8, len - 8, raw, sizeof raw, &params, &plen) || !raw[0])
         return refuse(s, out, "501 5.1.3 Bad recipient address syntax; write RCPT TO:<name@domain>");
@@ -766,7 +731,7 @@ static ism_proto_action cmd_rcpt(ism_smtp *s, const ism_proto_env *env, const ch
         ism_buf_printf(out, "452 4.5.3 Too many recipients; send the rest in another message\r\n");
         return ISM_PROTO_CONTINUE;
     }
-    if (eq_ci(raw, strlen(raw), "postmaster")) {
+    if (ism_str_ieq(raw, "postmaster")) {
         if (!find_postmaster(env, addr, sizeof addr)) {
             ism_buf_printf(out, "550 5.1.1 <postmaster>: no postmaster mailbox here\r\n");
             return ISM_PROTO_CONTINUE;
@@ -974,7 +939,7 @@ static ism_proto_action data_line(ism_smtp *s, const ism_proto_env *env, const c
     if (s->data_in_headers) {
         if (len == 0)
             s->data_in_headers = 0;
-        else if (prefix_is(line, len, "RECEIVED:"))
+        else if (ism_str_iprefix(line, len, "RECEIVED:"))
             s->data_hops++;
     }
     s->data_size += len + 2;
@@ -1039,16 +1004,16 @@ static ism_proto_action cmd_ehlo(ism_smtp *s, const ism_proto_env *env, const ch
 
 static ism_proto_action command(ism_smtp *s, const ism_proto_env *env, const char *line, size_t len, ism_buf *out)
 {
-    int is_auth = verb_is(line, len, "AUTH");
+    int is_auth = ism_str_verb_is(line, len, "AUTH");
     /* RFC 5321 4.5.3.1.4; RFC 4954 4 lets AUTH lines be longer. */
     if (len + 2 > ISM_SMTP_MAX_COMMAND && !is_auth) {
         char msg[80];
         snprintf(msg, sizeof msg, "500 5.5.2 Line too long (at most %d characters)", ISM_SMTP_MAX_COMMAND - 2);
         return refuse(s, out, msg);
     }
-    if (verb_is(line, len, "EHLO") || verb_is(line, len, "HELO"))
+    if (ism_str_verb_is(line, len, "EHLO") || ism_str_verb_is(line, len, "HELO"))
         return cmd_ehlo(s, env, line, len, out);
-    if (verb_is(line, len, "STARTTLS")) {
+    if (ism_str_verb_is(line, len, "STARTTLS")) {
         int may_starttls = env->starttls_offered && !env->tls_active;
         if (env->tls_active)
             return refuse(s, out, "503 5.5.1 TLS is already active");
@@ -1062,33 +1027,33 @@ static ism_proto_action command(ism_smtp *s, const ism_proto_env *env, const cha
     }
     if (is_auth)
         return cmd_auth(s, env, line, len, out);
-    if (verb_is(line, len, "MAIL"))
+    if (ism_str_verb_is(line, len, "MAIL"))
         return cmd_mail(s, env, line, len, out);
-    if (verb_is(line, len, "RCPT"))
+    if (ism_str_verb_is(line, len, "RCPT"))
         return cmd_rcpt(s, env, line, len, out);
-    if (verb_is(line, len, "DATA"))
+    if (ism_str_verb_is(line, len, "DATA"))
         return cmd_data(s, env, len, out);
-    if (verb_is(line, len, "RSET")) {
+    if (ism_str_verb_is(line, len, "RSET")) {
         reset_transaction(s);
         ism_buf_printf(out, "250 2.0.0 OK\r\n");
         return ISM_PROTO_CONTINUE;
     }
-    if (verb_is(line, len, "NOOP")) {
+    if (ism_str_verb_is(line, len, "NOOP")) {
         ism_buf_printf(out, "250 2.0.0 OK\r\n");
         return ISM_PROTO_CONTINUE;
     }
-    if (verb_is(line, len, "VRFY")) {
+    if (ism_str_verb_is(line, len, "VRFY")) {
         /* Telling who has a mailbox helps address harvesters. */
         ism_buf_printf(out, "252 2.5.2 Cannot VRFY user; send the message and RCPT will tell\r\n");
         return ISM_PROTO_CONTINUE;
     }
-    if (verb_is(line, len, "EXPN"))
+    if (ism_str_verb_is(line, len, "EXPN"))
         return refuse(s, out, "502 5.5.1 EXPN is not supported");
-    if (verb_is(line, len, "HELP")) {
+    if (ism_str_verb_is(line, len, "HELP")) {
         ism_buf_printf(out, "214 2.0.0 Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY HELP QUIT\r\n");
         return ISM_PROTO_CONTINUE;
     }
-    if (verb_is(line, len, "QUIT")) {
+    if (ism_str_verb_is(line, len, "QUIT")) {
         ism_buf_printf(out, "221 2.0.0 %s closing connection\r\n", env->hostname);
         return ISM_PROTO_CLOSE;
     }

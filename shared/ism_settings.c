@@ -1,5 +1,7 @@
 /* ism_settings: definitions table, validation and snapshots (see ism_settings.h). */
 #include "ism_settings.h"
+#include "ism_platform.h"
+#include "ism_str.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -36,14 +38,6 @@ const char *ism_setting_type_hint(const ism_setting_def *def)
     case ISM_T_CIPHERS: return "an OpenSSL cipher list such as ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256, or empty";
     }
     return "?";
-}
-
-static int ieq(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++)
-        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
-            return 0;
-    return *a == *b;
 }
 
 static int valid_ipv4(const char *s)
@@ -99,6 +93,15 @@ static int valid_hostname(const char *s)
     return n == 0 || label > 0;
 }
 
+void ism_config_hostname(const ism_config *cfg, char *out, size_t outsz)
+{
+    const char *h = ism_config_str(cfg, ISM_S_SERVER_HOSTNAME);
+    if (*h)
+        snprintf(out, outsz, "%s", h);
+    else
+        ism_plat_hostname(out, outsz);
+}
+
 int ism_cipher_list_ok(const char *list)
 {
     if (!*list)
@@ -117,11 +120,11 @@ int ism_setting_normalize(ism_setting_id id, const char *value, char *out, size_
         value = "";
     switch (d->type) {
     case ISM_T_BOOL:
-        if (ieq(value, "on") || ieq(value, "true") || ieq(value, "yes") || strcmp(value, "1") == 0) {
+        if (ism_str_ieq(value, "on") || ism_str_ieq(value, "true") || ism_str_ieq(value, "yes") || strcmp(value, "1") == 0) {
             snprintf(out, outsz, "on");
             return 0;
         }
-        if (ieq(value, "off") || ieq(value, "false") || ieq(value, "no") || strcmp(value, "0") == 0) {
+        if (ism_str_ieq(value, "off") || ism_str_ieq(value, "false") || ism_str_ieq(value, "no") || strcmp(value, "0") == 0) {
             snprintf(out, outsz, "off");
             return 0;
         }
@@ -156,7 +159,7 @@ int ism_setting_normalize(ism_setting_id id, const char *value, char *out, size_
             if (len == vl && vl > 0) {
                 char word[64];
                 snprintf(word, sizeof word, "%.*s", (int)len, p);
-                if (ieq(word, value)) {
+                if (ism_str_ieq(word, value)) {
                     snprintf(out, outsz, "%s", word);
                     return 0;
                 }
@@ -176,7 +179,7 @@ int ism_setting_normalize(ism_setting_id id, const char *value, char *out, size_
         if (valid_hostname(value)) {
             snprintf(out, outsz, "%s", value);
             for (char *p = out; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
+                *p = ism_str_lower(*p);
             return 0;
         }
         break;
@@ -274,7 +277,7 @@ int ism_web_domain_check(ism_web_domain *d, ism_err *err)
         return ism_err_set(err, ISM_E_INVALID, "domain: '%s' is not a domain name such as mail.example.com",
                            d->domain);
     for (char *p = d->domain; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+        *p = ism_str_lower(*p);
     if (ism_setting_normalize(ISM_S_LISTEN_ADDRESS, d->ip, canon, sizeof canon, NULL))
         return ism_err_set(err, ISM_E_INVALID, "ip: '%s' is not an IP address (for example 0.0.0.0 or 192.0.2.10)",
                            d->ip);

@@ -76,6 +76,10 @@ int ism_config_bool(const ism_config *cfg, ism_setting_id id);
 int ism_config_int(const ism_config *cfg, ism_setting_id id);
 const char *ism_config_str(const ism_config *cfg, ism_setting_id id);
 
+/* The name the server goes by: server.hostname when set, else the machine's
+ * own name. Used for the default certificate, greetings and Received lines. */
+void ism_config_hostname(const ism_config *cfg, char *out, size_t outsz);
+
 /* 1 when OpenSSL accepts the TLS 1.2 cipher list (empty counts as yes). */
 int ism_cipher_list_ok(const char *list);
 

@@ -10,6 +10,7 @@
  * Version 3 adds routes(domain, host, port) and tls_policy(domain, policy)
  * for outgoing mail. */
 #include "ism_store.h"
+#include "ism_str.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -639,10 +640,7 @@ const char *ism_tls_policy_name(ism_tls_policy p)
 int ism_tls_policy_parse(const char *word, ism_tls_policy *out, ism_err *err)
 {
     for (size_t i = 0; i < sizeof policy_names / sizeof policy_names[0]; i++) {
-        const char *a = word, *b = policy_names[i];
-        while (*a && (*a >= 'A' && *a <= 'Z' ? *a + 32 : *a) == *b)
-            a++, b++;
-        if (!*a && !*b) {
+        if (ism_str_ieq(word, policy_names[i])) {
             *out = (ism_tls_policy)i;
             return 0;
         }

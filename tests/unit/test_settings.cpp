@@ -1,6 +1,7 @@
 // Settings table: every type's validation, canonical forms and the
 // cross-setting rule (no two listeners on one port).
 #include "ism_settings.h"
+#include "ism_platform.h"
 
 #include <CppUTest/TestHarness.h>
 #include <cstring>
@@ -159,4 +160,19 @@ TEST(Time, KnownDates)
     LONGS_EQUAL(23, t.hour);
     LONGS_EQUAL(59, t.sec);
     STRCMP_EQUAL("Wed", ism_wday_abbr[t.wday]);
+}
+
+TEST(Settings, HostnameIsTheSettingElseTheMachineName)
+{
+    ism_config c;
+    ism_config_init(&c);
+    char got[256], machine[256];
+    ism_plat_hostname(machine, sizeof machine);
+    ism_config_hostname(&c, got, sizeof got);
+    STRCMP_EQUAL(machine, got);
+    CHECK(got[0] != '\0');
+    ism_config_put(&c, ISM_S_SERVER_HOSTNAME, "mail.example.com");
+    ism_config_hostname(&c, got, sizeof got);
+    STRCMP_EQUAL("mail.example.com", got);
+    ism_config_free(&c);
 }
