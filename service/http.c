@@ -617,6 +617,16 @@ static ism_proto_action http_line(void *st, const ism_proto_env *env, const char
     return ISM_PROTO_CLOSE;
 }
 
+/* The ports this protocol listens on (see ism_proto_listener). */
+static const ism_proto_listener http_listeners[] = {
+    {"http", &ism_proto_http, ISM_S_HTTP_PORT, ISM_PROTO_NO_SETTING, 0, 0, 0},
+    {"https", &ism_proto_http, ISM_PROTO_NO_SETTING, ISM_PROTO_NO_SETTING, 1, 0, 1},
+};
+
 const ism_proto_ops ism_proto_http = {
     "http", HTTP_MAX_LINE, sizeof(http), http_begin, http_line, http_tls_started, http_too_long, http_end, NULL, NULL,
+    .label = "HTTP",
+    .busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 60\r\n\r\n",
+    .listeners = http_listeners,
+    .n_listeners = sizeof http_listeners / sizeof http_listeners[0],
 };

@@ -1981,7 +1981,17 @@ static void imap_end(void *st)
     ism_buf_free(&s->cmd);
 }
 
+/* The ports this protocol listens on (see ism_proto_listener). */
+static const ism_proto_listener imap_listeners[] = {
+    {"imap", &ism_proto_imap, ISM_S_IMAP_PORT, ISM_S_IMAP_TLS_INCOMING, 0, 0, 0},
+    {"imaps", &ism_proto_imap, ISM_S_IMAPS_PORT, ISM_S_IMAP_TLS_INCOMING, 1, 0, 0},
+};
+
 const ism_proto_ops ism_proto_imap = {
     "imap", IMAP_MAX_LINE, sizeof(imap), imap_begin, imap_line, imap_tls_started, imap_too_long, imap_end,
     imap_auth_done, imap_more,
+    .label = "IMAP",
+    .busy = "* BYE [UNAVAILABLE] Too many connections from your address; try again later\r\n",
+    .listeners = imap_listeners,
+    .n_listeners = sizeof imap_listeners / sizeof imap_listeners[0],
 };

@@ -613,7 +613,17 @@ static ism_proto_action pop3_line(void *st, const ism_proto_env *env, const char
     return transaction(s, env, line, len, out);
 }
 
+/* The ports this protocol listens on (see ism_proto_listener). */
+static const ism_proto_listener pop3_listeners[] = {
+    {"pop3", &ism_proto_pop3, ISM_S_POP_PORT, ISM_S_POP_TLS_INCOMING, 0, 0, 0},
+    {"pop3s", &ism_proto_pop3, ISM_S_POPS_PORT, ISM_S_POP_TLS_INCOMING, 1, 0, 0},
+};
+
 const ism_proto_ops ism_proto_pop3 = {
     "pop3", POP3_MAX_LINE, sizeof(pop3), pop3_begin, pop3_line, pop3_tls_started, pop3_too_long, pop3_end,
     pop3_auth_done, pop3_more,
+    .label = "POP",
+    .busy = "-ERR [SYS/TEMP] Too many connections from your address; try again later\r\n",
+    .listeners = pop3_listeners,
+    .n_listeners = sizeof pop3_listeners / sizeof pop3_listeners[0],
 };

@@ -111,7 +111,22 @@ typedef struct {
     const char *status_text;     /* body of the status page */
 } ism_proto_env;
 
+/* A listening port a protocol declares, as nginx's mail protocols carry
+ * their ports: the server opens one socket per row (one per web SSL domain
+ * address for a per_web_domain row) and reports it under its name. */
+#define ISM_PROTO_NO_SETTING (-1)
+struct ism_proto_ops;
 typedef struct {
+    const char *name;                  /* "smtp", "submission", "smtps": logs and status */
+    const struct ism_proto_ops *proto; /* the protocol spoken on it */
+    int port;                          /* ism_setting_id of its port; ISM_PROTO_NO_SETTING for per_web_domain */
+    int tls;                           /* the checkbox that switches its TLS, or ISM_PROTO_NO_SETTING */
+    int implicit_tls;                  /* TLS from the first byte: open only while TLS is on */
+    int submission;                    /* clients submit mail here (SMTP AUTH) */
+    int per_web_domain;                /* one per address and port of the web SSL domains */
+} ism_proto_listener;
+
+typedef struct ism_proto_ops {
     const char *name;
     size_t max_line;
     size_t state_size;
@@ -124,6 +139,14 @@ typedef struct {
     ism_proto_action (*auth_done)(void *st, const ism_proto_env *env, ism_auth_result r, ism_buf *out);
     /* After ISM_PROTO_MORE; NULL for protocols that never return it. */
     ism_proto_action (*more)(void *st, const ism_proto_env *env, ism_buf *out);
+    /* What the protocol is called in the service's log ("SMTP"). */
+    const char *label;
+    /* Said on a plaintext port to a client over its address's connection
+     * limit, before closing (NULL: just close). */
+    const char *busy;
+    /* The ports it listens on. */
+    const ism_proto_listener *listeners;
+    size_t n_listeners;
 } ism_proto_ops;
 
 /* Hands one line to a session and carries out what it asks at once, for

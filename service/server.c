@@ -13,6 +13,7 @@
 #include "server.h"
 #include "authpool.h"
 #include "delivery.h"
+#include "listeners.h"
 
 #include "ism_buf.h"
 #include "ism_limits.h"
@@ -56,46 +57,6 @@ static atomic_int reload_requested;
 void ism_server_request_stop(void) { atomic_store(&stop_requested, 1); }
 void ism_server_request_reload(void) { atomic_store(&reload_requested, 1); }
 
-/* ---- the listener table: one row per kind of listening port ---- */
-#define NO_SETTING (-1)
-typedef struct {
-    const char *name;
-    const ism_proto_ops *proto;
-    int port;            /* ism_setting_id of the port, or NO_SETTING (web SSL domains) */
-    int tls;             /* the checkbox that switches TLS for it, or NO_SETTING */
-    int implicit_tls;    /* TLS from the first byte */
-    int submission;      /* clients submit mail here (SMTP AUTH) */
-    const char *busy;    /* said to a client over its address's connection limit */
-} listener_def;
-
-#define SMTP_BUSY "421 4.7.0 Too many connections from your address; try again later\r\n"
-#define POP3_BUSY "-ERR [SYS/TEMP] Too many connections from your address; try again later\r\n"
-#define IMAP_BUSY "* BYE [UNAVAILABLE] Too many connections from your address; try again later\r\n"
-#define HTTP_BUSY "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 60\r\n\r\n"
-static const listener_def listener_defs[] = {
-    {"smtp", &ism_proto_smtp, ISM_S_SMTP_PORT, ISM_S_SMTP_TLS_INCOMING, 0, 0, SMTP_BUSY},
-    {"submission", &ism_proto_smtp, ISM_S_SUBMISSION_PORT, ISM_S_SMTP_TLS_INCOMING, 0, 1, SMTP_BUSY},
-    {"smtps", &ism_proto_smtp, ISM_S_SMTPS_PORT, ISM_S_SMTP_TLS_INCOMING, 1, 1, NULL},
-    {"pop3", &ism_proto_pop3, ISM_S_POP_PORT, ISM_S_POP_TLS_INCOMING, 0, 0, POP3_BUSY},
-    {"pop3s", &ism_proto_pop3, ISM_S_POPS_PORT, ISM_S_POP_TLS_INCOMING, 1, 0, NULL},
-    {"imap", &ism_proto_imap, ISM_S_IMAP_PORT, ISM_S_IMAP_TLS_INCOMING, 0, 0, IMAP_BUSY},
-    {"imaps", &ism_proto_imap, ISM_S_IMAPS_PORT, ISM_S_IMAP_TLS_INCOMING, 1, 0, NULL},
-    {"http", &ism_proto_http, ISM_S_HTTP_PORT, NO_SETTING, 0, 0, HTTP_BUSY},
-};
-#define N_DEFS (sizeof listener_defs / sizeof listener_defs[0])
-/* One HTTPS listener per distinct address and port of the web SSL domains. */
-static const listener_def https_def = {"https", &ism_proto_http, NO_SETTING, NO_SETTING, 1, 0, NULL};
-
-typedef struct {
-    char key[96];              /* "smtp", or "https@ADDR:PORT" */
-    const listener_def *def;
-    char addr[64];
-    int port;
-    char cert_name[256];       /* certificate served by default ("" = the host's) */
-    ism_sock fd;               /* ISM_BAD_SOCK when closed */
-    char error[256];
-} listener;
-
 typedef enum { T_PLAIN, T_HANDSHAKE, T_ESTABLISHED } tls_state;
 
 /* What a suspended session waits for (proto.h: AUTH and PAUSE). */
@@ -108,7 +69,7 @@ typedef enum {
 
 typedef struct {
     ism_sock fd;
-    const listener_def *def;
+    const ism_proto_listener *def;
     char cert_name[256];       /* the listener's default certificate */
     char peer[64];
     SSL *ssl;
@@ -149,7 +110,7 @@ typedef struct {
     ism_tls_set *tls;          /* NULL when TLS is unavailable */
     char hostname[256];
     char status_text[2048];
-    listener lst[MAX_LISTENERS];
+    ism_listener lst[MAX_LISTENERS];
     size_t nlst;
     ism_sock retired[MAX_LISTENERS];
     size_t nretired;
@@ -221,11 +182,9 @@ static runtime *runtime_get(server *sv)
     return rt;
 }
 
-static int tls_setting_on(const runtime *rt, const listener_def *d)
+static int tls_setting_on(const runtime *rt, const ism_proto_listener *d)
 {
-    if (d->tls == NO_SETTING)
-        return d->implicit_tls; /* HTTPS: always TLS; HTTP: never */
-    return ism_config_bool(&rt->cfg, (ism_setting_id)d->tls);
+    return ism_listener_tls_on(&rt->cfg, d);
 }
 
 /* ---- connections ---- */
@@ -654,7 +613,7 @@ static int conn_run(worker *w, conn *c)
 
 /* Refusals for the connection limit are logged at most once a second per
  * worker, with the count since the last line, so a flood cannot fill the log. */
-static void log_refusal(worker *w, const listener *l, const char *peer, const char *why)
+static void log_refusal(worker *w, const ism_listener *l, const char *peer, const char *why)
 {
     int64_t now = ism_time_mono_ms();
     w->refusals++;
@@ -666,7 +625,7 @@ static void log_refusal(worker *w, const listener *l, const char *peer, const ch
     w->last_refusal_log = now;
 }
 
-static void accept_all(worker *w, const listener *l)
+static void accept_all(worker *w, const ism_listener *l)
 {
     server *sv = w->sv;
     for (;;) {
@@ -690,8 +649,9 @@ static void accept_all(worker *w, const listener *l)
         }
         if (ism_limits_conn_open(sv->limits, peer)) {
             /* Say why where the protocol speaks first; a TLS port just closes. */
-            if (l->def->busy)
-                ism_sock_send(fd, l->def->busy, strlen(l->def->busy));
+            const char *busy = l->def->implicit_tls ? NULL : l->def->proto->busy;
+            if (busy)
+                ism_sock_send(fd, busy, strlen(busy));
             ism_sock_close(fd);
             log_refusal(w, l, peer, "too many connections from this address (limits.connections_per_ip)");
             continue;
@@ -803,108 +763,19 @@ static void build_tls(server *sv, const ism_config *cfg, const ism_paths *paths,
     sv->pending_sig = sig;
 }
 
-typedef struct {
-    char key[96];
-    const listener_def *def;
-    char addr[64];
-    int port;
-    char cert_name[256];
-} wanted;
-
-static size_t wanted_listeners(const runtime *rt, wanted *w, size_t max)
+static int listen_sock(void *arg, const char *addr, int port, ism_sock *out, ism_err *err)
 {
-    size_t n = 0;
-    const char *addr = ism_config_str(&rt->cfg, ISM_S_LISTEN_ADDRESS);
-    for (size_t i = 0; i < N_DEFS && n < max; i++) {
-        const listener_def *d = &listener_defs[i];
-        if (d->implicit_tls && !(tls_setting_on(rt, d) && rt->tls))
-            continue; /* an implicit-TLS port is open only while its TLS is on */
-        memset(&w[n], 0, sizeof w[n]);
-        snprintf(w[n].key, sizeof w[n].key, "%s", d->name);
-        w[n].def = d;
-        snprintf(w[n].addr, sizeof w[n].addr, "%s", addr);
-        w[n].port = ism_config_int(&rt->cfg, (ism_setting_id)d->port);
-        n++;
-    }
-    for (size_t i = 0; i < rt->cfg.n_web && n < max && rt->tls; i++) {
-        const ism_web_domain *d = &rt->cfg.web[i];
-        char key[96];
-        snprintf(key, sizeof key, "https@%s:%d", d->ip, d->port);
-        size_t k;
-        for (k = 0; k < n && strcmp(w[k].key, key) != 0; k++) {
-        }
-        if (k < n)
-            continue; /* several domains on one address and port: SNI picks */
-        memset(&w[n], 0, sizeof w[n]);
-        snprintf(w[n].key, sizeof w[n].key, "%s", key);
-        w[n].def = &https_def;
-        snprintf(w[n].addr, sizeof w[n].addr, "%s", d->ip);
-        w[n].port = d->port;
-        snprintf(w[n].cert_name, sizeof w[n].cert_name, "%s", d->domain);
-        n++;
-    }
-    return n;
+    (void)arg;
+    return ism_sock_listen(addr, port, out, err);
 }
 
-/* Fills next->lst so that exactly the wanted listeners listen: a listener
- * whose address and port are unchanged keeps its socket; sockets the new
- * generation drops are retired with the old one (closed when it is freed). */
+/* Fills next->lst so that exactly the wanted listeners listen (listeners.h). */
 static void reconcile_listeners(runtime *old, runtime *next)
 {
-    wanted w[MAX_LISTENERS];
-    size_t nw = wanted_listeners(next, w, MAX_LISTENERS);
-    size_t nn = 0;
-    int used[MAX_LISTENERS] = {0};
-    for (size_t i = 0; i < nw; i++) {
-        listener *prev = NULL;
-        for (size_t j = 0; old && j < old->nlst; j++)
-            if (!used[j] && strcmp(old->lst[j].key, w[i].key) == 0) {
-                prev = &old->lst[j];
-                used[j] = 1;
-            }
-        listener *l = &next->lst[nn++];
-        memset(l, 0, sizeof *l);
-        snprintf(l->key, sizeof l->key, "%s", w[i].key);
-        l->def = w[i].def;
-        snprintf(l->cert_name, sizeof l->cert_name, "%s", w[i].cert_name);
-        l->fd = ISM_BAD_SOCK;
-        if (prev && prev->fd != ISM_BAD_SOCK && prev->port == w[i].port && strcmp(prev->addr, w[i].addr) == 0) {
-            l->fd = prev->fd; /* unchanged: the same socket keeps listening */
-            l->port = prev->port;
-            snprintf(l->addr, sizeof l->addr, "%s", prev->addr);
-            continue;
-        }
-        ism_err err = {0};
-        ism_sock fd;
-        if (ism_sock_listen(w[i].addr, w[i].port, &fd, &err) == 0) {
-            if (prev && prev->fd != ISM_BAD_SOCK) {
-                old->retired[old->nretired++] = prev->fd;
-                ism_log(ISM_LOG_INFO, "%s: closed %s port %d", prev->key, prev->addr, prev->port);
-            }
-            l->fd = fd;
-            l->port = w[i].port;
-            snprintf(l->addr, sizeof l->addr, "%s", w[i].addr);
-            ism_log(ISM_LOG_INFO, "%s: listening on %s port %d", l->key, l->addr, l->port);
-        } else if (prev && prev->fd != ISM_BAD_SOCK) {
-            /* The new port cannot be had: keep serving on the old one. */
-            l->fd = prev->fd;
-            l->port = prev->port;
-            snprintf(l->addr, sizeof l->addr, "%s", prev->addr);
-            snprintf(l->error, sizeof l->error, "%s (still listening on port %d)", err.msg, prev->port);
-            ism_log(ISM_LOG_ERROR, "%s: %s", l->key, l->error);
-        } else {
-            l->port = w[i].port;
-            snprintf(l->addr, sizeof l->addr, "%s", w[i].addr);
-            snprintf(l->error, sizeof l->error, "%s", err.msg);
-            ism_log(ISM_LOG_ERROR, "%s: %s", l->key, err.msg);
-        }
-    }
-    for (size_t j = 0; old && j < old->nlst; j++)
-        if (!used[j] && old->lst[j].fd != ISM_BAD_SOCK) {
-            old->retired[old->nretired++] = old->lst[j].fd;
-            ism_log(ISM_LOG_INFO, "%s: closed %s port %d", old->lst[j].key, old->lst[j].addr, old->lst[j].port);
-        }
-    next->nlst = nn;
+    next->nlst = ism_listeners_wanted(&next->cfg, next->tls != NULL, next->lst, MAX_LISTENERS);
+    size_t none = 0;
+    ism_listeners_reconcile(old ? old->lst : NULL, old ? old->nlst : 0, next->lst, next->nlst,
+                            old ? old->retired : NULL, old ? &old->nretired : &none, listen_sock, NULL);
 }
 
 /* Listeners that are switched off still appear in the status (closed). */
@@ -916,28 +787,32 @@ static void write_status(server *sv, const runtime *rt, int closing)
     st.applied_revision = rt->cfg.revision;
     st.applied_at_ms = ism_time_wall_ms();
     snprintf(st.error, sizeof st.error, "%s", sv->apply_error[0] ? sv->apply_error : sv->tls_error);
-    for (size_t i = 0; i < N_DEFS && st.n_listeners < ISM_MAX_LISTENERS; i++) {
-        const listener_def *d = &listener_defs[i];
-        const listener *l = NULL;
-        for (size_t j = 0; j < rt->nlst; j++)
-            if (rt->lst[j].def == d)
-                l = &rt->lst[j];
-        ism_listener_state *ls = &st.listeners[st.n_listeners++];
-        snprintf(ls->name, sizeof ls->name, "%s", d->name);
-        ls->port = l ? l->port : ism_config_int(&rt->cfg, (ism_setting_id)d->port);
-        ls->open = !closing && l && l->fd != ISM_BAD_SOCK;
-        ls->tls = tls_setting_on(rt, d) && rt->tls != NULL;
-        if (ls->tls)
-            snprintf(ls->fingerprint, sizeof ls->fingerprint, "%s", ism_tls_set_fingerprint(rt->tls, NULL));
-        if (l)
-            snprintf(ls->error, sizeof ls->error, "%s", l->error);
+    for (size_t p = 0; p < ism_n_protocols; p++) {
+        for (size_t i = 0; i < ism_protocols[p]->n_listeners && st.n_listeners < ISM_MAX_LISTENERS; i++) {
+            const ism_proto_listener *d = &ism_protocols[p]->listeners[i];
+            if (d->per_web_domain)
+                continue; /* listed below, one per address and port */
+            const ism_listener *l = NULL;
+            for (size_t j = 0; j < rt->nlst; j++)
+                if (rt->lst[j].def == d)
+                    l = &rt->lst[j];
+            ism_listener_state *ls = &st.listeners[st.n_listeners++];
+            snprintf(ls->name, sizeof ls->name, "%s", d->name);
+            ls->port = l ? l->port : ism_config_int(&rt->cfg, (ism_setting_id)d->port);
+            ls->open = !closing && l && l->fd != ISM_BAD_SOCK;
+            ls->tls = tls_setting_on(rt, d) && rt->tls != NULL;
+            if (ls->tls)
+                snprintf(ls->fingerprint, sizeof ls->fingerprint, "%s", ism_tls_set_fingerprint(rt->tls, NULL));
+            if (l)
+                snprintf(ls->error, sizeof ls->error, "%s", l->error);
+        }
     }
     for (size_t j = 0; j < rt->nlst && st.n_listeners < ISM_MAX_LISTENERS; j++) {
-        const listener *l = &rt->lst[j];
-        if (l->def != &https_def)
+        const ism_listener *l = &rt->lst[j];
+        if (!l->def->per_web_domain)
             continue;
         ism_listener_state *ls = &st.listeners[st.n_listeners++];
-        snprintf(ls->name, sizeof ls->name, "https");
+        snprintf(ls->name, sizeof ls->name, "%s", l->def->name);
         ls->port = l->port;
         ls->open = !closing && l->fd != ISM_BAD_SOCK;
         ls->tls = 1;
@@ -1008,11 +883,18 @@ static void apply(server *sv)
     ism_mutex_unlock(sv->lock);
     runtime_unref(old); /* workers still using it keep it (and its retired sockets) alive */
     write_status(sv, next, 0);
-    ism_log(ISM_LOG_INFO, "applied settings revision %lld in %lld ms (TLS: SMTP %s, POP %s, IMAP %s; %lu web SSL domains)",
-            (long long)next->cfg.revision, (long long)(ism_time_mono_ms() - t0),
-            ism_config_bool(&next->cfg, ISM_S_SMTP_TLS_INCOMING) ? "on" : "off",
-            ism_config_bool(&next->cfg, ISM_S_POP_TLS_INCOMING) ? "on" : "off",
-            ism_config_bool(&next->cfg, ISM_S_IMAP_TLS_INCOMING) ? "on" : "off", (unsigned long)next->cfg.n_web);
+    /* "SMTP on, POP off, IMAP off": each protocol with a TLS checkbox. */
+    char tls_words[160] = "";
+    size_t tw = 0;
+    for (size_t p = 0; p < ism_n_protocols; p++) {
+        const ism_proto_ops *ops = ism_protocols[p];
+        if (ops->n_listeners && ops->listeners[0].tls != ISM_PROTO_NO_SETTING && tw < sizeof tls_words)
+            tw += (size_t)snprintf(tls_words + tw, sizeof tls_words - tw, "%s%s %s", tw ? ", " : "", ops->label,
+                                   tls_setting_on(next, &ops->listeners[0]) ? "on" : "off");
+    }
+    ism_log(ISM_LOG_INFO, "applied settings revision %lld in %lld ms (TLS: %s; %lu web SSL domains)",
+            (long long)next->cfg.revision, (long long)(ism_time_mono_ms() - t0), tls_words,
+            (unsigned long)next->cfg.n_web);
 }
 
 /* Certificates renewed on disk by an outside tool: apply again when the

@@ -1091,7 +1091,18 @@ static ism_proto_action smtp_line(void *st, const ism_proto_env *env, const char
     }
 }
 
+/* The ports this protocol listens on (see ism_proto_listener). */
+static const ism_proto_listener smtp_listeners[] = {
+    {"smtp", &ism_proto_smtp, ISM_S_SMTP_PORT, ISM_S_SMTP_TLS_INCOMING, 0, 0, 0},
+    {"submission", &ism_proto_smtp, ISM_S_SUBMISSION_PORT, ISM_S_SMTP_TLS_INCOMING, 0, 1, 0},
+    {"smtps", &ism_proto_smtp, ISM_S_SMTPS_PORT, ISM_S_SMTP_TLS_INCOMING, 1, 1, 0},
+};
+
 const ism_proto_ops ism_proto_smtp = {
     "smtp", ISM_SMTP_MAX_LINE, sizeof(ism_smtp), smtp_begin, smtp_line, smtp_tls_started, smtp_too_long, smtp_end,
     smtp_auth_done, NULL,
+    .label = "SMTP",
+    .busy = "421 4.7.0 Too many connections from your address; try again later\r\n",
+    .listeners = smtp_listeners,
+    .n_listeners = sizeof smtp_listeners / sizeof smtp_listeners[0],
 };
