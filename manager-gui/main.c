@@ -2,9 +2,12 @@
  *
  * A modeless dialog with a tab control; each tab is a child dialog (a page)
  * listed in page_defs[]: SSL/TLS (settings), SSL Certificates (page_certs.c),
- * Web SSL (page_web.c) and Service (page_service.c). The controls bound to
+ * Web SSL (page_web.c), Server (page_server.c: host name, listen address,
+ * ports) and Service (page_service.c). The controls bound to
  * settings are listed in bindings.c and moved to and from the store by form.c,
- * so this file knows no particular setting. Apply writes every changed setting
+ * so this file knows no particular setting. Apply first checks every bound
+ * value with the core (a refused one is named by its label, focused, and
+ * nothing is written), then writes every changed setting
  * in one ism_store_set call (all or nothing), then polls the service's status
  * in the store until the service reports it applied that revision, or an
  * error, or 5 s pass, and says which in the status bar; the other pages'
@@ -48,6 +51,7 @@ static const struct {
     {IDS_TAB_SSL_TLS, IDD_PAGE_SSL_TLS, settings_page_proc},
     {IDS_TAB_CERTS, IDD_PAGE_CERTS, mgr_certs_page_proc},
     {IDS_TAB_WEB, IDD_PAGE_WEB, mgr_web_page_proc},
+    {IDS_TAB_SERVER, IDD_PAGE_SERVER, mgr_server_page_proc},
     {IDS_TAB_SERVICE, IDD_PAGE_SERVICE, mgr_service_page_proc},
 };
 #define PAGE_COUNT ((int)(sizeof page_defs / sizeof page_defs[0]))
@@ -347,6 +351,25 @@ static void apply(app *a)
     }
     for (size_t i = 0; i < n; i++)
         values[i] = vals[i];
+
+    /* The check the store would make, but naming the field as the window
+     * shows it, and on the field: its tab comes forward with it focused. */
+    char why[1024];
+    const mgr_binding *bad = mgr_form_invalid(&a->form, NULL, why, sizeof why);
+    if (bad) {
+        HWND h = mgr_form_control(&a->form, bad->ctrl_id);
+        for (int i = 0; h && i < a->form.n_pages; i++)
+            if (a->form.pages[i] == GetParent(h) && TabCtrl_GetCurSel(a->tab) != i) {
+                TabCtrl_SetCurSel(a->tab, i);
+                show_page(a, i);
+            }
+        message_box(a->dlg, IDS_FIELD_INVALID, why, MB_OK | MB_ICONWARNING);
+        if (h) {
+            SendMessageW(a->dlg, WM_NEXTDLGCTL, (WPARAM)h, TRUE);
+            SendMessageW(h, EM_SETSEL, 0, -1);
+        }
+        return;
+    }
 
     ism_err err = {0};
     ism_status before;

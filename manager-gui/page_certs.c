@@ -206,16 +206,28 @@ static void refresh(HWND page)
 
 /* ---- New CSR ---- */
 
-/* The dialog's fields, in tab order: each edit's id, the core's field, and
- * where its text goes in the request. The message label beside each is the
+/* The dialog's fields, in tab order: each edit's id, the core's field, the
+ * manual's hint for it (shown beside the field while it has nothing else to
+ * say) and whether the manual asks for it ("Enter values in all of the CSR
+ * fields"; "The 'Organizational Unit Name' may be left blank"). The core
+ * checks what is typed; an empty field the manual asks for is refused here,
+ * before the core is asked. The message label beside each field is the
  * edit's id + IDC_CSR_MSG_OFFSET. */
 static const struct {
     int id;
     ism_cert_field field;
+    UINT hint;
+    int required;
 } csr_fields[] = {
-    {IDC_CSR_COUNTRY, ISM_CF_COUNTRY}, {IDC_CSR_STATE, ISM_CF_STATE}, {IDC_CSR_LOCALITY, ISM_CF_LOCALITY},
-    {IDC_CSR_ORG, ISM_CF_ORG},         {IDC_CSR_UNIT, ISM_CF_UNIT},   {IDC_CSR_CN, ISM_CF_CN},
-    {IDC_CSR_EMAIL, ISM_CF_EMAIL},     {IDC_CSR_KEY, ISM_CF_KEY},     {IDC_CSR_SANS, ISM_CF_SAN},
+    {IDC_CSR_COUNTRY, ISM_CF_COUNTRY, IDS_CSR_HINT_COUNTRY, 1},
+    {IDC_CSR_STATE, ISM_CF_STATE, IDS_CSR_HINT_STATE, 1},
+    {IDC_CSR_LOCALITY, ISM_CF_LOCALITY, IDS_CSR_HINT_LOCALITY, 1},
+    {IDC_CSR_ORG, ISM_CF_ORG, IDS_CSR_HINT_ORG, 1},
+    {IDC_CSR_UNIT, ISM_CF_UNIT, IDS_CSR_HINT_UNIT, 0},
+    {IDC_CSR_CN, ISM_CF_CN, IDS_CSR_HINT_CN, 1},
+    {IDC_CSR_EMAIL, ISM_CF_EMAIL, IDS_CSR_HINT_EMAIL, 1},
+    {IDC_CSR_KEY, ISM_CF_KEY, IDS_CSR_HINT_KEY, 0},
+    {IDC_CSR_SANS, ISM_CF_SAN, IDS_CSR_HINT_SANS, 0},
 };
 #define N_CSR_FIELDS (sizeof csr_fields / sizeof csr_fields[0])
 
@@ -316,6 +328,21 @@ static int csr_validate(HWND dlg, csr_dlg *c, int all)
             if (ism_csr_req_advice(&req, advice, sizeof advice))
                 snprintf(msg, sizeof msg, "%s", without_field(advice, ISM_CF_CN));
         }
+        char hint[400];
+        mgr_text_utf8(hint, sizeof hint, csr_fields[i].hint, NULL, NULL);
+        if (!bad && csr_fields[i].required && values[i]) {
+            char t[1024];
+            size_t b = strspn(values[i], " \t"), e = strlen(values[i]);
+            while (e > b && (values[i][e - 1] == ' ' || values[i][e - 1] == '\t'))
+                e--;
+            if (e == b) {
+                bad = 1;
+                mgr_text_utf8(t, sizeof t, IDS_CSR_REQUIRED, hint, NULL);
+                snprintf(msg, sizeof msg, "%s", t);
+            }
+        }
+        if (!bad && !msg[0])
+            snprintf(msg, sizeof msg, "%s", hint);
         if (bad)
             ok = 0;
         /* A field not typed in yet shows what it needs as a hint (the
@@ -745,6 +772,8 @@ static void view(HWND page, int is_csr)
 
 typedef struct {
     const char *file;
+    UINT prompt;        /* IDS_PW_PROMPT (a PFX file) or IDS_PW_PROMPT_KEY (an encrypted key) */
+    const char *wrong;  /* the core's words when the last password did not open it, or NULL */
     char password[512];
 } pw_dlg;
 
@@ -759,8 +788,12 @@ static INT_PTR CALLBACK pw_proc(HWND dlg, UINT msg, WPARAM wp, LPARAM lp)
         for (const char *s = p->file; *s; s++)
             if (*s == '\\' || *s == '/')
                 base = s + 1;
-        char t[1024];
-        mgr_text_utf8(t, sizeof t, IDS_PW_PROMPT, base, NULL);
+        char t[1024], w[1600];
+        mgr_text_utf8(t, sizeof t, p->prompt ? p->prompt : IDS_PW_PROMPT, base, NULL);
+        if (p->wrong) {
+            mgr_text_utf8(w, sizeof w, IDS_PW_WRONG, p->wrong, NULL);
+            snprintf(t + strlen(t), sizeof t - strlen(t), " %s", w);
+        }
         mgr_set_text(dlg, IDC_PW_PROMPT, t);
         SendDlgItemMessageW(dlg, IDC_PW_EDIT, EM_LIMITTEXT, sizeof p->password / 4, 0);
         return TRUE;
@@ -778,12 +811,6 @@ static INT_PTR CALLBACK pw_proc(HWND dlg, UINT msg, WPARAM wp, LPARAM lp)
         break;
     }
     return FALSE;
-}
-
-static int has_ext(const char *file, const char *ext)
-{
-    size_t n = strlen(file), e = strlen(ext);
-    return n > e && lstrcmpiA(file + n - e, ext) == 0;
 }
 
 /* Deletes the files in dir, then dir. */
@@ -927,31 +954,98 @@ static void checks_text(const ism_cert_result *res, const scratch *s, char *out,
     }
 }
 
-static void install(HWND page)
+/* Whether the core refused the file for want of a password (a PKCS#12 file
+ * or an encrypted PEM key opened without one), or for a wrong one: the only
+ * cases in which the Install dialog asks for a password. */
+typedef enum { PW_NOT_ASKED, PW_NEEDED, PW_WRONG } pw_answer;
+
+static pw_answer password_answer(const ism_err *err)
 {
-    HWND top = mgr_top(page);
-    pw_dlg pw;
-    char file[FILE_MAX];
-    memset(&pw, 0, sizeof pw);
-    if (!mgr_open_file(top, IDS_INSTALL_TITLE, IDS_INSTALL_FILTER, NULL, file, sizeof file))
+    if (err->kind != ISM_E_TLS && err->kind != ISM_E_INVALID)
+        return PW_NOT_ASKED;
+    if (strstr(err->msg, "protected by a pass") || strstr(err->msg, "protected by a password"))
+        return PW_NEEDED;
+    if (strstr(err->msg, "does not open"))
+        return PW_WRONG;
+    return PW_NOT_ASKED;
+}
+
+typedef struct {
+    HWND page;
+    char cert[FILE_MAX], key[FILE_MAX], ca[FILE_MAX];
+    char password[512];
+    int planned;            /* the plan shown is for the fields as they are */
+    char domain[256];
+} install_dlg;
+
+/* The request the three fields make (empty ones are NULL). */
+static ism_cert_install_req install_req(install_dlg *d)
+{
+    ism_cert_install_req req = {.file = d->cert,
+                                .key_file = d->key[0] ? d->key : NULL,
+                                .ca_file = d->ca[0] ? d->ca : NULL,
+                                .password = d->password[0] ? d->password : NULL};
+    return req;
+}
+
+static void set_plan_text(HWND dlg, const wchar_t *w)
+{
+    SetDlgItemTextW(dlg, IDC_IN_PLAN, w);
+}
+
+/* Asks the core what installing the fields' files would do, asking for a
+ * password only when the core says the file needs one, and shows the plan.
+ * Install is enabled exactly when the plan can be carried out. */
+static void install_check(HWND dlg, install_dlg *d)
+{
+    mgr_get_text(dlg, IDC_IN_CERT, d->cert, sizeof d->cert);
+    mgr_get_text(dlg, IDC_IN_KEY, d->key, sizeof d->key);
+    mgr_get_text(dlg, IDC_IN_CA, d->ca, sizeof d->ca);
+    d->planned = 0;
+    mgr_enable(dlg, IDOK, 0, IDC_IN_CHECK);
+    if (!d->cert[0]) {
+        wchar_t *t = mgr_format(IDS_IN_NO_FILE, NULL, NULL, NULL, NULL);
+        set_plan_text(dlg, t);
+        free(t);
         return;
-    pw.file = file;
-    if ((has_ext(file, ".pfx") || has_ext(file, ".p12")) &&
-        DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_PASSWORD), top, pw_proc, (LPARAM)&pw) != IDOK)
-        return;
-    ism_cert_install_req req = {.file = file, .password = pw.password[0] ? pw.password : NULL};
+    }
     ism_cert_result *res = calloc(1, sizeof *res);
     scratch *s = calloc(1, sizeof *s);
     char *checks = malloc(16384), *files = malloc(8192);
     if (!res || !s || !checks || !files)
         goto out;
     ism_err err = {0};
-
-    HCURSOR old = SetCursor(LoadCursorW(NULL, (LPCWSTR)IDC_WAIT));
-    int rc = trial_install(&req, res, s, &err);
-    SetCursor(old);
+    int rc;
+    for (;;) {
+        ism_cert_install_req req = install_req(d);
+        HCURSOR old = SetCursor(LoadCursorW(NULL, (LPCWSTR)IDC_WAIT));
+        memset(res, 0, sizeof *res);
+        memset(&err, 0, sizeof err);
+        rc = trial_install(&req, res, s, &err);
+        SetCursor(old);
+        scratch_done(s);
+        pw_answer need = rc == -1 ? password_answer(&err) : PW_NOT_ASKED;
+        if (need == PW_NOT_ASKED)
+            break;
+        /* The core says this file cannot be opened without (the right)
+         * password: ask, then plan again. */
+        pw_dlg pw;
+        memset(&pw, 0, sizeof pw);
+        int is_pfx = strstr(err.msg, "PKCS#12") != NULL;
+        pw.file = is_pfx || !d->key[0] ? d->cert : d->key;
+        pw.prompt = is_pfx ? IDS_PW_PROMPT : IDS_PW_PROMPT_KEY;
+        pw.wrong = need == PW_WRONG ? err.msg : NULL;
+        if (DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_PASSWORD), dlg, pw_proc, (LPARAM)&pw) != IDOK) {
+            SecureZeroMemory(pw.password, sizeof pw.password);
+            break; /* the core's refusal stands and is shown */
+        }
+        memcpy(d->password, pw.password, sizeof d->password);
+        SecureZeroMemory(pw.password, sizeof pw.password);
+    }
     if (rc == -2) {
-        mgr_box(top, MB_OK | MB_ICONWARNING, IDS_INSTALL_SCRATCH_FAILED, err.msg, NULL);
+        wchar_t *t = mgr_format(IDS_INSTALL_SCRATCH_FAILED, err.msg, NULL, NULL, NULL);
+        set_plan_text(dlg, t);
+        free(t);
         goto out;
     }
     checks_text(res, s, checks, 16384);
@@ -960,11 +1054,11 @@ static void install(HWND page)
         snprintf(msg, sizeof msg, "%s", err.msg);
         replace_all(msg, sizeof msg, s->sp.key, g_app.paths.key);
         replace_all(msg, sizeof msg, s->sp.crt, g_app.paths.crt);
-        mgr_box(top, MB_OK | MB_ICONWARNING, IDS_INSTALL_REFUSED, msg, checks);
+        wchar_t *t = mgr_format(IDS_IN_PLAN_REFUSED, msg, checks, NULL, NULL);
+        set_plan_text(dlg, t);
+        free(t);
         goto out;
     }
-
-    /* What it will write, in the real folders. */
     char list[4096] = "";
     size_t w = 0;
     for (int i = 0; i < res->n_written && w < sizeof list; i++) {
@@ -983,41 +1077,150 @@ static void install(HWND page)
         strncat(files, b, 8192 - strlen(files) - 2);
         strncat(files, "\n", 8192 - strlen(files) - 1);
     }
-    char domain[256];
-    snprintf(domain, sizeof domain, "%s", res->domain);
-    wchar_t *q = mgr_format(IDS_INSTALL_CONFIRM, domain, checks, files, NULL);
-    int answer = mgr_box_text(top, MB_YESNO | MB_ICONQUESTION, q);
-    free(q);
-    if (answer != IDYES)
-        goto out;
-
-    ism_status before;
-    int64_t t0, t0_wall;
-    mgr_status_before(&before, &t0, &t0_wall);
-    if (ism_cert_install(&g_app.paths, &req, res, &err)) {
-        mgr_box(top, MB_OK | MB_ICONWARNING, IDS_INSTALL_FAILED, err.msg, NULL);
-        fill_certs(page, NULL);
-        goto out;
+    snprintf(d->domain, sizeof d->domain, "%s", res->domain);
+    wchar_t *t = mgr_format(IDS_IN_PLAN_OK, d->domain, checks, files, NULL);
+    /* An edit control breaks lines at CR LF only. */
+    size_t n = wcslen(t), extra = 0;
+    for (size_t i = 0; i < n; i++)
+        extra += t[i] == L'\n' && (i == 0 || t[i - 1] != L'\r');
+    wchar_t *crlf = malloc((n + extra + 1) * sizeof *crlf);
+    if (crlf) {
+        size_t j = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (t[i] == L'\n' && (i == 0 || t[i - 1] != L'\r'))
+                crlf[j++] = L'\r';
+            crlf[j++] = t[i];
+        }
+        crlf[j] = L'\0';
+        set_plan_text(dlg, crlf);
+        free(crlf);
     }
-    list[0] = '\0';
-    w = 0;
-    for (int i = 0; i < res->n_written && w < sizeof list; i++)
-        w += (size_t)snprintf(list + w, sizeof list - w, "%s%s", i ? "\n" : "", res->written[i]);
-    if (ism_store_touch(g_app.store, &err))
-        mgr_box(top, MB_OK | MB_ICONWARNING, IDS_TOUCH_FAILED, err.msg, NULL);
-    else
-        mgr_after_write(&before, t0, t0_wall);
-    fill_certs(page, domain);
-    update_buttons(page);
-    mgr_box(top, MB_OK | MB_ICONINFORMATION, IDS_INSTALLED, domain, list);
+    free(t);
+    d->planned = 1;
+    mgr_enable(dlg, IDOK, 1, IDC_IN_CHECK);
 out:
-    if (s)
-        scratch_done(s);
-    SecureZeroMemory(pw.password, sizeof pw.password);
     free(res);
     free(s);
     free(checks);
     free(files);
+}
+
+/* Carries out the plan shown: installs for real and wakes the service. */
+static void install_commit(HWND dlg, install_dlg *d)
+{
+    ism_cert_result *res = calloc(1, sizeof *res);
+    ism_err err = {0};
+    if (!res)
+        return;
+    ism_cert_install_req req = install_req(d);
+    ism_status before;
+    int64_t t0, t0_wall;
+    mgr_status_before(&before, &t0, &t0_wall);
+    HCURSOR old = SetCursor(LoadCursorW(NULL, (LPCWSTR)IDC_WAIT));
+    int rc = ism_cert_install(&g_app.paths, &req, res, &err);
+    SetCursor(old);
+    if (rc) {
+        mgr_box(dlg, MB_OK | MB_ICONWARNING, IDS_INSTALL_FAILED, err.msg, NULL);
+        fill_certs(d->page, NULL);
+        free(res);
+        return;
+    }
+    char list[4096] = "";
+    size_t w = 0;
+    for (int i = 0; i < res->n_written && w < sizeof list; i++)
+        w += (size_t)snprintf(list + w, sizeof list - w, "%s%s", i ? "\n" : "", res->written[i]);
+    if (ism_store_touch(g_app.store, &err))
+        mgr_box(dlg, MB_OK | MB_ICONWARNING, IDS_TOUCH_FAILED, err.msg, NULL);
+    else
+        mgr_after_write(&before, t0, t0_wall);
+    snprintf(d->domain, sizeof d->domain, "%s", res->domain);
+    free(res);
+    EndDialog(dlg, IDOK);
+    mgr_box(mgr_top(d->page), MB_OK | MB_ICONINFORMATION, IDS_INSTALLED, d->domain, list);
+}
+
+static INT_PTR CALLBACK install_proc(HWND dlg, UINT msg, WPARAM wp, LPARAM lp)
+{
+    install_dlg *d = (install_dlg *)GetWindowLongPtrW(dlg, DWLP_USER);
+    switch (msg) {
+    case WM_INITDIALOG: {
+        d = (install_dlg *)lp;
+        SetWindowLongPtrW(dlg, DWLP_USER, (LONG_PTR)d);
+        static const int ids[] = {IDC_IN_CERT, IDC_IN_KEY, IDC_IN_CA};
+        for (size_t i = 0; i < 3; i++)
+            SendDlgItemMessageW(dlg, ids[i], EM_LIMITTEXT, ISM_PATH_MAX - 1, 0);
+        wchar_t *t = mgr_format(IDS_IN_CHANGED, NULL, NULL, NULL, NULL);
+        set_plan_text(dlg, t);
+        free(t);
+        return TRUE;
+    }
+    case WM_CTLCOLORSTATIC:
+        if (GetDlgCtrlID((HWND)lp) == IDC_IN_PLAN) {
+            SetTextColor((HDC)wp, GetSysColor(COLOR_WINDOWTEXT));
+            SetBkColor((HDC)wp, GetSysColor(COLOR_WINDOW));
+            return (INT_PTR)GetSysColorBrush(COLOR_WINDOW);
+        }
+        break;
+    case WM_COMMAND:
+        switch (LOWORD(wp)) {
+        case IDC_IN_CERT:
+        case IDC_IN_KEY:
+        case IDC_IN_CA:
+            if (HIWORD(wp) == EN_CHANGE && d) {
+                /* Another file: the plan shown and its password no longer hold. */
+                SecureZeroMemory(d->password, sizeof d->password);
+                if (d->planned) {
+                    d->planned = 0;
+                    mgr_enable(dlg, IDOK, 0, IDC_IN_CHECK);
+                    wchar_t *t = mgr_format(IDS_IN_CHANGED, NULL, NULL, NULL, NULL);
+                    set_plan_text(dlg, t);
+                    free(t);
+                }
+            }
+            return TRUE;
+        case IDC_IN_CERT_BROWSE:
+        case IDC_IN_KEY_BROWSE:
+        case IDC_IN_CA_BROWSE: {
+            int id = LOWORD(wp), edit = id == IDC_IN_CERT_BROWSE ? IDC_IN_CERT : id == IDC_IN_KEY_BROWSE ? IDC_IN_KEY : IDC_IN_CA;
+            UINT title = id == IDC_IN_CERT_BROWSE ? IDS_INSTALL_TITLE : id == IDC_IN_KEY_BROWSE ? IDS_IN_BROWSE_KEY : IDS_IN_BROWSE_CA;
+            UINT filter = id == IDC_IN_CERT_BROWSE ? IDS_INSTALL_FILTER : id == IDC_IN_KEY_BROWSE ? IDS_IN_KEY_FILTER : IDS_IN_CA_FILTER;
+            char file[FILE_MAX];
+            if (mgr_open_file(dlg, title, filter, NULL, file, sizeof file)) {
+                mgr_set_text(dlg, edit, file);
+                if (id == IDC_IN_CERT_BROWSE)
+                    install_check(dlg, d); /* the usual case: one file, checked at once */
+            }
+            return TRUE;
+        }
+        case IDC_IN_CHECK:
+            install_check(dlg, d);
+            return TRUE;
+        case IDOK:
+            if (!d->planned)
+                install_check(dlg, d);
+            else
+                install_commit(dlg, d);
+            return TRUE;
+        case IDCANCEL:
+            EndDialog(dlg, IDCANCEL);
+            return TRUE;
+        }
+        break;
+    }
+    return FALSE;
+}
+
+static void install(HWND page)
+{
+    install_dlg *d = calloc(1, sizeof *d);
+    if (!d)
+        return;
+    d->page = page;
+    if (DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_CERT_INSTALL), mgr_top(page), install_proc, (LPARAM)d) == IDOK)
+        fill_certs(page, d->domain);
+    update_buttons(page);
+    SecureZeroMemory(d->password, sizeof d->password);
+    free(d);
 }
 
 /* ---- Remove ---- */

@@ -21,6 +21,8 @@
 #define IDD_CERT_VIEW 111
 #define IDD_PASSWORD 112
 #define IDD_WEB_DOMAIN 113
+#define IDD_PAGE_SERVER 105
+#define IDD_CERT_INSTALL 114
 
 /* Main window controls. */
 #define IDC_TAB 1000
@@ -97,12 +99,45 @@
 #define IDC_WD_CA_BROWSE 1709
 #define IDC_WD_ERROR 1710
 
+/* Server page: the bound edits are listed in bindings.c. */
+#define IDC_SRV_HOSTNAME 1801
+#define IDC_SRV_LISTEN 1802
+#define IDC_SRV_SMTP 1803
+#define IDC_SRV_SUBMISSION 1804
+#define IDC_SRV_SMTPS 1805
+#define IDC_SRV_POP 1806
+#define IDC_SRV_POPS 1807
+#define IDC_SRV_IMAP 1808
+#define IDC_SRV_IMAPS 1809
+#define IDC_SRV_HTTP 1810
+#define IDC_SRV_HTTPS 1811
+#define IDC_SRV_HOST_HINT 1820
+#define IDC_SRV_ADDR_WARN 1821
+#define IDC_SRV_MSG 1822
+
+/* Web SSL domain dialog, the public-IP warning under the IP address. */
+#define IDC_WD_IP_WARN 1711
+
+/* Install dialog. */
+#define IDC_IN_CERT 1901
+#define IDC_IN_KEY 1902
+#define IDC_IN_CA 1903
+#define IDC_IN_CERT_BROWSE 1904
+#define IDC_IN_KEY_BROWSE 1905
+#define IDC_IN_CA_BROWSE 1906
+#define IDC_IN_PLAN 1907
+#define IDC_IN_CHECK 1908
+
 /* Strings (STRINGTABLE in manager.rc). */
 #define IDS_APP_TITLE 2000
 #define IDS_TAB_SSL_TLS 2001
 #define IDS_TAB_CERTS 2002
 #define IDS_TAB_WEB 2003
 #define IDS_TAB_SERVICE 2004
+#define IDS_TAB_SERVER 2005
+#define IDS_FIELD_INVALID 2026
+#define IDS_SRV_HOST_HINT 2027
+#define IDS_ADDR_WARNING 2028
 #define IDS_USAGE 2010
 #define IDS_STORE_OPEN_FAILED 2011
 #define IDS_SAVE_FAILED 2012
@@ -182,6 +217,26 @@
 #define IDS_REMOVE_CONFIRM 2175
 #define IDS_REMOVE_FAILED 2177
 #define IDS_FOLDER 2179
+#define IDS_CSR_HINT_COUNTRY 2180
+#define IDS_CSR_HINT_STATE 2181
+#define IDS_CSR_HINT_LOCALITY 2182
+#define IDS_CSR_HINT_ORG 2183
+#define IDS_CSR_HINT_UNIT 2184
+#define IDS_CSR_HINT_CN 2185
+#define IDS_CSR_HINT_EMAIL 2186
+#define IDS_CSR_HINT_KEY 2187
+#define IDS_CSR_HINT_SANS 2188
+#define IDS_CSR_REQUIRED 2189
+#define IDS_PW_PROMPT_KEY 2190
+#define IDS_PW_WRONG 2191
+#define IDS_IN_NO_FILE 2192
+#define IDS_IN_PLAN_OK 2193
+#define IDS_IN_PLAN_REFUSED 2194
+#define IDS_IN_CHANGED 2195
+#define IDS_IN_KEY_FILTER 2196
+#define IDS_IN_CA_FILTER 2197
+#define IDS_IN_BROWSE_KEY 2198
+#define IDS_IN_BROWSE_CA 2199
 
 /* Web SSL page */
 #define IDS_COL_IP 2200
