@@ -32,16 +32,30 @@ static void show_host_hint(HWND page)
     mgr_set_text(page, IDC_SRV_HOST_HINT, t);
 }
 
+/* Sets a message label, repainting the page behind it (see WM_CTLCOLORSTATIC). */
+static void set_label(HWND page, int id, const char *text)
+{
+    char cur[1024];
+    mgr_get_text(page, id, cur, sizeof cur);
+    if (strcmp(cur, text) == 0)
+        return;
+    HWND h = GetDlgItem(page, id);
+    RECT r;
+    GetWindowRect(h, &r);
+    MapWindowPoints(NULL, page, (POINT *)&r, 2);
+    mgr_set_text(page, id, text);
+    InvalidateRect(page, &r, TRUE);
+    UpdateWindow(page);
+}
+
 /* The core's verdict on what is typed now, and the public-IP warning for
  * every bound address on the page. */
 static void check_page(HWND page)
 {
-    char msg[1024], warn[600] = "", cur[1024];
+    char msg[1024], warn[600] = "";
     mgr_form_invalid(&g_app.form, page, msg, sizeof msg);
     g_srv_has_error = msg[0] != '\0';
-    mgr_get_text(page, IDC_SRV_MSG, cur, sizeof cur);
-    if (strcmp(cur, msg) != 0)
-        mgr_set_text(page, IDC_SRV_MSG, msg);
+    set_label(page, IDC_SRV_MSG, msg);
     for (size_t i = 0; i < mgr_binding_count && !warn[0]; i++) {
         const mgr_binding *b = &mgr_bindings[i];
         char value[MGR_VALUE_MAX], note[512];
@@ -51,9 +65,7 @@ static void check_page(HWND page)
         if (ism_addr_public_warning(value, note, sizeof note))
             mgr_text_utf8(warn, sizeof warn, IDS_ADDR_WARNING, note, NULL);
     }
-    mgr_get_text(page, IDC_SRV_ADDR_WARN, cur, sizeof cur);
-    if (strcmp(cur, warn) != 0)
-        mgr_set_text(page, IDC_SRV_ADDR_WARN, warn);
+    set_label(page, IDC_SRV_ADDR_WARN, warn);
 }
 
 INT_PTR CALLBACK mgr_server_page_proc(HWND h, UINT msg, WPARAM wp, LPARAM lp)
@@ -79,8 +91,14 @@ INT_PTR CALLBACK mgr_server_page_proc(HWND h, UINT msg, WPARAM wp, LPARAM lp)
         break;
     case WM_CTLCOLORSTATIC: {
         int id = GetDlgCtrlID((HWND)lp);
-        if (id == IDC_SRV_MSG && g_srv_has_error)
-            return (INT_PTR)mgr_error_color((HDC)wp, (HWND)lp, 1);
+        if (id == IDC_SRV_MSG && g_srv_has_error) {
+            /* Red on the page's own (themed) background: the label draws
+             * no background of its own; set_label has the page repaint
+             * behind it when its text changes. */
+            SetTextColor((HDC)wp, RGB(192, 0, 0));
+            SetBkMode((HDC)wp, TRANSPARENT);
+            return (INT_PTR)GetStockObject(NULL_BRUSH);
+        }
         break;
     }
     }
