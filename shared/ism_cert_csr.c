@@ -108,7 +108,7 @@ int ism_ci_dns_name_ok(const char *s, int wildcard, char *why, size_t whysz)
     const char *p = s;
     if (p[0] == '*') {
         if (!wildcard) {
-            copy(why, whysz, "a wildcard is not a domain name here; use the domain itself (wildcards go in --san)");
+            copy(why, whysz, "a wildcard is not a domain name here; use the domain itself (wildcards go among the extra names, the subjectAltName)");
             return 0;
         }
         if (p[1] != '.' || !strchr(p + 2, '.')) {
@@ -241,7 +241,7 @@ int ism_cert_field_check(ism_cert_field f, const char *value, char *out, size_t 
         if (strlen(h) > 64)
             return ism_err_set(err, ISM_E_INVALID,
                                "cn: the common name has %lu characters; at most 64 are allowed (RFC 5280); put a longer "
-                               "name in --san and a shorter one here",
+                               "name among the extra names (subjectAltName) and a shorter one here",
                                (unsigned long)strlen(h));
         copy(v, sizeof v, h);
         break;
@@ -446,12 +446,14 @@ int ism_csr_new(const ism_paths *p, ism_csr_req *req, int force, ism_cert_result
     ism_paths_file(csr, sizeof csr, p->csr, req->cn, ".csr");
     ism_paths_file(key, sizeof key, p->key, req->cn, ".key");
     ism_paths_file(crt, sizeof crt, p->crt, req->cn, ".crt");
-    if (ism_fs_exists(key) && !force)
+    if (ism_fs_exists(key) && !force) {
+        res->fix = ISM_FIX_FORCE;
         return ism_ci_fail_check(res, err, ISM_E_INVALID, "key",
-                          "%s already exists: a key is never replaced silently (it may belong to the installed "
-                          "certificate or to a CSR sent to the certificate authority); to make a new key and CSR "
-                          "anyway, give --force: the old key and CSR are kept as .bak files",
-                          key);
+                                 "%s already exists: a key is never replaced silently (it may belong to the installed "
+                                 "certificate or to a CSR sent to the certificate authority); making a new key and CSR "
+                                 "anyway keeps the old key and CSR as .bak files",
+                                 key);
+    }
 
     char *old_key = NULL, *old_csr = NULL, *kd = NULL;
     size_t old_kl = 0, old_cl = 0, kl = 0;

@@ -205,9 +205,10 @@ static void check_key(const char *key_path, X509 *x, X509_REQ *r, ism_cert_info 
     if (!ism_fs_exists(key_path)) {
         info->key_state = ISM_KEY_MISSING;
         snprintf(info->problem, sizeof info->problem,
-                 "%s does not exist: the service cannot use this certificate without its key; install the key made "
-                 "with the CSR (ismailctl cert install FILE --key KEYFILE)",
+                 "%s does not exist: the service cannot use this certificate without its key; install the certificate "
+                 "again with the key made with its CSR",
                  key_path);
+        info->fix = ISM_FIX_KEY;
         return;
     }
     if (ism_fs_private_check(key_path, &e)) {
@@ -226,13 +227,15 @@ static void check_key(const char *key_path, X509 *x, X509_REQ *r, ism_cert_info 
     EVP_PKEY_free(k);
     info->key_state = match ? ISM_KEY_MATCH : ISM_KEY_MISMATCH;
     if (!match)
+        info->fix = ISM_FIX_KEY;
+    if (!match)
         snprintf(info->problem, sizeof info->problem,
                  "%s is not the key of this %s (it was made for another CSR); the service refuses the pair: install "
                  "the matching key, or the certificate made from this key's CSR",
                  key_path, x ? "certificate" : "request");
 }
 
-static void set_status(ism_cert_info *info)
+void ism_ci_set_status(ism_cert_info *info)
 {
     char when[40];
     if (info->is_csr) {
@@ -249,9 +252,10 @@ static void set_status(ism_cert_info *info)
         info->status = ISM_CS_EXPIRED;
         ism_ci_fmt_time(info->not_after, when, sizeof when);
         snprintf(info->problem, sizeof info->problem,
-                 "the certificate expired on %s; clients refuse it: renew it with the certificate authority (a new CSR: "
-                 "ismailctl --force csr new ...) and install the new one",
+                 "the certificate expired on %s; clients refuse it: renew it with the certificate authority (a new key "
+                 "and CSR) and install the new one",
                  when);
+        info->fix = ISM_FIX_NEW_CSR;
     } else if (info->not_before > now) {
         info->status = ISM_CS_NOT_YET_VALID;
         ism_ci_fmt_time(info->not_before, when, sizeof when);
@@ -268,8 +272,9 @@ static void set_status(ism_cert_info *info)
         snprintf(info->problem, sizeof info->problem,
                  "the certificate of its issuer (%s) is not in the file; clients that do not have it refuse the "
                  "certificate: get the intermediate certificate from the certificate authority and install again "
-                 "with --ca CAFILE",
+                 "with it as the CA file",
                  info->issuer);
+        info->fix = ISM_FIX_CA;
     } else if (info->days_left < ISM_CERT_EXPIRING_DAYS) {
         info->status = ISM_CS_EXPIRING;
         ism_ci_fmt_time(info->not_after, when, sizeof when);
@@ -280,6 +285,8 @@ static void set_status(ism_cert_info *info)
         info->status = ISM_CS_OK;
         info->problem[0] = '\0';
     }
+    if (info->status == ISM_CS_OK || info->status == ISM_CS_EXPIRING || info->status == ISM_CS_NOT_YET_VALID)
+        info->fix = ISM_FIX_NONE;
 }
 
 const char *ism_cert_status_word(ism_cert_status s)
@@ -288,6 +295,14 @@ const char *ism_cert_status_word(ism_cert_status s)
                                         "mismatch", "no key",         "key not private",  "incomplete chain",
                                         "unreadable", "pending"};
     return (unsigned)s < sizeof words / sizeof words[0] ? words[s] : "?";
+}
+
+void ism_ci_chain_link(X509 *x, ism_cert_link *l)
+{
+    ism_ci_name_line(X509_get_subject_name(x), l->subject, sizeof l->subject);
+    ism_ci_name_line(X509_get_issuer_name(x), l->issuer, sizeof l->issuer);
+    l->not_after = asn1_epoch(X509_get0_notAfter(x));
+    cert_fp(x, l->fingerprint, sizeof l->fingerprint);
 }
 
 int ism_cert_describe(const char *path, int is_csr, const char *key_path, ism_cert_info *info, ism_err *err)
@@ -340,11 +355,7 @@ int ism_cert_describe(const char *path, int is_csr, const char *key_path, ism_ce
         for (int i = 1; i < sk_X509_num(b.certs); i++) {
             X509 *c = sk_X509_value(b.certs, i);
             if (info->n_chain < ISM_CERT_MAX_CHAIN) {
-                ism_cert_link *l = &info->chain[info->n_chain++];
-                ism_ci_name_line(X509_get_subject_name(c), l->subject, sizeof l->subject);
-                ism_ci_name_line(X509_get_issuer_name(c), l->issuer, sizeof l->issuer);
-                l->not_after = asn1_epoch(X509_get0_notAfter(c));
-                cert_fp(c, l->fingerprint, sizeof l->fingerprint);
+                ism_ci_chain_link(c, &info->chain[info->n_chain++]);
             }
             if (ism_ci_issued_by(c, x))
                 info->chain_complete = 1;
@@ -355,7 +366,7 @@ int ism_cert_describe(const char *path, int is_csr, const char *key_path, ism_ce
         check_key(key_path, x, b.req, info);
     else
         info->key_state = ISM_KEY_MISSING;
-    set_status(info);
+    ism_ci_set_status(info);
     ism_ci_bundle_free(&b);
     return 0;
 }
@@ -394,10 +405,8 @@ int ism_cert_show(const ism_paths *p, const char *what, int is_csr, ism_cert_inf
     }
     if (is_domain) {
         if (!ism_fs_exists(path))
-            return ism_err_set(err, ISM_E_INVALID, "%s: no %s for %s (%s does not exist)%s", h,
-                               is_csr ? "certificate request" : "certificate installed", h, path,
-                               is_csr ? "; make one with: ismailctl csr new --cn DOMAIN"
-                                      : "; 'ismailctl cert list' shows the installed ones");
+            return ism_err_set(err, ISM_E_INVALID, "%s: no %s for %s (%s does not exist)", h,
+                               is_csr ? "certificate request" : "certificate installed", h, path);
         ism_paths_file(key, sizeof key, p->key, h, ".key");
         if (ism_cert_describe(path, is_csr, key, info, err))
             return -1;

@@ -88,5 +88,9 @@ void ism_ci_fmt_time(int64_t t, char *out, size_t outsz);
 /* 1 when issuer issued x (names, key identifiers and the signature agree). */
 int ism_ci_issued_by(X509 *issuer, X509 *x);
 int ism_ci_self_signed(X509 *x);
+/* The status word and problem (and fix) from what describe found. */
+void ism_ci_set_status(ism_cert_info *info);
+/* One certificate of a chain as ism_cert_info lists it. */
+void ism_ci_chain_link(X509 *x, ism_cert_link *l);
 
 #endif

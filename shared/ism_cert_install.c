@@ -249,10 +249,65 @@ static int tls_refuses(X509 *x, int leaf, char *out, size_t outsz, const char **
     return 1;
 }
 
-int ism_cert_install(const ism_paths *p, const ism_cert_install_req *req, ism_cert_result *res, ism_err *err)
+/* SHA-256 of data, for noticing a target that changed between plan and commit. */
+static void sha256(const char *data, size_t len, unsigned char out[32])
+{
+    unsigned int n = 0;
+    if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL))
+        memset(out, 0, 32);
+}
+
+/* Fills one target of a plan: what is there now and what will happen to it.
+ * data (owned by the plan from here) is NULL when the file stays as it is. */
+static int plan_target(ism_cert_plan_file *f, const char *path, int is_key, char *data, size_t len, ism_err *err)
+{
+    char *old = NULL;
+    size_t old_len = 0;
+    copy(f->path, sizeof f->path, path);
+    f->is_key = is_key;
+    f->data = data;
+    f->size = len;
+    if (ism_ci_read_old(path, &old, &old_len, err))
+        return -1;
+    f->had_old = old != NULL;
+    if (old)
+        sha256(old, old_len, f->old_sha256);
+    if (!data) {
+        f->action = ISM_PLAN_UNCHANGED;
+        f->size = old_len;
+    } else if (!old) {
+        f->action = ISM_PLAN_CREATE;
+    } else if (old_len == len && memcmp(old, data, len) == 0) {
+        f->action = ISM_PLAN_UNCHANGED;
+    } else {
+        f->action = ISM_PLAN_REPLACE;
+        backup_name(path, f->backup, sizeof f->backup);
+    }
+    ism_ci_free_secret(old, old_len);
+    return 0;
+}
+
+/* A failure about one input file: the check, the file, what would fix it. */
+static void fail_on(ism_cert_plan *plan, const char *what, const char *file, ism_cert_fix fix, const ism_err *err)
+{
+    ism_ci_fail_from(&plan->res, what, err);
+    copy(plan->file, sizeof plan->file, file);
+    plan->res.fix = err->kind == ISM_E_NEED_PASSWORD || err->kind == ISM_E_BAD_PASSWORD ? ISM_FIX_PASSWORD : fix;
+}
+
+void ism_cert_plan_free(ism_cert_plan *plan)
+{
+    if (!plan)
+        return;
+    for (int i = 0; i < 2; i++) {
+        ism_ci_free_secret(plan->files[i].data, plan->files[i].size);
+        plan->files[i].data = NULL;
+    }
+}
+
+int ism_cert_install_plan(const ism_paths *p, const ism_cert_install_req *req, ism_cert_plan *plan, ism_err *err)
 {
     char crt[ISM_PATH_MAX + 300], key[ISM_PATH_MAX + 300], when[40], names[600];
-    ism_cert_result dummy;
     ism_ci_bundle b, cab, kb;
     EVP_PKEY *key_obj = NULL; /* borrowed from a bundle or owned (own_key) */
     int own_key = 0, key_is_installed = 0, rc = -1;
@@ -260,114 +315,134 @@ int ism_cert_install(const ism_paths *p, const ism_cert_install_req *req, ism_ce
     X509_STORE *store = NULL;
     X509_STORE_CTX *vctx = NULL;
     BIO *out_b = NULL;
-    char *old_crt = NULL, *old_key = NULL, *kd = NULL;
-    size_t old_cl = 0, old_kl = 0, kl = 0;
+    char *kd = NULL, *cdata = NULL;
+    size_t kl = 0;
     const char *key_src = NULL;
-    ism_cert_info info;
+    ism_cert_result *res = &plan->res;
+    ism_cert_info *info = &plan->cert;
 
-    if (!res)
-        res = &dummy;
-    memset(res, 0, sizeof *res);
+    memset(plan, 0, sizeof *plan);
     memset(&b, 0, sizeof b);
     memset(&cab, 0, sizeof cab);
     memset(&kb, 0, sizeof kb);
     ERR_clear_error();
 
     /* 1. It parses. */
-    if (!req->file || !req->file[0])
+    if (!req || !req->file || !req->file[0])
         return ism_ci_fail_check(res, err, ISM_E_USAGE, "parse", "no certificate file given");
     if (ism_ci_load_bundle(req->file, req->password, &b, err)) {
-        ism_ci_fail_from(res, "parse", err);
+        fail_on(plan, "parse", req->file, ISM_FIX_NONE, err);
         goto out;
     }
     if (sk_X509_num(b.certs) == 0) {
+        copy(plan->file, sizeof plan->file, req->file);
         ism_ci_fail_check(res, err, ISM_E_INVALID, "parse", "%s holds no certificate%s", req->file,
-                   b.req ? " but a certificate request (CSR): send that to the certificate authority, and install the "
-                           "certificate it sends back"
-                         : "");
+                          b.req ? " but a certificate request (CSR): send that to the certificate authority, and "
+                                  "install the certificate it sends back"
+                          : b.n_keys ? " but a private key: give it as the key file, and the certificate as the "
+                                       "certificate file"
+                                     : "");
         goto out;
     }
     X509 *leaf = pick_leaf(b.certs, b.keys, b.n_keys);
-    memset(&info, 0, sizeof info);
-    ism_ci_describe_x509(leaf, &info);
-    ism_ci_add_check(res, ISM_CHECK_OK, "parse", "%s: %s certificate for %s, issued by %s", req->file, b.format, info.subject,
-              info.issuer);
+    ism_ci_describe_x509(leaf, info);
+    copy(info->path, sizeof info->path, req->file);
+    ism_ci_add_check(res, ISM_CHECK_OK, "parse", "%s: %s certificate for %s, issued by %s", req->file, b.format,
+                     info->subject, info->issuer);
 
     /* 2. The domain and its names. */
     char domain[256];
     if (req->domain && req->domain[0]) {
         if (ism_ci_domain_arg("domain", req->domain, domain, sizeof domain, err)) {
-            ism_ci_fail_from(res, "name", err);
+            fail_on(plan, "name", "", ISM_FIX_DOMAIN, err);
             goto out;
         }
     } else {
-        ism_ci_cert_domain(&info, domain, sizeof domain);
+        ism_ci_cert_domain(info, domain, sizeof domain);
         if (!domain[0]) {
+            res->fix = ISM_FIX_DOMAIN;
             ism_ci_fail_check(res, err, ISM_E_INVALID, "name",
-                       "the certificate names no domain usable as a file name (CN '%s'); give the domain with "
-                       "--domain DOMAIN",
-                       info.cn);
+                              "the certificate names no domain usable as a file name (CN '%s'); the domain it is "
+                              "for must be given",
+                              info->cn);
             goto out;
         }
     }
     copy(res->domain, sizeof res->domain, domain);
+    copy(info->domain, sizeof info->domain, domain);
     size_t w = 0;
     names[0] = '\0';
-    for (int i = 0; i < info.n_san && w < sizeof names; i++)
-        w += (size_t)snprintf(names + w, sizeof names - w, "%s%s", i ? ", " : "", info.san[i]);
-    if (!info.n_san)
-        snprintf(names, sizeof names, "CN %s", info.cn);
+    for (int i = 0; i < info->n_san && w < sizeof names; i++)
+        w += (size_t)snprintf(names + w, sizeof names - w, "%s%s", i ? ", " : "", info->san[i]);
+    if (!info->n_san)
+        snprintf(names, sizeof names, "CN %s", info->cn);
     if (X509_check_host(leaf, domain, strlen(domain), 0, NULL) != 1) {
+        res->fix = ISM_FIX_DOMAIN;
         ism_ci_fail_check(res, err, ISM_E_INVALID, "name",
-                   "the certificate is for %s, not %s; clients connecting to %s would refuse it: install the "
-                   "certificate made for that domain, or give the right --domain",
-                   names, domain, domain);
+                          "the certificate is for %s, not %s; clients connecting to %s would refuse it: install the "
+                          "certificate made for that domain, or name the domain it is for",
+                          names, domain, domain);
         goto out;
     }
     ism_ci_add_check(res, ISM_CHECK_OK, "name", "its names (%s) cover %s", names, domain);
+    if (!info->n_san)
+        ism_ci_add_check(res, ISM_CHECK_WARN, "name",
+                         "the certificate has no subjectAltName: its name is only in the CN, which current clients "
+                         "ignore; ask the certificate authority for one with subjectAltName DNS names");
     ism_paths_file(crt, sizeof crt, p->crt, domain, ".crt");
     ism_paths_file(key, sizeof key, p->key, domain, ".key");
 
     /* 3. Validity. */
     int64_t now = (int64_t)time(NULL);
-    if (info.not_before > now) {
-        ism_ci_fmt_time(info.not_before, when, sizeof when);
+    if (info->not_before > now) {
+        ism_ci_fmt_time(info->not_before, when, sizeof when);
+        copy(plan->file, sizeof plan->file, req->file);
         ism_ci_fail_check(res, err, ISM_E_INVALID, "validity",
-                   "the certificate is not valid before %s; check this computer's clock, or install it from then on",
-                   when);
+                          "the certificate in %s is not valid before %s; check this computer's clock, or install it "
+                          "from then on",
+                          req->file, when);
         goto out;
     }
-    if (info.not_after < now) {
-        ism_ci_fmt_time(info.not_after, when, sizeof when);
+    if (info->not_after < now) {
+        ism_ci_fmt_time(info->not_after, when, sizeof when);
+        copy(plan->file, sizeof plan->file, req->file);
+        res->fix = ISM_FIX_NEW_CSR;
         ism_ci_fail_check(res, err, ISM_E_INVALID, "validity",
-                   "the certificate expired on %s; clients refuse it: renew it with the certificate authority", when);
+                          "the certificate in %s expired on %s; clients refuse it: renew it with the certificate "
+                          "authority",
+                          req->file, when);
         goto out;
     }
-    ism_ci_fmt_time(info.not_after, when, sizeof when);
-    if (info.days_left < ISM_CERT_EXPIRING_DAYS)
-        ism_ci_add_check(res, ISM_CHECK_WARN, "validity", "the certificate expires on %s, in %ld days: renew it soon", when,
-                  info.days_left);
+    ism_ci_fmt_time(info->not_after, when, sizeof when);
+    if (info->days_left < ISM_CERT_EXPIRING_DAYS)
+        ism_ci_add_check(res, ISM_CHECK_WARN, "validity", "the certificate expires on %s, in %ld days: renew it soon",
+                         when, info->days_left);
     else
-        ism_ci_add_check(res, ISM_CHECK_OK, "validity", "valid until %s (%ld days)", when, info.days_left);
+        ism_ci_add_check(res, ISM_CHECK_OK, "validity", "valid until %s (%ld days)", when, info->days_left);
     char refused[300];
     const char *fix = "";
     if (tls_refuses(leaf, 1, refused, sizeof refused, &fix)) {
+        copy(plan->file, sizeof plan->file, req->file);
+        res->fix = ISM_FIX_NEW_CSR;
         ism_ci_fail_check(res, err, ISM_E_INVALID, "strength", "the certificate %s; the service could not use it: %s",
-                   refused, fix);
+                          refused, fix);
         goto out;
     }
-    if ((strcmp(info.key_type, "RSA") == 0 && info.key_bits < 2048) ||
-        (strncmp(info.key_type, "EC", 2) == 0 && info.key_bits < 256))
-        ism_ci_add_check(res, ISM_CHECK_WARN, "strength", "the key is %s %d bits, which is no longer safe; renew with rsa:2048 "
-                  "or more, or ec:P-256", info.key_type, info.key_bits);
+    if ((strcmp(info->key_type, "RSA") == 0 && info->key_bits < 2048) ||
+        (strncmp(info->key_type, "EC", 2) == 0 && info->key_bits < 256))
+        ism_ci_add_check(res, ISM_CHECK_WARN, "strength",
+                         "the key is %s %d bits, which is no longer safe; renew with rsa:2048 or more, or ec:P-256",
+                         info->key_type, info->key_bits);
 
-    /* 4. The key: --key, else in the file, else the one made with the CSR. */
+    /* 4. The key: the key file, else in the file, else the one made with the CSR. */
     if (req->key_file && req->key_file[0]) {
         if (ism_ci_load_bundle(req->key_file, req->password, &kb, err)) {
-            ism_ci_fail_from(res, "key", err);
+            fail_on(plan, "key", req->key_file, ISM_FIX_KEY, err);
             goto out;
         }
         if (kb.n_keys == 0) {
+            copy(plan->file, sizeof plan->file, req->key_file);
+            res->fix = ISM_FIX_KEY;
             ism_ci_fail_check(res, err, ISM_E_INVALID, "key", "%s holds no private key", req->key_file);
             goto out;
         }
@@ -384,37 +459,44 @@ int ism_cert_install(const ism_paths *p, const ism_cert_install_req *req, ism_ce
         key_src = req->file;
     } else if (ism_fs_exists(key)) {
         if (ism_fs_private_check(key, err) || !(key_obj = ism_ci_load_key_file(key, NULL, err))) {
-            ism_ci_fail_from(res, "key", err);
+            fail_on(plan, "key", key, ISM_FIX_KEY, err);
             goto out;
         }
         own_key = 1;
         key_is_installed = 1;
         key_src = key;
     } else {
+        copy(plan->file, sizeof plan->file, req->file);
+        res->fix = ISM_FIX_KEY;
         ism_ci_fail_check(res, err, ISM_E_INVALID, "key",
-                   "no private key: %s holds none and %s does not exist; give the key made with the CSR with --key "
-                   "KEYFILE (or install a PKCS#12/PFX file that holds it)",
-                   req->file, key);
+                          "no private key: %s holds none and %s does not exist; the key made with the CSR is needed "
+                          "(or a PKCS#12/PFX file that holds it)",
+                          req->file, key);
         goto out;
     }
     ERR_clear_error();
     if (X509_check_private_key(leaf, key_obj) != 1) {
+        copy(plan->file, sizeof plan->file, key_src);
+        res->fix = ISM_FIX_KEY;
         ism_ci_fail_check(res, err, ISM_E_INVALID, "key",
-                   "the private key in %s does not match the certificate in %s (%s): it was made for another CSR; "
-                   "install the key made with this certificate's CSR",
-                   key_src, req->file, info.subject);
+                          "the private key in %s does not match the certificate in %s (%s): it was made for another "
+                          "CSR; the key made with this certificate's CSR is needed",
+                          key_src, req->file, info->subject);
         goto out;
     }
     ism_ci_add_check(res, ISM_CHECK_OK, "key", "the private key in %s matches the certificate", key_src);
+    copy(plan->key_source, sizeof plan->key_source, key_src);
 
     /* 5. The chain. */
     STACK_OF(X509) *pool = b.certs;
     if (req->ca_file && req->ca_file[0]) {
         if (ism_ci_load_bundle(req->ca_file, NULL, &cab, err)) {
-            ism_ci_fail_from(res, "chain", err);
+            fail_on(plan, "chain", req->ca_file, ISM_FIX_CA, err);
             goto out;
         }
         if (sk_X509_num(cab.certs) == 0) {
+            copy(plan->file, sizeof plan->file, req->ca_file);
+            res->fix = ISM_FIX_CA;
             ism_ci_fail_check(res, err, ISM_E_INVALID, "chain", "%s holds no CA certificate", req->ca_file);
             goto out;
         }
@@ -441,8 +523,11 @@ int ism_cert_install(const ism_paths *p, const ism_cert_install_req *req, ism_ce
             if (cur)
                 ism_ci_name_line(X509_get_subject_name(cur), at, sizeof at);
             sk_X509_free(untrusted);
-            ism_ci_fail_check(res, err, ISM_E_INVALID, "chain", "the chain does not build to %s: %s (at %s); %s", req->ca_file,
-                       X509_verify_cert_error_string(e), at[0] ? at : "the certificate", verify_hint(e));
+            copy(plan->file, sizeof plan->file, req->ca_file);
+            res->fix = ISM_FIX_CA;
+            ism_ci_fail_check(res, err, ISM_E_INVALID, "chain", "the chain does not build to %s: %s (at %s); %s",
+                              req->ca_file, X509_verify_cert_error_string(e), at[0] ? at : "the certificate",
+                              verify_hint(e));
             goto out;
         }
         STACK_OF(X509) *vchain = X509_STORE_CTX_get0_chain(vctx);
@@ -450,83 +535,93 @@ int ism_cert_install(const ism_paths *p, const ism_cert_install_req *req, ism_ce
         for (int i = 1; chain && i < sk_X509_num(vchain) && sk_X509_num(chain) < ISM_CERT_MAX_CHAIN; i++)
             sk_X509_push(chain, sk_X509_value(vchain, i));
         sk_X509_free(untrusted);
+        if (!chain) {
+            ism_ci_fail_check(res, err, ISM_E_IO, "chain", "out of memory");
+            goto out;
+        }
         ism_ci_add_check(res, ISM_CHECK_OK, "chain", "the chain builds to %s (%d certificate%s after the domain's)",
-                  req->ca_file, sk_X509_num(chain), sk_X509_num(chain) == 1 ? "" : "s");
+                         req->ca_file, sk_X509_num(chain), sk_X509_num(chain) == 1 ? "" : "s");
     } else {
         chain = order_chain(leaf, pool);
         if (!chain) {
             ism_ci_fail_check(res, err, ISM_E_IO, "chain", "out of memory");
             goto out;
         }
-        if (sk_X509_num(chain) == 0 && !info.self_signed)
+        if (sk_X509_num(chain) == 0 && !info->self_signed)
             ism_ci_add_check(res, ISM_CHECK_WARN, "chain",
-                      "incomplete chain: the certificate of its issuer (%s) is not in %s; clients that do not have it "
-                      "will refuse the certificate: get the intermediate certificate from the certificate authority "
-                      "and install again with --ca CAFILE",
-                      info.issuer, req->file);
-        else if (info.self_signed)
+                             "incomplete chain: the certificate of its issuer (%s) is not in %s; clients that do not "
+                             "have it will refuse the certificate: get the intermediate certificate from the "
+                             "certificate authority and install again with it as the CA file",
+                             info->issuer, req->file);
+        else if (info->self_signed)
             ism_ci_add_check(res, ISM_CHECK_WARN, "chain",
-                      "the certificate is self-signed: mail clients warn about it and other servers may not trust it");
+                             "the certificate is self-signed: mail clients warn about it and other servers may not "
+                             "trust it");
         else
             ism_ci_add_check(res, ISM_CHECK_OK, "chain", "%d issuer certificate%s found in %s", sk_X509_num(chain),
-                      sk_X509_num(chain) == 1 ? "" : "s", req->file);
+                             sk_X509_num(chain) == 1 ? "" : "s", req->file);
     }
     for (int i = 0; i < sk_X509_num(chain); i++) {
         X509 *x = sk_X509_value(chain, i);
         if (tls_refuses(x, 0, refused, sizeof refused, &fix)) {
             char subj[512];
             ism_ci_name_line(X509_get_subject_name(x), subj, sizeof subj);
+            copy(plan->file, sizeof plan->file, req->ca_file && req->ca_file[0] ? req->ca_file : req->file);
+            res->fix = ISM_FIX_CA;
             ism_ci_fail_check(res, err, ISM_E_INVALID, "strength",
-                       "the chain certificate %.120s %s; the service could not use the chain: get the current chain "
-                       "from the certificate authority",
-                       subj, refused);
+                              "the chain certificate %.120s %s; the service could not use the chain: get the current "
+                              "chain from the certificate authority",
+                              subj, refused);
             goto out;
         }
     }
     int unused = sk_X509_num(b.certs) - 1 - sk_X509_num(chain);
     if (!(req->ca_file && req->ca_file[0]) && unused > 0)
-        ism_ci_add_check(res, ISM_CHECK_WARN, "chain", "%d certificate%s in %s %s not part of the domain's chain and %s left out",
-                  unused, unused == 1 ? "" : "s", req->file, unused == 1 ? "is" : "are", unused == 1 ? "was" : "were");
+        ism_ci_add_check(res, ISM_CHECK_WARN, "chain",
+                         "%d certificate%s in %s %s not part of the domain's chain and %s left out", unused,
+                         unused == 1 ? "" : "s", req->file, unused == 1 ? "is" : "are", unused == 1 ? "was" : "were");
+    for (int i = 0; i < sk_X509_num(chain) && info->n_chain < ISM_CERT_MAX_CHAIN; i++)
+        ism_ci_chain_link(sk_X509_value(chain, i), &info->chain[info->n_chain++]);
+    info->chain_complete = info->self_signed || sk_X509_num(chain) > 0;
 
-    /* 6. Write: the certificate then its chain; the key when it is new. */
+    /* 6. What would be written: the certificate then its chain; the key when
+     * it is new. Nothing is written here. */
     char *cd;
     long cl;
     out_b = BIO_new(BIO_s_mem());
     int pem_ok = out_b && PEM_write_bio_X509(out_b, leaf);
     for (int i = 0; pem_ok && i < sk_X509_num(chain); i++)
         pem_ok = PEM_write_bio_X509(out_b, sk_X509_value(chain, i));
-    if (!pem_ok || (cl = BIO_get_mem_data(out_b, &cd)) <= 0) {
+    if (!pem_ok || (cl = BIO_get_mem_data(out_b, &cd)) <= 0 || !(cdata = malloc((size_t)cl))) {
         ism_ci_fail_check(res, err, ISM_E_TLS, "write", "cannot encode the certificate for %s", domain);
         goto out;
     }
-    if (ism_ci_read_old(crt, &old_crt, &old_cl, err) || (!key_is_installed && ism_ci_read_old(key, &old_key, &old_kl, err))) {
-        ism_ci_fail_from(res, "backup", err);
-        goto out;
-    }
+    memcpy(cdata, cd, (size_t)cl);
     if (!key_is_installed) {
         /* Unchanged when the new key is the one already installed. */
-        EVP_PKEY *cur = old_key ? ism_ci_load_key_file(key, NULL, &(ism_err){0}) : NULL;
+        EVP_PKEY *cur = ism_fs_exists(key) ? ism_ci_load_key_file(key, NULL, &(ism_err){0}) : NULL;
         int same = cur && EVP_PKEY_eq(cur, key_obj) == 1;
         EVP_PKEY_free(cur);
         ERR_clear_error();
         if (same) {
-            ism_ci_free_secret(old_key, old_kl);
-            old_key = NULL;
             key_is_installed = 1;
         } else if (ism_ci_key_pem(key_obj, &kd, &kl)) {
             ism_ci_fail_check(res, err, ISM_E_TLS, "write", "cannot encode the private key for %s", domain);
             goto out;
         }
     }
-    int crt_same = old_crt && old_cl == (size_t)cl && memcmp(old_crt, cd, old_cl) == 0;
-    if (ism_fs_mkdirs(p->crt, 0, err) || ism_fs_mkdirs(p->key, 1, err) ||
-        (old_key && ism_ci_keep_backup(key, old_key, old_kl, 1, res, err)) ||
-        (old_crt && !crt_same && ism_ci_keep_backup(crt, old_crt, old_cl, 0, res, err)) ||
-        ism_ci_write_pair(key, kd, kl, old_key, old_kl, crt, cd, (size_t)cl, res, err)) {
+    plan->key_installed = key_is_installed;
+    info->key_state = ISM_KEY_MATCH;
+    copy(info->key_path, sizeof info->key_path, key);
+    ism_ci_set_status(info);
+    if (plan_target(&plan->files[0], key, 1, kd, kl, err) ||
+        plan_target(&plan->files[1], crt, 0, cdata, (size_t)cl, err)) {
         ism_ci_fail_from(res, "write", err);
+        kd = cdata = NULL; /* the plan owns them: ism_cert_plan_free */
         goto out;
     }
-    ism_ci_add_check(res, ISM_CHECK_OK, "write", "installed %s%s%s", crt, kd ? " and " : "", kd ? key : "");
+    kd = cdata = NULL;
+    plan->n_files = 2;
     rc = 0;
 out:
     if (own_key)
@@ -535,13 +630,143 @@ out:
     X509_STORE_CTX_free(vctx);
     X509_STORE_free(store);
     BIO_free(out_b);
-    free(old_crt);
-    ism_ci_free_secret(old_key, old_kl);
     ism_ci_free_secret(kd, kl);
+    free(cdata);
     ism_ci_bundle_free(&b);
     ism_ci_bundle_free(&cab);
     ism_ci_bundle_free(&kb);
     ERR_clear_error();
+    return rc;
+}
+
+/* Whether path still holds what the plan found there. */
+static int target_unchanged(const ism_cert_plan_file *f)
+{
+    char *cur = NULL;
+    size_t len = 0;
+    ism_err e = {0};
+    if (ism_ci_read_old(f->path, &cur, &len, &e))
+        return 0;
+    int same = (cur != NULL) == (f->had_old != 0);
+    if (same && cur) {
+        unsigned char d[32];
+        sha256(cur, len, d);
+        same = memcmp(d, f->old_sha256, 32) == 0;
+    }
+    ism_ci_free_secret(cur, len);
+    return same;
+}
+
+int ism_cert_install_commit(const ism_paths *p, ism_cert_plan *plan, ism_cert_result *res, ism_err *err)
+{
+    ism_cert_result dummy;
+    char *old[2] = {NULL, NULL};
+    size_t old_len[2] = {0, 0};
+    char bak[2][ISM_PATH_MAX + 340];
+    int n_bak = 0, n_wrote = 0, rc = -1;
+    int bak_of[2] = {-1, -1};
+    if (!res)
+        res = &dummy;
+    if (!plan || plan->n_files != 2 || plan->committed) {
+        memset(res, 0, sizeof *res);
+        return ism_ci_fail_check(res, err, ISM_E_USAGE, "write",
+                                 plan && plan->committed ? "this install was already done" : "nothing planned to install");
+    }
+    *res = plan->res;
+    res->n_written = res->n_backup = 0;
+
+    /* Nothing is written if a target changed since the plan was shown. */
+    for (int i = 0; i < 2; i++) {
+        const ism_cert_plan_file *f = &plan->files[i];
+        if (!target_unchanged(f)) {
+            res->fix = ISM_FIX_NONE;
+            return ism_ci_fail_check(res, err, ISM_E_INVALID, "write",
+                                     "%s changed since the install was checked; nothing was written: check the "
+                                     "install again",
+                                     f->path);
+        }
+    }
+    if ((plan->files[1].action != ISM_PLAN_UNCHANGED && ism_fs_mkdirs(p->crt, 0, err)) ||
+        (plan->files[0].action != ISM_PLAN_UNCHANGED && ism_fs_mkdirs(p->key, 1, err))) {
+        ism_ci_fail_from(res, "write", err);
+        return -1;
+    }
+    /* The replaced files kept first, so a failure after this loses nothing. */
+    for (int i = 0; i < 2; i++) {
+        const ism_cert_plan_file *f = &plan->files[i];
+        if (f->action != ISM_PLAN_REPLACE)
+            continue;
+        if (ism_ci_read_old(f->path, &old[i], &old_len[i], err) || !old[i])
+            goto undo;
+        copy(bak[n_bak], sizeof bak[0], f->backup);
+        if (ism_fs_exists(bak[n_bak]))
+            backup_name(f->path, bak[n_bak], sizeof bak[0]);
+        if (ism_fs_write_atomic(bak[n_bak], old[i], old_len[i], f->is_key, err))
+            goto undo;
+        bak_of[i] = n_bak++;
+    }
+    /* The key, then the certificate: each a temporary file renamed over the
+     * target, so a reader sees the old file or the new, never half of one. */
+    for (int i = 0; i < 2; i++) {
+        const ism_cert_plan_file *f = &plan->files[i];
+        if (f->action == ISM_PLAN_UNCHANGED)
+            continue;
+        if (ism_fs_write_atomic(f->path, f->data, f->size, f->is_key, err))
+            goto undo;
+        n_wrote = i + 1;
+        ism_ci_wrote(res, f->path);
+    }
+    for (int i = 0; i < 2; i++)
+        if (bak_of[i] >= 0) {
+            if (res->n_backup < 3)
+                copy(res->backup[res->n_backup++], sizeof res->backup[0], bak[bak_of[i]]);
+            ism_ci_add_check(res, ISM_CHECK_OK, "backup", "kept the previous %s as %s", plan->files[i].path,
+                             bak[bak_of[i]]);
+        }
+    if (res->n_written == 2)
+        ism_ci_add_check(res, ISM_CHECK_OK, "write", "installed %s and %s", plan->files[1].path, plan->files[0].path);
+    else if (res->n_written == 1)
+        ism_ci_add_check(res, ISM_CHECK_OK, "write", "installed %s", res->written[0]);
+    else
+        ism_ci_add_check(res, ISM_CHECK_OK, "write", "%s and its key were already installed: nothing to change",
+                         plan->files[1].path);
+    plan->committed = 1;
+    rc = 0;
+    goto out;
+undo:
+    /* Back to what was there: the targets written so far, then the .bak files made. */
+    {
+        ism_err ignore = {0};
+        for (int i = 0; i < n_wrote; i++) {
+            const ism_cert_plan_file *f = &plan->files[i];
+            if (f->action == ISM_PLAN_REPLACE && old[i])
+                ism_fs_write_atomic(f->path, old[i], old_len[i], f->is_key, &ignore);
+            else if (f->action == ISM_PLAN_CREATE)
+                ism_fs_remove(f->path, &ignore);
+        }
+        for (int i = 0; i < n_bak; i++)
+            ism_fs_remove(bak[i], &ignore);
+        ism_ci_fail_from(res, "write", err);
+        res->n_written = res->n_backup = 0;
+    }
+out:
+    for (int i = 0; i < 2; i++)
+        ism_ci_free_secret(old[i], old_len[i]);
+    return rc;
+}
+
+int ism_cert_install(const ism_paths *p, const ism_cert_install_req *req, ism_cert_result *res, ism_err *err)
+{
+    ism_cert_plan *plan = calloc(1, sizeof *plan);
+    if (!plan)
+        return ism_err_set(err, ISM_E_IO, "out of memory");
+    int rc = ism_cert_install_plan(p, req, plan, err);
+    if (rc == 0)
+        rc = ism_cert_install_commit(p, plan, res, err);
+    else if (res)
+        *res = plan->res;
+    ism_cert_plan_free(plan);
+    free(plan);
     return rc;
 }
 
@@ -571,10 +796,11 @@ int ism_cert_remove(const ism_paths *p, const char *domain, ism_cert_result *res
     copy(res->domain, sizeof res->domain, d);
     ism_paths_file(crt, sizeof crt, p->crt, d, ".crt");
     ism_paths_file(key, sizeof key, p->key, d, ".key");
-    if (!ism_fs_exists(crt) && !ism_fs_exists(key))
+    if (!ism_fs_exists(crt) && !ism_fs_exists(key)) {
+        res->fix = ISM_FIX_LIST;
         return ism_ci_fail_check(res, err, ISM_E_INVALID, "remove",
-                          "no certificate installed for %s (%s does not exist); 'ismailctl cert list' shows them", d,
-                          crt);
+                                 "no certificate installed for %s (%s does not exist)", d, crt);
+    }
     /* The certificate first: a key without its certificate is harmless. */
     if (retire(crt, 0, res, err) || retire(key, 1, res, err)) {
         ism_ci_fail_from(res, "remove", err);
@@ -596,11 +822,13 @@ int ism_cert_selfsign(const ism_paths *p, const char *domain, int force, ism_cer
     copy(res->domain, sizeof res->domain, d);
     ism_paths_file(crt, sizeof crt, p->crt, d, ".crt");
     ism_paths_file(key, sizeof key, p->key, d, ".key");
-    if ((ism_fs_exists(crt) || ism_fs_exists(key)) && !force)
+    if ((ism_fs_exists(crt) || ism_fs_exists(key)) && !force) {
+        res->fix = ISM_FIX_FORCE;
         return ism_ci_fail_check(res, err, ISM_E_INVALID, "key",
-                          "%s already has a certificate or key (%s, %s); a pair is never replaced silently: give "
-                          "--force to replace it (the old files are kept as .bak)",
-                          d, crt, key);
+                                 "%s already has a certificate or key (%s, %s); a pair is never replaced silently "
+                                 "(replacing it keeps the old files as .bak)",
+                                 d, crt, key);
+    }
     char *oc = NULL, *ok = NULL;
     size_t ocl = 0, okl = 0;
     int rc = -1;

@@ -129,13 +129,16 @@ static int load_pem(const char *path, const char *data, size_t len, const char *
             if (kb && PEM_write_bio(kb, name, header, der, dl) > 0)
                 k = PEM_read_bio_PrivateKey(kb, NULL, pw_cb, (void *)password);
             BIO_free(kb);
+            /* Encrypted is told by the content (the PKCS#8 label or the old
+             * DEK-Info header), never by the file's name. */
             int encrypted = strstr(name, "ENCRYPTED") || (header && strstr(header, "ENCRYPTED"));
-            if (!k)
-                rc = ism_err_set(err, ISM_E_INVALID, "%s: %s", path,
-                                 encrypted && !password ? "the private key is protected by a pass phrase: give it with "
-                                                          "--password-file FILE (it is stored without one)"
-                                 : encrypted ? "the pass phrase does not open the private key (wrong password?)"
-                                             : "the private key is damaged");
+            if (!k && encrypted && !password)
+                rc = ism_err_set(err, ISM_E_NEED_PASSWORD,
+                                 "%s: the private key is protected by a password (it is installed without one)", path);
+            else if (!k && encrypted)
+                rc = ism_err_set(err, ISM_E_BAD_PASSWORD, "%s: the password does not open the private key", path);
+            else if (!k)
+                rc = ism_err_set(err, ISM_E_INVALID, "%s: the private key is damaged", path);
             else if (b->n_keys < 4)
                 b->keys[b->n_keys++] = k;
             else
@@ -180,15 +183,17 @@ static int load_pkcs12(const char *path, PKCS12 *p12, const char *password, ism_
             else if (PKCS12_verify_mac(p12, "", 0))
                 pw = "";
             else
-                return ism_err_set(err, ISM_E_INVALID,
-                                   "%s is a PKCS#12 (PFX) file protected by a password: give the password in a file "
-                                   "with --password-file FILE",
+                return ism_err_set(err, ISM_E_NEED_PASSWORD, "%s is a PKCS#12 (PFX) file protected by a password",
                                    path);
         } else if (!PKCS12_verify_mac(p12, password, -1)) {
-            return ism_err_set(err, ISM_E_INVALID,
-                               "%s: the password does not open this PKCS#12 (PFX) file (wrong password?); check the "
-                               "password file",
-                               path);
+            /* A file that opens without a password takes any it is given. */
+            if (PKCS12_verify_mac(p12, NULL, 0))
+                pw = NULL;
+            else if (PKCS12_verify_mac(p12, "", 0))
+                pw = "";
+            else
+                return ism_err_set(err, ISM_E_BAD_PASSWORD,
+                                   "%s: the password does not open this PKCS#12 (PFX) file", path);
         }
     }
     EVP_PKEY *key = NULL;
@@ -222,6 +227,40 @@ static int load_pkcs12(const char *path, PKCS12 *p12, const char *password, ism_
         b->keys[b->n_keys++] = key;
     b->format = "PKCS#12";
     return 0;
+}
+
+/* A DER private key (PKCS#8, plain or encrypted, or the traditional RSA/EC
+ * forms): 1 when data is one (*rc then 0, or -1 with err when it cannot be
+ * opened), 0 when it is not a key. */
+static int der_private_key(const char *path, const unsigned char *data, size_t len, const char *password,
+                           ism_ci_bundle *b, int *rc, ism_err *err)
+{
+    const unsigned char *q = data;
+    EVP_PKEY *k = d2i_AutoPrivateKey(NULL, &q, (long)len);
+    if (!k) {
+        q = data;
+        X509_SIG *enc = d2i_X509_SIG(NULL, &q, (long)len);
+        if (!enc)
+            return 0;
+        PKCS8_PRIV_KEY_INFO *p8 = password ? PKCS8_decrypt(enc, password, (int)strlen(password)) : NULL;
+        X509_SIG_free(enc);
+        if (!p8) {
+            *rc = password ? ism_err_set(err, ISM_E_BAD_PASSWORD, "%s: the password does not open the private key", path)
+                           : ism_err_set(err, ISM_E_NEED_PASSWORD,
+                                         "%s: the private key is protected by a password (it is installed without one)",
+                                         path);
+            return 1;
+        }
+        k = EVP_PKCS82PKEY(p8);
+        PKCS8_PRIV_KEY_INFO_free(p8);
+        if (!k) {
+            *rc = ism_err_set(err, ISM_E_INVALID, "%s: the private key is damaged", path);
+            return 1;
+        }
+    }
+    b->keys[b->n_keys++] = k;
+    *rc = 0;
+    return 1;
 }
 
 /* Reads every certificate, key and request in a PEM, DER or PKCS#12 file. */
@@ -264,6 +303,8 @@ int ism_ci_load_bundle(const char *path, const char *password, ism_ci_bundle *b,
             if (add_p7_certs(b, p7))
                 rc = ism_err_set(err, ISM_E_INVALID, "%s: the PKCS#7 file holds no certificate", path);
             PKCS7_free(p7);
+        } else if (der_private_key(path, (const unsigned char *)data, len, password, b, &rc, err)) {
+            b->format = "DER";
         } else {
             size_t want = der_declared_len((const unsigned char *)data, len);
             if (want > len)

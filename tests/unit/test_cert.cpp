@@ -462,7 +462,11 @@ TEST(Cert, PfxWithAWrongOrNoPasswordIsRefused)
     std::string before = folders_hash(p);
     std::string f = put("site.pfx", pfx(fx().rsa_leaf, fx().rsa_key, fx().inter, "s3cret"));
     refused(install(f, NULL, NULL, NULL, "wrong"), "parse", "password does not open", before);
-    refused(install(f), "parse", "--password-file", before);
+    LONGS_EQUAL(ISM_E_BAD_PASSWORD, err.kind);
+    LONGS_EQUAL(ISM_FIX_PASSWORD, res.fix);
+    refused(install(f), "parse", "protected by a password", before);
+    LONGS_EQUAL(ISM_E_NEED_PASSWORD, err.kind);
+    CHECK(strstr(err.msg, "--") == NULL); // the front end words the remedy
 }
 
 TEST(Cert, KeyOfAnotherCertificateIsRefused)
@@ -536,7 +540,8 @@ TEST(Cert, MissingIntermediateInstallsWithAWarningAndTheStatus)
     LONGS_EQUAL(0, ism_cert_list(&p, &v, &n, &err));
     LONGS_EQUAL(1, n);
     STRCMP_EQUAL("incomplete chain", ism_cert_status_word(v[0].status));
-    STRCMP_CONTAINS("--ca", v[0].problem);
+    STRCMP_CONTAINS("CA file", v[0].problem);
+    LONGS_EQUAL(ISM_FIX_CA, v[0].fix);
     free(v);
 }
 
@@ -756,7 +761,7 @@ TEST(Cert, CsrNewNeverReplacesAKeySilently)
     LONGS_EQUAL(-1, ism_csr_new(&p, &r, 0, &res, &err));
     LONGS_EQUAL(ISM_E_INVALID, err.kind);
     STRCMP_CONTAINS("mail.example.test.key already exists", err.msg);
-    STRCMP_CONTAINS("--force", err.msg);
+    LONGS_EQUAL(ISM_FIX_FORCE, res.fix);
     STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str());
     LONGS_EQUAL_TEXT(0, ism_csr_new(&p, &r, 1, &res, &err), err.msg);
     LONGS_EQUAL(2, res.n_backup);
@@ -838,7 +843,8 @@ TEST(Cert, SelfsignRefusesAnExistingPairWithoutForce)
     CHECK(info.self_signed);
     STRCMP_EQUAL("ok", ism_cert_status_word(info.status));
     LONGS_EQUAL(-1, ism_cert_selfsign(&p, "self.test", 0, &res, &err));
-    STRCMP_CONTAINS("--force", err.msg);
+    STRCMP_CONTAINS("never replaced silently", err.msg);
+    LONGS_EQUAL(ISM_FIX_FORCE, res.fix);
     LONGS_EQUAL_TEXT(0, ism_cert_selfsign(&p, "self.test", 1, &res, &err), err.msg);
     LONGS_EQUAL(2, res.n_backup);
 }
