@@ -384,6 +384,16 @@ static int read_password(const char *path, char **out)
     return 0;
 }
 
+/* After files changed: the service looks again now rather than at its next
+ * file check. A service that is not running reads them when it starts. */
+static void wake_service(const ism_ctl *ctx, const ism_cert_result *res)
+{
+    ism_err e = {0};
+    if (res->n_written + res->n_backup > 0 && ctx->store && ism_store_touch(ctx->store, &e))
+        fprintf(stderr, "ismailctl: warning: the files are installed, but the service was not told: %s; "
+                        "'ismailctl reload' tells it\n", e.msg);
+}
+
 static const char *action_word(ism_plan_action a)
 {
     return a == ISM_PLAN_CREATE ? "create" : a == ISM_PLAN_REPLACE ? "replace" : "unchanged";
@@ -497,6 +507,12 @@ static int cert_install(ism_ctl *ctx, int argc, char **argv)
     } else if (ism_cert_install_plan(&ctx->paths, &req, plan, &err)) {
         fix = plan->res.fix;
         print_result(ctx, &plan->res, 0);
+        if (err.kind == ISM_E_IO && plan->file[0]) { /* an input file, not the folders */
+            size_t n = strlen(err.msg);
+            snprintf(err.msg + n, sizeof err.msg - n, "; check the file's name and that it can be read");
+            err.kind = ISM_E_INVALID;
+            fix = ISM_FIX_NONE;
+        }
     } else if (dry_run) {
         print_plan(ctx, plan);
         rc = 0;
@@ -504,6 +520,8 @@ static int cert_install(ism_ctl *ctx, int argc, char **argv)
         rc = ism_cert_install_commit(&ctx->paths, plan, res, &err);
         fix = res->fix;
         print_result(ctx, res, rc == 0);
+        if (rc == 0)
+            wake_service(ctx, res);
     }
     if (plan)
         ism_cert_plan_free(plan);
@@ -534,6 +552,8 @@ static int cert_domain_op(ism_ctl *ctx, const char *verb, int argc, char **argv)
     int rc = strcmp(verb, "remove") == 0 ? ism_cert_remove(&ctx->paths, domain, &res, &err)
                                          : ism_cert_selfsign(&ctx->paths, domain, ctx->force, &res, &err);
     print_result(ctx, &res, rc == 0);
+    if (rc == 0)
+        wake_service(ctx, &res);
     return rc ? cert_fail(&err, res.fix) : ISM_EXIT_OK;
 }
 
