@@ -5,10 +5,13 @@
  * the manual's "SSL Certificates" pages do. Everything that decides anything
  * is the core's (ism_cert.h): the New CSR dialog checks each field with
  * ism_cert_field_check as it is typed and shows the core's message beside it;
- * View shows what ism_cert_show found; Install runs the core's checks first
- * (ism_cert_install against a scratch copy of the two folders, since the core
- * installs as soon as its checks pass) and shows them for confirmation, then
- * installs for real and wakes the service (ism_store_touch). */
+ * View shows what ism_cert_show found; the Install dialog takes the
+ * certificate, an optional key file and an optional CA file, asks the core for
+ * the plan (ism_cert_install_plan: every check and the files it would write,
+ * nothing written), asks for a password only when the core answers that a
+ * file needs one (ISM_E_NEED_PASSWORD / ISM_E_BAD_PASSWORD), shows the plan,
+ * and on Install commits exactly that plan (ism_cert_install_commit) and wakes
+ * the service (ism_store_touch). */
 #include "app.h"
 #include "resource.h"
 
@@ -770,10 +773,11 @@ static void view(HWND page, int is_csr)
 
 /* ---- Install ---- */
 
+/* The password dialog: shows the core's words about the file (it needs a
+ * password, or the last one did not open it) and asks for one. */
 typedef struct {
-    const char *file;
-    UINT prompt;        /* IDS_PW_PROMPT (a PFX file) or IDS_PW_PROMPT_KEY (an encrypted key) */
-    const char *wrong;  /* the core's words when the last password did not open it, or NULL */
+    const char *why;    /* the core's message */
+    int wrong;          /* the last password did not open the file */
     char password[512];
 } pw_dlg;
 
@@ -784,16 +788,8 @@ static INT_PTR CALLBACK pw_proc(HWND dlg, UINT msg, WPARAM wp, LPARAM lp)
     case WM_INITDIALOG: {
         p = (pw_dlg *)lp;
         SetWindowLongPtrW(dlg, DWLP_USER, (LONG_PTR)p);
-        const char *base = p->file;
-        for (const char *s = p->file; *s; s++)
-            if (*s == '\\' || *s == '/')
-                base = s + 1;
-        char t[1024], w[1600];
-        mgr_text_utf8(t, sizeof t, p->prompt ? p->prompt : IDS_PW_PROMPT, base, NULL);
-        if (p->wrong) {
-            mgr_text_utf8(w, sizeof w, IDS_PW_WRONG, p->wrong, NULL);
-            snprintf(t + strlen(t), sizeof t - strlen(t), " %s", w);
-        }
+        char t[1200];
+        mgr_text_utf8(t, sizeof t, p->wrong ? IDS_PW_WRONG : IDS_PW_PROMPT, p->why, NULL);
         mgr_set_text(dlg, IDC_PW_PROMPT, t);
         SendDlgItemMessageW(dlg, IDC_PW_EDIT, EM_LIMITTEXT, sizeof p->password / 4, 0);
         return TRUE;
@@ -813,125 +809,8 @@ static INT_PTR CALLBACK pw_proc(HWND dlg, UINT msg, WPARAM wp, LPARAM lp)
     return FALSE;
 }
 
-/* Deletes the files in dir, then dir. */
-static void wipe_dir(const char *dir)
-{
-    char pattern[FILE_MAX];
-    snprintf(pattern, sizeof pattern, "%s\\*", dir);
-    wchar_t *w = mgr_widen(pattern);
-    WIN32_FIND_DATAW fd;
-    HANDLE h = w ? FindFirstFileW(w, &fd) : INVALID_HANDLE_VALUE;
-    free(w);
-    if (h != INVALID_HANDLE_VALUE) {
-        do {
-            if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
-                continue;
-            char name[MAX_PATH * 3], full[FILE_MAX + MAX_PATH * 3];
-            mgr_narrow(fd.cFileName, name, sizeof name);
-            snprintf(full, sizeof full, "%s\\%s", dir, name);
-            ism_err e = {0};
-            ism_fs_remove(full, &e);
-        } while (FindNextFileW(h, &fd));
-        FindClose(h);
-    }
-    wchar_t *wd = mgr_widen(dir);
-    if (wd)
-        RemoveDirectoryW(wd);
-    free(wd);
-}
-
-/* Copies src to dst when src exists (private: a key). */
-static int copy_if_there(const char *src, const char *dst, int private_file, ism_err *err)
-{
-    char *data;
-    size_t len;
-    if (!ism_fs_exists(src))
-        return 0;
-    if (ism_fs_read(src, 1 << 20, &data, &len, err))
-        return -1;
-    int rc = ism_fs_write_atomic(dst, data, len, private_file, err);
-    SecureZeroMemory(data, len);
-    free(data);
-    return rc;
-}
-
-/* Replaces every occurrence of from in s (in place, cut to ssz). */
-static void replace_all(char *s, size_t ssz, const char *from, const char *to)
-{
-    size_t fl = strlen(from), tl = strlen(to);
-    char *p = fl ? strstr(s, from) : NULL;
-    while (p) {
-        size_t rest = strlen(p + fl);
-        if ((size_t)(p - s) + tl + rest + 1 > ssz)
-            return;
-        memmove(p + tl, p + fl, rest + 1);
-        memcpy(p, to, tl);
-        p = strstr(p + tl, from);
-    }
-}
-
-typedef struct {
-    ism_paths sp;                    /* the scratch folders */
-    char base[ISM_PATH_MAX];
-} scratch;
-
-/* Runs the core's install against scratch copies of the certificate and key
- * folders holding what the real ones hold for the domain, so its checks and
- * the files it would write are known before anything real changes. Returns
- * the core's result; -2 when the scratch folders could not be made. */
-static int trial_install(const ism_cert_install_req *req, ism_cert_result *res, scratch *s, ism_err *err)
-{
-    wchar_t tmp[MAX_PATH];
-    char t[MAX_PATH * 3];
-    if (!GetTempPathW(MAX_PATH, tmp))
-        lstrcpyW(tmp, L".\\");
-    mgr_narrow(tmp, t, sizeof t);
-    snprintf(s->base, sizeof s->base, "%sismail-check-%lu-%lu", t, (unsigned long)GetCurrentProcessId(),
-             (unsigned long)GetTickCount());
-    s->sp = g_app.paths;
-    ism_paths_file(s->sp.crt, sizeof s->sp.crt, s->base, "ssl.crt", NULL);
-    ism_paths_file(s->sp.key, sizeof s->sp.key, s->base, "ssl.key", NULL);
-    ism_paths_file(s->sp.csr, sizeof s->sp.csr, s->base, "ssl.csr", NULL);
-    for (int pass = 0; pass < 2; pass++) {
-        if (ism_fs_mkdirs(s->sp.crt, 0, err) || ism_fs_mkdirs(s->sp.key, 1, err))
-            return -2;
-        int rc = ism_cert_install(&s->sp, req, res, err);
-        if (pass == 1 || !res->domain[0])
-            return rc;
-        /* The domain is known now: start again with what is installed for it. */
-        char from[FILE_MAX], to[FILE_MAX], domain[256];
-        snprintf(domain, sizeof domain, "%s", res->domain);
-        wipe_dir(s->sp.crt);
-        wipe_dir(s->sp.key);
-        if (ism_fs_mkdirs(s->sp.crt, 0, err) || ism_fs_mkdirs(s->sp.key, 1, err))
-            return -2;
-        ism_paths_file(from, sizeof from, g_app.paths.key, domain, ".key");
-        ism_paths_file(to, sizeof to, s->sp.key, domain, ".key");
-        if (copy_if_there(from, to, 1, err))
-            return -2;
-        ism_paths_file(from, sizeof from, g_app.paths.crt, domain, ".crt");
-        ism_paths_file(to, sizeof to, s->sp.crt, domain, ".crt");
-        if (copy_if_there(from, to, 0, err))
-            return -2;
-    }
-    return -1;
-}
-
-static void scratch_done(scratch *s)
-{
-    if (!s->base[0])
-        return;
-    wipe_dir(s->sp.crt);
-    wipe_dir(s->sp.key);
-    wchar_t *w = mgr_widen(s->base);
-    if (w)
-        RemoveDirectoryW(w);
-    free(w);
-}
-
-/* The checks of a result, one a line, with the scratch folders' names
- * turned back into the real ones. */
-static void checks_text(const ism_cert_result *res, const scratch *s, char *out, size_t outsz)
+/* The checks of a result, one a line ("OK (key): ..."). */
+static void checks_text(const ism_cert_result *res, char *out, size_t outsz)
 {
     size_t w = 0;
     out[0] = '\0';
@@ -939,14 +818,8 @@ static void checks_text(const ism_cert_result *res, const scratch *s, char *out,
         const ism_cert_check *c = &res->check[i];
         if (strcmp(c->what, "write") == 0 || strcmp(c->what, "backup") == 0)
             continue;
-        char text[1200];
-        snprintf(text, sizeof text, "%s", check_text(c));
-        if (s) {
-            replace_all(text, sizeof text, s->sp.key, g_app.paths.key);
-            replace_all(text, sizeof text, s->sp.crt, g_app.paths.crt);
-        }
         UINT ids = c->level == ISM_CHECK_OK ? IDS_CHECK_OK : c->level == ISM_CHECK_WARN ? IDS_CHECK_WARN : IDS_CHECK_FAIL;
-        wchar_t *line = mgr_format(ids, c->what, text, NULL, NULL);
+        wchar_t *line = mgr_format(ids, c->what, check_text(c), NULL, NULL);
         char u[1600];
         mgr_narrow(line, u, sizeof u);
         free(line);
@@ -954,48 +827,62 @@ static void checks_text(const ism_cert_result *res, const scratch *s, char *out,
     }
 }
 
-/* Whether the core refused the file for want of a password (a PKCS#12 file
- * or an encrypted PEM key opened without one), or for a wrong one: the only
- * cases in which the Install dialog asks for a password. */
-typedef enum { PW_NOT_ASKED, PW_NEEDED, PW_WRONG } pw_answer;
-
-static pw_answer password_answer(const ism_err *err)
+/* What would fix a refusal, in the dialog's words ("" when nothing here would). */
+static void fix_text(ism_cert_fix fix, char *out, size_t outsz)
 {
-    if (err->kind != ISM_E_TLS && err->kind != ISM_E_INVALID)
-        return PW_NOT_ASKED;
-    if (strstr(err->msg, "protected by a pass") || strstr(err->msg, "protected by a password"))
-        return PW_NEEDED;
-    if (strstr(err->msg, "does not open"))
-        return PW_WRONG;
-    return PW_NOT_ASKED;
+    UINT ids = 0;
+    switch (fix) {
+    case ISM_FIX_PASSWORD: ids = IDS_FIX_PASSWORD; break;
+    case ISM_FIX_KEY: ids = IDS_FIX_KEY; break;
+    case ISM_FIX_CA: ids = IDS_FIX_CA; break;
+    case ISM_FIX_NEW_CSR: ids = IDS_FIX_NEW_CSR; break;
+    default: break;
+    }
+    out[0] = '\0';
+    if (ids)
+        mgr_text_utf8(out, outsz, ids, NULL, NULL);
 }
 
 typedef struct {
     HWND page;
     char cert[FILE_MAX], key[FILE_MAX], ca[FILE_MAX];
     char password[512];
-    int planned;            /* the plan shown is for the fields as they are */
+    ism_cert_plan *plan;    /* the plan shown; planned says it holds for the fields as they are */
+    int planned;
     char domain[256];
 } install_dlg;
 
-/* The request the three fields make (empty ones are NULL). */
-static ism_cert_install_req install_req(install_dlg *d)
+static void set_plan_text(HWND dlg, const wchar_t *t)
 {
-    ism_cert_install_req req = {.file = d->cert,
-                                .key_file = d->key[0] ? d->key : NULL,
-                                .ca_file = d->ca[0] ? d->ca : NULL,
-                                .password = d->password[0] ? d->password : NULL};
-    return req;
+    /* An edit control breaks lines at CR LF only. */
+    size_t n = wcslen(t), extra = 0;
+    for (size_t i = 0; i < n; i++)
+        extra += t[i] == L'\n' && (i == 0 || t[i - 1] != L'\r');
+    wchar_t *crlf = malloc((n + extra + 1) * sizeof *crlf);
+    if (!crlf)
+        return;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] == L'\n' && (i == 0 || t[i - 1] != L'\r'))
+            crlf[j++] = L'\r';
+        crlf[j++] = t[i];
+    }
+    crlf[j] = L'\0';
+    SetDlgItemTextW(dlg, IDC_IN_PLAN, crlf);
+    free(crlf);
 }
 
-static void set_plan_text(HWND dlg, const wchar_t *w)
+static void set_plan_ids(HWND dlg, UINT ids)
 {
-    SetDlgItemTextW(dlg, IDC_IN_PLAN, w);
+    wchar_t *t = mgr_format(ids, NULL, NULL, NULL, NULL);
+    set_plan_text(dlg, t);
+    free(t);
 }
 
-/* Asks the core what installing the fields' files would do, asking for a
- * password only when the core says the file needs one, and shows the plan.
- * Install is enabled exactly when the plan can be carried out. */
+/* Asks the core for the plan of installing the fields' files (nothing is
+ * written), asking for a password only when the core answers that a file
+ * needs one, and shows the plan: the checks, the warnings and the files it
+ * would write. Install is enabled exactly when the plan can be committed. */
 static void install_check(HWND dlg, install_dlg *d)
 {
     mgr_get_text(dlg, IDC_IN_CERT, d->cert, sizeof d->cert);
@@ -1004,124 +891,88 @@ static void install_check(HWND dlg, install_dlg *d)
     d->planned = 0;
     mgr_enable(dlg, IDOK, 0, IDC_IN_CHECK);
     if (!d->cert[0]) {
-        wchar_t *t = mgr_format(IDS_IN_NO_FILE, NULL, NULL, NULL, NULL);
-        set_plan_text(dlg, t);
-        free(t);
+        set_plan_ids(dlg, IDS_IN_NO_FILE);
         return;
     }
-    ism_cert_result *res = calloc(1, sizeof *res);
-    scratch *s = calloc(1, sizeof *s);
     char *checks = malloc(16384), *files = malloc(8192);
-    if (!res || !s || !checks || !files)
+    if (!checks || !files)
         goto out;
     ism_err err = {0};
     int rc;
     for (;;) {
-        ism_cert_install_req req = install_req(d);
-        HCURSOR old = SetCursor(LoadCursorW(NULL, (LPCWSTR)IDC_WAIT));
-        memset(res, 0, sizeof *res);
+        ism_cert_install_req req = {.file = d->cert,
+                                    .key_file = d->key[0] ? d->key : NULL,
+                                    .ca_file = d->ca[0] ? d->ca : NULL,
+                                    .password = d->password[0] ? d->password : NULL};
+        ism_cert_plan_free(d->plan);
         memset(&err, 0, sizeof err);
-        rc = trial_install(&req, res, s, &err);
+        HCURSOR old = SetCursor(LoadCursorW(NULL, (LPCWSTR)IDC_WAIT));
+        rc = ism_cert_install_plan(&g_app.paths, &req, d->plan, &err);
         SetCursor(old);
-        scratch_done(s);
-        pw_answer need = rc == -1 ? password_answer(&err) : PW_NOT_ASKED;
-        if (need == PW_NOT_ASKED)
+        if (!rc || (err.kind != ISM_E_NEED_PASSWORD && err.kind != ISM_E_BAD_PASSWORD))
             break;
-        /* The core says this file cannot be opened without (the right)
+        /* The core says the file cannot be opened without (the right)
          * password: ask, then plan again. */
         pw_dlg pw;
         memset(&pw, 0, sizeof pw);
-        int is_pfx = strstr(err.msg, "PKCS#12") != NULL;
-        pw.file = is_pfx || !d->key[0] ? d->cert : d->key;
-        pw.prompt = is_pfx ? IDS_PW_PROMPT : IDS_PW_PROMPT_KEY;
-        pw.wrong = need == PW_WRONG ? err.msg : NULL;
-        if (DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_PASSWORD), dlg, pw_proc, (LPARAM)&pw) != IDOK) {
-            SecureZeroMemory(pw.password, sizeof pw.password);
-            break; /* the core's refusal stands and is shown */
-        }
-        memcpy(d->password, pw.password, sizeof d->password);
+        pw.why = err.msg;
+        pw.wrong = err.kind == ISM_E_BAD_PASSWORD;
+        INT_PTR answer = DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_PASSWORD), dlg, pw_proc, (LPARAM)&pw);
+        if (answer == IDOK)
+            memcpy(d->password, pw.password, sizeof d->password);
         SecureZeroMemory(pw.password, sizeof pw.password);
+        if (answer != IDOK)
+            break; /* the core's refusal stands and is shown */
     }
-    if (rc == -2) {
-        wchar_t *t = mgr_format(IDS_INSTALL_SCRATCH_FAILED, err.msg, NULL, NULL, NULL);
-        set_plan_text(dlg, t);
-        free(t);
-        goto out;
-    }
-    checks_text(res, s, checks, 16384);
+    checks_text(&d->plan->res, checks, 16384);
     if (rc) {
-        char msg[sizeof err.msg];
-        snprintf(msg, sizeof msg, "%s", err.msg);
-        replace_all(msg, sizeof msg, s->sp.key, g_app.paths.key);
-        replace_all(msg, sizeof msg, s->sp.crt, g_app.paths.crt);
+        char fix[512], msg[1200];
+        fix_text(d->plan->res.fix, fix, sizeof fix);
+        snprintf(msg, sizeof msg, "%s%s%s", err.msg, fix[0] ? "\n" : "", fix);
         wchar_t *t = mgr_format(IDS_IN_PLAN_REFUSED, msg, checks, NULL, NULL);
         set_plan_text(dlg, t);
         free(t);
         goto out;
     }
-    char list[4096] = "";
     size_t w = 0;
-    for (int i = 0; i < res->n_written && w < sizeof list; i++) {
-        char real[FILE_MAX];
-        snprintf(real, sizeof real, "%s", res->written[i]);
-        replace_all(real, sizeof real, s->sp.key, g_app.paths.key);
-        replace_all(real, sizeof real, s->sp.crt, g_app.paths.crt);
-        w += (size_t)snprintf(list + w, sizeof list - w, "%s\n", real);
+    files[0] = '\0';
+    for (int i = 0; i < d->plan->n_files && w < 8192; i++) {
+        const ism_cert_plan_file *f = &d->plan->files[i];
+        UINT ids = f->action == ISM_PLAN_CREATE ? IDS_PLAN_CREATE
+                   : f->action == ISM_PLAN_REPLACE ? IDS_PLAN_REPLACE : IDS_PLAN_UNCHANGED;
+        char line[2 * FILE_MAX];
+        mgr_text_utf8(line, sizeof line, ids, f->path, f->backup);
+        w += (size_t)snprintf(files + w, 8192 - w, "%s\n", line);
     }
-    wchar_t *wl = mgr_format(IDS_INSTALL_WRITES, list, NULL, NULL, NULL);
-    mgr_narrow(wl, files, 8192);
-    free(wl);
-    if (res->n_backup) {
-        char b[512];
-        mgr_text_utf8(b, sizeof b, IDS_INSTALL_BACKUP, NULL, NULL);
-        strncat(files, b, 8192 - strlen(files) - 2);
-        strncat(files, "\n", 8192 - strlen(files) - 1);
-    }
-    snprintf(d->domain, sizeof d->domain, "%s", res->domain);
+    snprintf(d->domain, sizeof d->domain, "%s", d->plan->res.domain);
     wchar_t *t = mgr_format(IDS_IN_PLAN_OK, d->domain, checks, files, NULL);
-    /* An edit control breaks lines at CR LF only. */
-    size_t n = wcslen(t), extra = 0;
-    for (size_t i = 0; i < n; i++)
-        extra += t[i] == L'\n' && (i == 0 || t[i - 1] != L'\r');
-    wchar_t *crlf = malloc((n + extra + 1) * sizeof *crlf);
-    if (crlf) {
-        size_t j = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (t[i] == L'\n' && (i == 0 || t[i - 1] != L'\r'))
-                crlf[j++] = L'\r';
-            crlf[j++] = t[i];
-        }
-        crlf[j] = L'\0';
-        set_plan_text(dlg, crlf);
-        free(crlf);
-    }
+    set_plan_text(dlg, t);
     free(t);
     d->planned = 1;
     mgr_enable(dlg, IDOK, 1, IDC_IN_CHECK);
 out:
-    free(res);
-    free(s);
     free(checks);
     free(files);
 }
 
-/* Carries out the plan shown: installs for real and wakes the service. */
+/* Commits the plan shown (exactly the files it listed) and wakes the service. */
 static void install_commit(HWND dlg, install_dlg *d)
 {
     ism_cert_result *res = calloc(1, sizeof *res);
     ism_err err = {0};
     if (!res)
         return;
-    ism_cert_install_req req = install_req(d);
     ism_status before;
     int64_t t0, t0_wall;
     mgr_status_before(&before, &t0, &t0_wall);
     HCURSOR old = SetCursor(LoadCursorW(NULL, (LPCWSTR)IDC_WAIT));
-    int rc = ism_cert_install(&g_app.paths, &req, res, &err);
+    int rc = ism_cert_install_commit(&g_app.paths, d->plan, res, &err);
     SetCursor(old);
     if (rc) {
+        /* Something changed since the plan (nothing was written): plan again. */
         mgr_box(dlg, MB_OK | MB_ICONWARNING, IDS_INSTALL_FAILED, err.msg, NULL);
         fill_certs(d->page, NULL);
+        install_check(dlg, d);
         free(res);
         return;
     }
@@ -1129,11 +980,12 @@ static void install_commit(HWND dlg, install_dlg *d)
     size_t w = 0;
     for (int i = 0; i < res->n_written && w < sizeof list; i++)
         w += (size_t)snprintf(list + w, sizeof list - w, "%s%s", i ? "\n" : "", res->written[i]);
+    if (!list[0])
+        mgr_text_utf8(list, sizeof list, IDS_INSTALL_NOTHING, NULL, NULL);
     if (ism_store_touch(g_app.store, &err))
         mgr_box(dlg, MB_OK | MB_ICONWARNING, IDS_TOUCH_FAILED, err.msg, NULL);
     else
         mgr_after_write(&before, t0, t0_wall);
-    snprintf(d->domain, sizeof d->domain, "%s", res->domain);
     free(res);
     EndDialog(dlg, IDOK);
     mgr_box(mgr_top(d->page), MB_OK | MB_ICONINFORMATION, IDS_INSTALLED, d->domain, list);
@@ -1213,13 +1065,17 @@ static INT_PTR CALLBACK install_proc(HWND dlg, UINT msg, WPARAM wp, LPARAM lp)
 static void install(HWND page)
 {
     install_dlg *d = calloc(1, sizeof *d);
-    if (!d)
+    if (!d || !(d->plan = calloc(1, sizeof *d->plan))) {
+        free(d);
         return;
+    }
     d->page = page;
     if (DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_CERT_INSTALL), mgr_top(page), install_proc, (LPARAM)d) == IDOK)
         fill_certs(page, d->domain);
     update_buttons(page);
+    ism_cert_plan_free(d->plan); /* wipes the key it held */
     SecureZeroMemory(d->password, sizeof d->password);
+    free(d->plan);
     free(d);
 }
 

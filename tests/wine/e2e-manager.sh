@@ -422,9 +422,10 @@ drv dialog Password 10 set password wrong-pass click ok >/dev/null
 prompt2=$(drv dialog Password 20 get 1651)
 out=$(drv dialog Password 10 set password E2e-key-pass click ok wait-gone 10 >/dev/null; plan)
 out2=$(drv dialog "Install a Certificate" 10 click Install box 60 ok main)
-if [[ "$prompt" == *"sep-enc.key is encrypted"* ]] && [[ "$prompt2" == *"did not open it"* ]] &&
+if [[ "$prompt" == *"sep-enc.key: the private key is protected by a password"*"Enter the password:" ]] &&
+   [[ "$prompt2" == *"the password does not open the private key"*"Enter the password again:" ]] &&
    [[ "$out" == *"sep-enc.key matches"* ]] && [[ "$out2" == *"certificate for $SEP_CN is installed"* ]]; then
-    pass "install with an encrypted PEM key: password asked ('$prompt'), asked again after a wrong one, installed"
+    pass "install with an encrypted PEM key: password asked ('$(tr '\n' ' ' <<<"$prompt")'), asked again after a wrong one, installed"
 else
     fail "install with an encrypted key" "prompt '$prompt' / '$prompt2' plan '$out' then '$out2' $(drv_why)"
 fi
@@ -443,7 +444,7 @@ out=$out$'\n'$(drv dialog "Install a Certificate" 10 click Install box 60 ok mai
 pfx_served() { [ "$(served_for "$P_SMTPS" "$PFX_CN")" = "$PFX_FP" ]; }
 if [[ "$prompt" == *"PKCS#12"* ]] && [[ "$out" == *"certificate for $PFX_CN is installed"* ]] &&
    grep -q "^$PFX_CN"$'\t'".*"$'\t'"match" <<<"$out" && wait_until 15 pfx_served; then
-    pass "install a PFX: password asked ('$prompt'), plan shown, served for SNI $PFX_CN"
+    pass "install a PFX: password asked ('$(tr '\n' ' ' <<<"$prompt")'), plan shown, served for SNI $PFX_CN"
 else
     fail "install a PFX" "prompt '$prompt' got '$out' $(drv_why)"
 fi
