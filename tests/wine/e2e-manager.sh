@@ -586,24 +586,43 @@ if [ "$rc" = 0 ] && [ "$("$CTL_NATIVE" --data "$DATA" get server.hostname)" = "m
 else
     fail "Server: host name and port applied" "rc=$rc '$out' pop new: $(pop_banner "$P_POP2") $(drv_why)"
 fi
-# A port another program holds: the service keeps the old one and says why.
+# A port another program holds: refused on Apply, naming the field; nothing written.
 while :; do P_HELD=$(free_port); case "$used" in *" $P_HELD "*) ;; *) break ;; esac; done
-python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(120)' "$P_HELD" &
-HOLDER=$!
-held() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2)' "$P_HELD" 2>/dev/null; }
-wait_until 10 held
-out=$(drv set "IMAP" "$P_HELD" apply-and-wait 30); rc=$?
-shot server-port-in-use
+hold() { # hold PORT: a Linux program listening on 127.0.0.1:PORT (prints its pid)
+    python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(300)' "$1" >/dev/null 2>&1 &
+    echo $!
+}
+held() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2)' "$1" 2>/dev/null; }
+HOLDER=$(hold "$P_HELD")
+wait_until 10 held "$P_HELD"
+before=$(snapshot)
+out=$(drv set "IMAP" "$P_HELD" click apply box 20 ok)
 imap_old() { echo | timeout 5 openssl s_client -connect "127.0.0.1:$P_IMAP" -starttls imap -brief 2>&1 | grep -q 'Protocol version'; }
-if [ "$rc" != 0 ] && [[ "$out" == "The service reported an error: imap: cannot listen on 127.0.0.1 port $P_HELD"*"still listening on port $P_IMAP"* ]] &&
-   wait_until 10 imap_old; then
-    pass "Server: IMAP port $P_HELD, held by another program: the status bar shows the service's error ('$out'); IMAP stays on $P_IMAP"
+if [[ "$out" == "IMAP (imap.port): cannot listen on 127.0.0.1 port $P_HELD"*"Nothing was saved"* ]] && [ "$(snapshot)" = "$before" ] &&
+   imap_old; then
+    pass "Server: IMAP port $P_HELD, held by another program: refused on Apply ('$(head -1 <<<"$out")'); store unchanged; IMAP stays on $P_IMAP"
 else
-    fail "Server: port in use" "rc=$rc '$out' $(drv_why)"
+    fail "Server: port in use refused" "got '$out' $(drv_why); unchanged: $([ "$(snapshot)" = "$before" ] && echo yes || echo NO)"
+fi
+kill "$HOLDER" 2>/dev/null
+out=$(drv set "IMAP" "$P_IMAP" get apply)
+# A port taken while the service does not listen on it (IMAPS, closed while
+# IMAP Incoming is off): the service finds it when it applies, and the status
+# bar shows the service's error from its applied status.
+drv tab "SSL/TLS" click imap.tls.incoming apply-and-wait 30 >/dev/null
+imaps_closed() { ! held "$P_IMAPS"; }
+wait_until 15 imaps_closed
+HOLDER=$(hold "$P_IMAPS")
+wait_until 10 held "$P_IMAPS"
+out=$(drv click imap.tls.incoming apply-and-wait 30); rc=$?
+drv tab Server >/dev/null
+shot server-port-in-use
+if [ "$rc" != 0 ] && [[ "$out" == "The service reported an error: imaps: cannot listen on 127.0.0.1 port $P_IMAPS"* ]]; then
+    pass "IMAP Incoming on while port $P_IMAPS is held by another program: the status bar shows the service's error ('$out')"
+else
+    fail "service error for a port in use" "rc=$rc '$out' $(drv_why)"
 fi
 kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
-out=$(drv set "IMAP" "$P_IMAP" apply-and-wait 30); rc=$?
-[ "$rc" = 0 ] && pass "Server: IMAP back on $P_IMAP ('$out')" || fail "Server: IMAP port back" "rc=$rc '$out'"
 
 # ---- Web SSL: delete --------------------------------------------------------------------------
 out=$(drv tab "Web SSL" pick web-list "$CN" click web-delete box 30 yes list web-list)
