@@ -646,6 +646,10 @@ int WINAPI wWinMain(HINSTANCE inst, HINSTANCE prev, PWSTR cmdline, int show)
         return 1;
     }
 
+    /* Winsock, for Apply's check that a new port is free (port_taken). */
+    if (ism_net_init(&err))
+        ism_err_clear(&err);
+
     if (!CreateDialogParamW(inst, MAKEINTRESOURCEW(IDD_MAIN), NULL, main_proc, 0)) {
         ism_store_close(a->store);
         ism_config_free(&a->cfg);

@@ -701,7 +701,8 @@ static int usage(void)
                     "  dialog TITLE SECONDS | main | wait-gone SECONDS | dialogs | box SECONDS ok|yes|no|cancel |\n"
                     "  message-box SECONDS | file-dialog TITLE SECONDS PATH | wait-text NAME SECONDS PREFIX | clipboard |\n"
                     "  apply-and-wait SECONDS | wait-applied SECONDS | status | close\n"
-                    "  NAME: a setting key, a control name (apply, csr-new, web-port, ...) or a control id\n");
+                    "  NAME: a setting key, a control name (apply, csr-new, web-port, ...), a control id\n"
+                    "        or a visible label (\"Host name\", \"Check\")\n");
     return EXIT_USAGE;
 }
 
