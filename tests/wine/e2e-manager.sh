@@ -563,8 +563,9 @@ fi
 shot server
 # A host name with a space: refused, naming the field; nothing written.
 before=$(snapshot)
-out=$(drv set "Host name" "mail example.com" get server-msg click apply box 20 ok)
-shot server-invalid
+out=$(drv set "Host name" "mail example.com" get server-msg click apply)
+shot server-invalid "ISMail Manager"
+out=$out$'\n'$(drv box 20 ok)
 if [[ "$out" == "Host name (server.hostname): 'mail example.com' is not valid"*$'\n'"Host name (server.hostname): 'mail example.com' is not valid"*"Nothing was saved"* ]] &&
    [ "$(snapshot)" = "$before" ]; then
     pass "Server: host name 'mail example.com' refused as typed and on Apply, naming the field; store unchanged"
