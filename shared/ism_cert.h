@@ -288,8 +288,8 @@ typedef struct {
  * plan with the checks, the certificate and the target files. Returns 0, or
  * -1 with err: ISM_E_NEED_PASSWORD / ISM_E_BAD_PASSWORD (plan->file names the
  * file), ISM_E_INVALID (a check failed: plan->res.fix says what would fix it),
- * ISM_E_IO (a file cannot be read: plan->file names it when it is an input
- * file; empty, it is in ssl.crt / ssl.key), ISM_E_USAGE (no file given). plan is
+ * ISM_E_IO (a file cannot be read: plan->file names it when it is one of
+ * req's files or the installed key), ISM_E_USAGE (no file given). plan is
  * overwritten (call ism_cert_plan_free on it first if it held a plan), and
  * must be freed with ism_cert_plan_free either way. */
 int ism_cert_install_plan(const ism_paths *p, const ism_cert_install_req *req, ism_cert_plan *plan, ism_err *err);
