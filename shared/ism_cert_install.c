@@ -423,7 +423,6 @@ int ism_cert_install_plan(const ism_paths *p, const ism_cert_install_req *req, i
     const char *fix = "";
     if (tls_refuses(leaf, 1, refused, sizeof refused, &fix)) {
         copy(plan->file, sizeof plan->file, req->file);
-        res->fix = ISM_FIX_NEW_CSR;
         ism_ci_fail_check(res, err, ISM_E_INVALID, "strength", "the certificate %s; the service could not use it: %s",
                           refused, fix);
         goto out;
