@@ -256,7 +256,7 @@ typedef struct {
     ism_plan_action action;
     char backup[ISM_PATH_MAX + 340]; /* REPLACE: where the current file will be kept (NAME.YYYYMMDD-HHMMSS.bak;
                                       * the commit takes a later stamp if the time has moved on) */
-    size_t size;                   /* bytes to write */
+    size_t size;                   /* bytes to write (UNCHANGED: the file's size) */
     /* the core's own, for the commit: */
     char *data;                    /* what to write (a key: wiped by ism_cert_plan_free) */
     int had_old;                   /* the file existed when planned ... */
@@ -288,7 +288,8 @@ typedef struct {
  * plan with the checks, the certificate and the target files. Returns 0, or
  * -1 with err: ISM_E_NEED_PASSWORD / ISM_E_BAD_PASSWORD (plan->file names the
  * file), ISM_E_INVALID (a check failed: plan->res.fix says what would fix it),
- * ISM_E_IO (a file cannot be read), ISM_E_USAGE (no file given). plan is
+ * ISM_E_IO (a file cannot be read: plan->file names it when it is one of
+ * req's files or the installed key), ISM_E_USAGE (no file given). plan is
  * overwritten (call ism_cert_plan_free on it first if it held a plan), and
  * must be freed with ism_cert_plan_free either way. */
 int ism_cert_install_plan(const ism_paths *p, const ism_cert_install_req *req, ism_cert_plan *plan, ism_err *err);

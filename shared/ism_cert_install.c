@@ -423,7 +423,6 @@ int ism_cert_install_plan(const ism_paths *p, const ism_cert_install_req *req, i
     const char *fix = "";
     if (tls_refuses(leaf, 1, refused, sizeof refused, &fix)) {
         copy(plan->file, sizeof plan->file, req->file);
-        res->fix = ISM_FIX_NEW_CSR;
         ism_ci_fail_check(res, err, ISM_E_INVALID, "strength", "the certificate %s; the service could not use it: %s",
                           refused, fix);
         goto out;
@@ -614,13 +613,17 @@ int ism_cert_install_plan(const ism_paths *p, const ism_cert_install_req *req, i
     info->key_state = ISM_KEY_MATCH;
     copy(info->key_path, sizeof info->key_path, key);
     ism_ci_set_status(info);
-    if (plan_target(&plan->files[0], key, 1, kd, kl, err) ||
-        plan_target(&plan->files[1], crt, 0, cdata, (size_t)cl, err)) {
+    /* From here the plan owns the bytes (ism_cert_plan_free wipes the key). */
+    plan->files[0].data = kd;
+    plan->files[0].size = kl;
+    plan->files[1].data = cdata;
+    plan->files[1].size = (size_t)cl;
+    kd = cdata = NULL;
+    if (plan_target(&plan->files[0], key, 1, plan->files[0].data, plan->files[0].size, err) ||
+        plan_target(&plan->files[1], crt, 0, plan->files[1].data, plan->files[1].size, err)) {
         ism_ci_fail_from(res, "write", err);
-        kd = cdata = NULL; /* the plan owns them: ism_cert_plan_free */
         goto out;
     }
-    kd = cdata = NULL;
     plan->n_files = 2;
     rc = 0;
 out:
@@ -696,8 +699,12 @@ int ism_cert_install_commit(const ism_paths *p, ism_cert_plan *plan, ism_cert_re
         const ism_cert_plan_file *f = &plan->files[i];
         if (f->action != ISM_PLAN_REPLACE)
             continue;
-        if (ism_ci_read_old(f->path, &old[i], &old_len[i], err) || !old[i])
+        if (ism_ci_read_old(f->path, &old[i], &old_len[i], err))
             goto undo;
+        if (!old[i]) {
+            ism_err_set(err, ISM_E_IO, "%s disappeared while it was being replaced; check the install again", f->path);
+            goto undo;
+        }
         copy(bak[n_bak], sizeof bak[0], f->backup);
         if (ism_fs_exists(bak[n_bak]))
             backup_name(f->path, bak[n_bak], sizeof bak[0]);

@@ -1000,10 +1000,13 @@ TEST(Cert, PlanWithSeparateKeyAndCaFileWritesNothingThenCommitWritesExactlyThePl
     LONGS_EQUAL(1, plan->cert.n_chain);
     STRCMP_CONTAINS("Intermediate", plan->cert.chain[0].subject);
     LONGS_EQUAL(2, plan->n_files);
-    STRCMP_EQUAL(key("ismail.test").c_str(), plan->files[0].path);
+    char want[ISM_PATH_MAX + 300];
+    ism_paths_file(want, sizeof want, p.key, "ismail.test", ".key"); // the system's separator
+    STRCMP_EQUAL(want, plan->files[0].path);
     LONGS_EQUAL(1, plan->files[0].is_key);
     LONGS_EQUAL(ISM_PLAN_CREATE, plan->files[0].action);
-    STRCMP_EQUAL(crt("ismail.test").c_str(), plan->files[1].path);
+    ism_paths_file(want, sizeof want, p.crt, "ismail.test", ".crt");
+    STRCMP_EQUAL(want, plan->files[1].path);
     LONGS_EQUAL(ISM_PLAN_CREATE, plan->files[1].action);
     std::string want_crt(plan->files[1].data, plan->files[1].size), want_key(plan->files[0].data, plan->files[0].size);
     STRCMP_EQUAL((pem(fx().rsa_leaf) + pem(fx().inter)).c_str(), want_crt.c_str());
@@ -1143,3 +1146,37 @@ TEST(Cert, CommitRefusesWhenATargetChangedSinceThePlan)
     LONGS_EQUAL(0, res.n_written);
     STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str());
 }
+
+#ifndef _WIN32
+// A write that fails half way is undone. With a long certificate folder and
+// a long domain, the platform cannot make a temporary file beside the
+// certificate (open_temp: path too long), while the key, in a short folder,
+// is written: the commit must put the old key back and remove its .bak.
+TEST(Cert, CommitThatFailsHalfWayPutsEverythingBack)
+{
+    std::string deep = dir;
+    while (deep.size() < 1000)
+        deep += "/" + std::string(200, 'd');
+    deep.resize(1000);
+    strcpy(p.crt, deep.c_str());
+    std::string domain = std::string(63, 'a') + "." + std::string(20, 'b') + ".test"; // 89 characters
+    X509 *leaf = make_cert(domain.c_str(), domain.c_str(), fx().rsa_key, fx().inter, fx().inter_key, false, -1, 90);
+    std::string f = put("leaf.pem", pem(leaf) + pem(fx().inter));
+    X509_free(leaf);
+    std::string k = put("leaf.key", pem(fx().rsa_key), true);
+    std::string old_key = pem(fx().other_key), kpath = key(domain.c_str());
+    LONGS_EQUAL(0, ism_fs_write_atomic(kpath.c_str(), old_key.data(), old_key.size(), 1, &err));
+    LONGS_EQUAL_TEXT(0, plan_install(f, NULL, k.c_str()), err.msg);
+    LONGS_EQUAL(ISM_PLAN_REPLACE, plan->files[0].action);
+    LONGS_EQUAL(ISM_PLAN_CREATE, plan->files[1].action);
+    CHECK(strlen(plan->files[1].path) > 1080);
+    std::string before = folders_hash(p);
+    LONGS_EQUAL(-1, ism_cert_install_commit(&p, plan, &res, &err));
+    LONGS_EQUAL(ISM_E_IO, err.kind);
+    LONGS_EQUAL(0, res.n_written);
+    LONGS_EQUAL(0, res.n_backup);
+    CHECK(old_key == read(kpath));               // the old key is back
+    LONGS_EQUAL(0, count_suffix(p.key, ".bak")); // and its .bak is gone
+    STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str());
+}
+#endif
