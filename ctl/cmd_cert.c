@@ -4,11 +4,13 @@
  *           [--unit OU] [--email E] [--san NAME ...] [--key TYPE]
  *   csr show DOMAIN|FILE
  *   cert list | show DOMAIN|FILE | remove DOMAIN | selfsign DOMAIN
- *   cert install FILE [--domain D] [--ca CAFILE] [--key KEYFILE] [--password-file F]
+ *   cert install FILE [--domain D] [--key KEYFILE] [--ca CAFILE] [--password-file F] [--dry-run]
  *
  * Every rule lives in the core (the manager's dialogs call the same
  * functions); this file only parses options and prints, as text or --json.
- * Warnings go to stderr so that stdout stays the result. */
+ * The core says what is wrong and what kind of fix it needs (ism_cert_fix,
+ * the password error kinds); the words for the fix, naming this program's
+ * options, are here. Warnings go to stderr so that stdout stays the result. */
 #include "ctl.h"
 #include "ism_cert.h"
 #include "ism_platform.h"
@@ -42,6 +44,37 @@ static const char *key_word(ism_key_state k)
 static const char *level_word(ism_check_level l)
 {
     return l == ISM_CHECK_OK ? "ok" : l == ISM_CHECK_WARN ? "warning" : "failed";
+}
+
+/* What fixes a refusal, in this program's terms. */
+static const char *fix_words(ism_cert_fix f)
+{
+    switch (f) {
+    case ISM_FIX_PASSWORD: return "give the password in a file with --password-file FILE (first line)";
+    case ISM_FIX_KEY: return "give the private key made with the certificate's CSR with --key KEYFILE";
+    case ISM_FIX_CA: return "give the certificate authority's intermediate (chain) certificates with --ca CAFILE";
+    case ISM_FIX_DOMAIN: return "give the domain the certificate is for with --domain DOMAIN";
+    case ISM_FIX_FORCE: return "to replace it anyway, add --force (the old files are kept as .bak)";
+    case ISM_FIX_NEW_CSR: return "make a new key and CSR with 'ismailctl --force csr new --cn DOMAIN ...'";
+    case ISM_FIX_LIST: return "'ismailctl cert list' shows the installed certificates";
+    default: return NULL;
+    }
+}
+
+/* The core's message, then the fix (stderr), then the exit code. */
+static int cert_fail(const ism_err *err, ism_cert_fix fix)
+{
+    ism_err e = *err;
+    if (err->kind == ISM_E_NEED_PASSWORD || err->kind == ISM_E_BAD_PASSWORD) {
+        fix = ISM_FIX_PASSWORD;
+        e.kind = ISM_E_INVALID;
+    }
+    const char *w = fix_words(fix);
+    if (w) {
+        size_t n = strlen(e.msg);
+        snprintf(e.msg + n, sizeof e.msg - n, "; %s", err->kind == ISM_E_BAD_PASSWORD ? "check the password file" : w);
+    }
+    return ism_ctl_fail(&e);
 }
 
 /* ---- printing ---- */
@@ -132,6 +165,8 @@ static void text_info(const ism_cert_info *in)
     printf("%-13s %s: %s\n", "private key", in->key_path[0] ? in->key_path : "(none)", key_word(in->key_state));
     if (in->problem[0])
         printf("%-13s %s\n", "problem", in->problem);
+    if (in->problem[0] && fix_words(in->fix))
+        printf("%-13s %s\n", "fix", fix_words(in->fix));
 }
 
 /* The checks of an operation: warnings on stderr; with --json the whole result. */
@@ -180,7 +215,8 @@ static int usage_error(const char *msg, const char *arg)
             "                   [--key rsa:2048|rsa:3072|rsa:4096|ec:P-256|ec:P-384]\n"
             "       ismailctl csr show DOMAIN|FILE\n"
             "       ismailctl cert list | show DOMAIN|FILE | remove DOMAIN | selfsign DOMAIN\n"
-            "       ismailctl cert install FILE [--domain D] [--ca CAFILE] [--key KEYFILE] [--password-file F]\n"
+            "       ismailctl cert install FILE [--domain D] [--key KEYFILE] [--ca CAFILE] [--password-file F]\n"
+            "                   [--dry-run]\n"
             "See docs/certificates.md.\n",
             msg, arg ? ": " : "", arg ? arg : "");
     return ISM_EXIT_USAGE;
@@ -266,7 +302,7 @@ static int csr_new(ism_ctl *ctx, int argc, char **argv)
     ism_err err = {0};
     int rc = ism_csr_new(&ctx->paths, &req, ctx->force, &res, &err);
     print_result(ctx, &res, rc == 0);
-    return rc ? ism_ctl_fail(&err) : ISM_EXIT_OK;
+    return rc ? cert_fail(&err, res.fix) : ISM_EXIT_OK;
 }
 
 static int show(ism_ctl *ctx, int is_csr, int argc, char **argv)
@@ -295,7 +331,7 @@ static int show(ism_ctl *ctx, int is_csr, int argc, char **argv)
         }
     }
     free(info);
-    return rc ? ism_ctl_fail(&err) : ISM_EXIT_OK;
+    return rc ? cert_fail(&err, is_csr ? ISM_FIX_NONE : ISM_FIX_LIST) : ISM_EXIT_OK;
 }
 
 /* ---- cert ---- */
@@ -348,15 +384,93 @@ static int read_password(const char *path, char **out)
     return 0;
 }
 
+/* After files changed: the service looks again now rather than at its next
+ * file check. A service that is not running reads them when it starts. */
+static void wake_service(const ism_ctl *ctx, const ism_cert_result *res)
+{
+    ism_err e = {0};
+    if (res->n_written + res->n_backup > 0 && ctx->store && ism_store_touch(ctx->store, &e))
+        fprintf(stderr, "ismailctl: warning: the files are installed, but the service was not told: %s; "
+                        "'ismailctl reload' tells it\n", e.msg);
+}
+
+static const char *action_word(ism_plan_action a)
+{
+    return a == ISM_PLAN_CREATE ? "create" : a == ISM_PLAN_REPLACE ? "replace" : "unchanged";
+}
+
+/* The plan: what was checked and what would be written (--dry-run), as text
+ * or JSON. */
+static void print_plan(const ism_ctl *ctx, const ism_cert_plan *pl)
+{
+    const ism_cert_result *r = &pl->res;
+    if (ctx->json) {
+        printf("{\"ok\": true, \"dry_run\": true");
+        jkey("domain", r->domain, 1);
+        jkey("subject", pl->cert.subject, 1);
+        jkey("issuer", pl->cert.issuer, 1);
+        jkey("fingerprint_sha256", pl->cert.fingerprint, 1);
+        printf(", \"chain\": [");
+        for (int i = 0; i < pl->cert.n_chain; i++) {
+            printf("%s", i ? ", " : "");
+            ism_ctl_jstr(pl->cert.chain[i].subject);
+        }
+        printf("]");
+        jkey("key_source", pl->key_source, 1);
+        printf(", \"checks\": [");
+        for (int i = 0; i < r->n_checks; i++) {
+            printf("%s{", i ? ", " : "");
+            jkey("check", r->check[i].what, 0);
+            jkey("result", level_word(r->check[i].level), 1);
+            jkey("text", r->check[i].text, 1);
+            printf("}");
+        }
+        printf("], \"files\": [");
+        for (int i = 0; i < pl->n_files; i++) {
+            const ism_cert_plan_file *f = &pl->files[i];
+            printf("%s{", i ? ", " : "");
+            jkey("path", f->path, 0);
+            jkey("action", action_word(f->action), 1);
+            jkey("backup", f->action == ISM_PLAN_REPLACE ? f->backup : "", 1);
+            printf(", \"private\": %s}", f->is_key ? "true" : "false");
+        }
+        printf("]}\n");
+        return;
+    }
+    for (int i = 0; i < r->n_checks; i++)
+        if (r->check[i].level == ISM_CHECK_WARN)
+            fprintf(stderr, "ismailctl: warning: %s\n", r->check[i].text);
+    for (int i = 0; i < r->n_checks; i++)
+        if (r->check[i].level == ISM_CHECK_OK)
+            printf("%-9s %s\n", r->check[i].what, r->check[i].text);
+    for (int i = 0; i < pl->cert.n_chain; i++)
+        printf("%-9s %d. %s\n", i ? "" : "chain", i + 1, pl->cert.chain[i].subject);
+    for (int i = 0; i < pl->n_files; i++) {
+        const ism_cert_plan_file *f = &pl->files[i];
+        if (f->action == ISM_PLAN_REPLACE)
+            printf("%-9s replace %s (the current one kept as %s)\n", "would", f->path, f->backup);
+        else if (f->action == ISM_PLAN_CREATE)
+            printf("%-9s create %s\n", "would", f->path);
+        else
+            printf("%-9s keep %s as it is\n", "would", f->path);
+    }
+    printf("dry run: nothing was changed\n");
+}
+
 static int cert_install(ism_ctl *ctx, int argc, char **argv)
 {
     ism_cert_install_req req;
     const char *pwfile = NULL;
+    int dry_run = 0;
     memset(&req, 0, sizeof req);
     for (int i = 0; i < argc; i++) {
         const char *o = argv[i];
         if (common_opt(ctx, o))
             continue;
+        if (strcmp(o, "--dry-run") == 0) {
+            dry_run = 1;
+            continue;
+        }
         const char **dst = strcmp(o, "--domain") == 0        ? &req.domain
                            : strcmp(o, "--ca") == 0            ? &req.ca_file
                            : strcmp(o, "--key") == 0           ? &req.key_file
@@ -383,17 +497,41 @@ static int cert_install(ism_ctl *ctx, int argc, char **argv)
             return rc;
         req.password = pw;
     }
+    ism_cert_plan *plan = calloc(1, sizeof *plan);
     ism_cert_result *res = malloc(sizeof *res);
     ism_err err = {0};
-    int rc = res ? ism_cert_install(&ctx->paths, &req, res, &err) : -1;
-    if (res)
+    int rc = -1;
+    ism_cert_fix fix = ISM_FIX_NONE;
+    if (!plan || !res) {
+        ism_err_set(&err, ISM_E_IO, "out of memory");
+    } else if (ism_cert_install_plan(&ctx->paths, &req, plan, &err)) {
+        fix = plan->res.fix;
+        print_result(ctx, &plan->res, 0);
+        if (err.kind == ISM_E_IO && plan->file[0]) { /* an input file, not the folders */
+            size_t n = strlen(err.msg);
+            snprintf(err.msg + n, sizeof err.msg - n, "; check the file's name and that it can be read");
+            err.kind = ISM_E_INVALID;
+            fix = ISM_FIX_NONE;
+        }
+    } else if (dry_run) {
+        print_plan(ctx, plan);
+        rc = 0;
+    } else {
+        rc = ism_cert_install_commit(&ctx->paths, plan, res, &err);
+        fix = res->fix;
         print_result(ctx, res, rc == 0);
+        if (rc == 0)
+            wake_service(ctx, res);
+    }
+    if (plan)
+        ism_cert_plan_free(plan);
+    free(plan);
     free(res);
     if (pw) {
         memset(pw, 0, strlen(pw));
         free(pw);
     }
-    return rc ? ism_ctl_fail(&err) : ISM_EXIT_OK;
+    return rc ? cert_fail(&err, fix) : ISM_EXIT_OK;
 }
 
 static int cert_domain_op(ism_ctl *ctx, const char *verb, int argc, char **argv)
@@ -414,7 +552,9 @@ static int cert_domain_op(ism_ctl *ctx, const char *verb, int argc, char **argv)
     int rc = strcmp(verb, "remove") == 0 ? ism_cert_remove(&ctx->paths, domain, &res, &err)
                                          : ism_cert_selfsign(&ctx->paths, domain, ctx->force, &res, &err);
     print_result(ctx, &res, rc == 0);
-    return rc ? ism_ctl_fail(&err) : ISM_EXIT_OK;
+    if (rc == 0)
+        wake_service(ctx, &res);
+    return rc ? cert_fail(&err, res.fix) : ISM_EXIT_OK;
 }
 
 int ism_ctl_csr(ism_ctl *ctx, int argc, char **argv)

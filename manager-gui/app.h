@@ -124,6 +124,7 @@ HBRUSH mgr_error_color(HDC dc, HWND ctl, int is_error);
 INT_PTR CALLBACK mgr_certs_page_proc(HWND h, UINT msg, WPARAM wp, LPARAM lp);
 INT_PTR CALLBACK mgr_web_page_proc(HWND h, UINT msg, WPARAM wp, LPARAM lp);
 INT_PTR CALLBACK mgr_service_page_proc(HWND h, UINT msg, WPARAM wp, LPARAM lp);
+INT_PTR CALLBACK mgr_server_page_proc(HWND h, UINT msg, WPARAM wp, LPARAM lp);
 /* Common start of every page: themed background like the tab control's. */
 void mgr_page_init(HWND page);
 

@@ -14,7 +14,9 @@
 
 typedef enum {
     MGR_BIND_CHECK, /* check box: checked = "on", cleared = "off" (BOOL settings) */
-    MGR_BIND_COMBO  /* drop-down list of the setting's choices (ENUM settings) */
+    MGR_BIND_COMBO, /* drop-down list of the setting's choices (ENUM settings) */
+    MGR_BIND_EDIT   /* edit field holding the value as typed (PORT, ADDR, HOST...);
+                       checked with ism_setting_normalize before anything is written */
 } mgr_bind_kind;
 
 typedef struct {

@@ -36,6 +36,17 @@ int mgr_form_value(const mgr_form *f, const mgr_binding *b, char *out, size_t ou
  * Returns how many (at most ISM_SETTING_COUNT). */
 size_t mgr_form_changes(const mgr_form *f, const ism_config *cfg, const char *keys[], char (*vals)[MGR_VALUE_MAX]);
 
+/* The label a control is known by: the text of the static just before it
+ * (its access key's label), without '&' and the closing colon; the
+ * setting's key when there is none. */
+void mgr_form_label(const mgr_form *f, const mgr_binding *b, char *out, size_t outsz);
+
+/* The first bound control (on page, or on any page when page is NULL)
+ * whose value the core refuses (ism_setting_normalize, the check the store
+ * and the service make): returns its row and writes "Label (key): reason"
+ * to msg. Returns NULL with msg "" when every value is valid. */
+const mgr_binding *mgr_form_invalid(const mgr_form *f, HWND page, char *msg, size_t msgsz);
+
 /* UTF-8 <-> UTF-16 for store strings and messages. mgr_widen returns a
  * malloc'd string, NULL when out of memory. */
 wchar_t *mgr_widen(const char *s);

@@ -2,9 +2,13 @@
  *
  * A modeless dialog with a tab control; each tab is a child dialog (a page)
  * listed in page_defs[]: SSL/TLS (settings), SSL Certificates (page_certs.c),
- * Web SSL (page_web.c) and Service (page_service.c). The controls bound to
+ * Web SSL (page_web.c), Server (page_server.c: host name, listen address,
+ * ports) and Service (page_service.c). The controls bound to
  * settings are listed in bindings.c and moved to and from the store by form.c,
- * so this file knows no particular setting. Apply writes every changed setting
+ * so this file knows no particular setting. Apply first checks every bound
+ * value with the core (a refused one is named by its label, focused, and
+ * nothing is written) and that no other program holds a port it moves a
+ * listener to, then writes every changed setting
  * in one ism_store_set call (all or nothing), then polls the service's status
  * in the store until the service reports it applied that revision, or an
  * error, or 5 s pass, and says which in the status bar; the other pages'
@@ -28,6 +32,7 @@
 #include <shellapi.h>
 #include <uxtheme.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +53,7 @@ static const struct {
     {IDS_TAB_SSL_TLS, IDD_PAGE_SSL_TLS, settings_page_proc},
     {IDS_TAB_CERTS, IDD_PAGE_CERTS, mgr_certs_page_proc},
     {IDS_TAB_WEB, IDD_PAGE_WEB, mgr_web_page_proc},
+    {IDS_TAB_SERVER, IDD_PAGE_SERVER, mgr_server_page_proc},
     {IDS_TAB_SERVICE, IDD_PAGE_SERVICE, mgr_service_page_proc},
 };
 #define PAGE_COUNT ((int)(sizeof page_defs / sizeof page_defs[0]))
@@ -335,6 +341,48 @@ void mgr_after_write(const ism_status *before, int64_t t0_mono, int64_t t0_wall)
     start_waiting(&g_app, before, t0_mono, t0_wall);
 }
 
+/* A port the changes move a listener to that another program holds on this
+ * computer: the listener could not open it, so it is refused before anything
+ * is written, named by its field. A port the service itself has open (two
+ * listeners trading ports) is left to the service. Returns the binding of
+ * the first such port, with "Label (key): reason" in why; NULL when none. */
+static const mgr_binding *port_taken(app *a, const char *const keys[], const char *const vals[], size_t n,
+                                     char *why, size_t whysz)
+{
+    const char *addr = ism_config_str(&a->cfg, ISM_S_LISTEN_ADDRESS);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(keys[i], ism_setting_defs[ISM_S_LISTEN_ADDRESS].key) == 0)
+            addr = vals[i];
+    ism_status st;
+    ism_err e = {0};
+    if (ism_store_read_status(a->store, &st, &e))
+        st.n_listeners = 0;
+    for (size_t i = 0; i < n; i++) {
+        int id = ism_setting_find(keys[i]);
+        if (id < 0 || ism_setting_defs[id].type != ISM_T_PORT)
+            continue;
+        int port = atoi(vals[i]), own = 0;
+        for (int l = 0; l < st.n_listeners; l++)
+            own = own || (st.listeners[l].open && st.listeners[l].port == port);
+        ism_sock s;
+        ism_err err = {0};
+        if (own)
+            continue;
+        if (ism_sock_listen(addr, port, &s, &err) == 0) {
+            ism_sock_close(s);
+            continue;
+        }
+        const mgr_binding *b = mgr_binding_by_key(keys[i]);
+        char label[MGR_VALUE_MAX];
+        if (!b)
+            continue;
+        mgr_form_label(&a->form, b, label, sizeof label);
+        snprintf(why, whysz, "%s (%s): %s", label, keys[i], err.msg);
+        return b;
+    }
+    return NULL;
+}
+
 static void apply(app *a)
 {
     const char *keys[ISM_SETTING_COUNT];
@@ -347,6 +395,27 @@ static void apply(app *a)
     }
     for (size_t i = 0; i < n; i++)
         values[i] = vals[i];
+
+    /* The check the store would make, but naming the field as the window
+     * shows it, and on the field: its tab comes forward with it focused. */
+    char why[1024];
+    const mgr_binding *bad = mgr_form_invalid(&a->form, NULL, why, sizeof why);
+    if (!bad)
+        bad = port_taken(a, keys, values, n, why, sizeof why);
+    if (bad) {
+        HWND h = mgr_form_control(&a->form, bad->ctrl_id);
+        for (int i = 0; h && i < a->form.n_pages; i++)
+            if (a->form.pages[i] == GetParent(h) && TabCtrl_GetCurSel(a->tab) != i) {
+                TabCtrl_SetCurSel(a->tab, i);
+                show_page(a, i);
+            }
+        message_box(a->dlg, IDS_FIELD_INVALID, why, MB_OK | MB_ICONWARNING);
+        if (h) {
+            SendMessageW(a->dlg, WM_NEXTDLGCTL, (WPARAM)h, TRUE);
+            SendMessageW(h, EM_SETSEL, 0, -1);
+        }
+        return;
+    }
 
     ism_err err = {0};
     ism_status before;
@@ -576,6 +645,10 @@ int WINAPI wWinMain(HINSTANCE inst, HINSTANCE prev, PWSTR cmdline, int show)
         ism_config_free(&a->cfg);
         return 1;
     }
+
+    /* Winsock, for Apply's check that a new port is free (port_taken). */
+    if (ism_net_init(&err))
+        ism_err_clear(&err);
 
     if (!CreateDialogParamW(inst, MAKEINTRESOURCEW(IDD_MAIN), NULL, main_proc, 0)) {
         ism_store_close(a->store);

@@ -5,10 +5,13 @@
  * the manual's "SSL Certificates" pages do. Everything that decides anything
  * is the core's (ism_cert.h): the New CSR dialog checks each field with
  * ism_cert_field_check as it is typed and shows the core's message beside it;
- * View shows what ism_cert_show found; Install runs the core's checks first
- * (ism_cert_install against a scratch copy of the two folders, since the core
- * installs as soon as its checks pass) and shows them for confirmation, then
- * installs for real and wakes the service (ism_store_touch). */
+ * View shows what ism_cert_show found; the Install dialog takes the
+ * certificate, an optional key file and an optional CA file, asks the core for
+ * the plan (ism_cert_install_plan: every check and the files it would write,
+ * nothing written), asks for a password only when the core answers that a
+ * file needs one (ISM_E_NEED_PASSWORD / ISM_E_BAD_PASSWORD), shows the plan,
+ * and on Install commits exactly that plan (ism_cert_install_commit) and wakes
+ * the service (ism_store_touch). */
 #include "app.h"
 #include "resource.h"
 
@@ -206,16 +209,28 @@ static void refresh(HWND page)
 
 /* ---- New CSR ---- */
 
-/* The dialog's fields, in tab order: each edit's id, the core's field, and
- * where its text goes in the request. The message label beside each is the
+/* The dialog's fields, in tab order: each edit's id, the core's field, the
+ * manual's hint for it (shown beside the field while it has nothing else to
+ * say) and whether the manual asks for it ("Enter values in all of the CSR
+ * fields"; "The 'Organizational Unit Name' may be left blank"). The core
+ * checks what is typed; an empty field the manual asks for is refused here,
+ * before the core is asked. The message label beside each field is the
  * edit's id + IDC_CSR_MSG_OFFSET. */
 static const struct {
     int id;
     ism_cert_field field;
+    UINT hint;
+    int required;
 } csr_fields[] = {
-    {IDC_CSR_COUNTRY, ISM_CF_COUNTRY}, {IDC_CSR_STATE, ISM_CF_STATE}, {IDC_CSR_LOCALITY, ISM_CF_LOCALITY},
-    {IDC_CSR_ORG, ISM_CF_ORG},         {IDC_CSR_UNIT, ISM_CF_UNIT},   {IDC_CSR_CN, ISM_CF_CN},
-    {IDC_CSR_EMAIL, ISM_CF_EMAIL},     {IDC_CSR_KEY, ISM_CF_KEY},     {IDC_CSR_SANS, ISM_CF_SAN},
+    {IDC_CSR_COUNTRY, ISM_CF_COUNTRY, IDS_CSR_HINT_COUNTRY, 1},
+    {IDC_CSR_STATE, ISM_CF_STATE, IDS_CSR_HINT_STATE, 1},
+    {IDC_CSR_LOCALITY, ISM_CF_LOCALITY, IDS_CSR_HINT_LOCALITY, 1},
+    {IDC_CSR_ORG, ISM_CF_ORG, IDS_CSR_HINT_ORG, 1},
+    {IDC_CSR_UNIT, ISM_CF_UNIT, IDS_CSR_HINT_UNIT, 0},
+    {IDC_CSR_CN, ISM_CF_CN, IDS_CSR_HINT_CN, 1},
+    {IDC_CSR_EMAIL, ISM_CF_EMAIL, IDS_CSR_HINT_EMAIL, 1},
+    {IDC_CSR_KEY, ISM_CF_KEY, IDS_CSR_HINT_KEY, 0},
+    {IDC_CSR_SANS, ISM_CF_SAN, IDS_CSR_HINT_SANS, 0},
 };
 #define N_CSR_FIELDS (sizeof csr_fields / sizeof csr_fields[0])
 
@@ -316,6 +331,21 @@ static int csr_validate(HWND dlg, csr_dlg *c, int all)
             if (ism_csr_req_advice(&req, advice, sizeof advice))
                 snprintf(msg, sizeof msg, "%s", without_field(advice, ISM_CF_CN));
         }
+        char hint[400];
+        mgr_text_utf8(hint, sizeof hint, csr_fields[i].hint, NULL, NULL);
+        if (!bad && csr_fields[i].required && values[i]) {
+            char t[1024];
+            size_t b = strspn(values[i], " \t"), e = strlen(values[i]);
+            while (e > b && (values[i][e - 1] == ' ' || values[i][e - 1] == '\t'))
+                e--;
+            if (e == b) {
+                bad = 1;
+                mgr_text_utf8(t, sizeof t, IDS_CSR_REQUIRED, hint, NULL);
+                snprintf(msg, sizeof msg, "%s", t);
+            }
+        }
+        if (!bad && !msg[0])
+            snprintf(msg, sizeof msg, "%s", hint);
         if (bad)
             ok = 0;
         /* A field not typed in yet shows what it needs as a hint (the
@@ -743,8 +773,11 @@ static void view(HWND page, int is_csr)
 
 /* ---- Install ---- */
 
+/* The password dialog: shows the core's words about the file (it needs a
+ * password, or the last one did not open it) and asks for one. */
 typedef struct {
-    const char *file;
+    const char *why;    /* the core's message */
+    int wrong;          /* the last password did not open the file */
     char password[512];
 } pw_dlg;
 
@@ -755,12 +788,8 @@ static INT_PTR CALLBACK pw_proc(HWND dlg, UINT msg, WPARAM wp, LPARAM lp)
     case WM_INITDIALOG: {
         p = (pw_dlg *)lp;
         SetWindowLongPtrW(dlg, DWLP_USER, (LONG_PTR)p);
-        const char *base = p->file;
-        for (const char *s = p->file; *s; s++)
-            if (*s == '\\' || *s == '/')
-                base = s + 1;
-        char t[1024];
-        mgr_text_utf8(t, sizeof t, IDS_PW_PROMPT, base, NULL);
+        char t[1200];
+        mgr_text_utf8(t, sizeof t, p->wrong ? IDS_PW_WRONG : IDS_PW_PROMPT, p->why, NULL);
         mgr_set_text(dlg, IDC_PW_PROMPT, t);
         SendDlgItemMessageW(dlg, IDC_PW_EDIT, EM_LIMITTEXT, sizeof p->password / 4, 0);
         return TRUE;
@@ -780,131 +809,8 @@ static INT_PTR CALLBACK pw_proc(HWND dlg, UINT msg, WPARAM wp, LPARAM lp)
     return FALSE;
 }
 
-static int has_ext(const char *file, const char *ext)
-{
-    size_t n = strlen(file), e = strlen(ext);
-    return n > e && lstrcmpiA(file + n - e, ext) == 0;
-}
-
-/* Deletes the files in dir, then dir. */
-static void wipe_dir(const char *dir)
-{
-    char pattern[FILE_MAX];
-    snprintf(pattern, sizeof pattern, "%s\\*", dir);
-    wchar_t *w = mgr_widen(pattern);
-    WIN32_FIND_DATAW fd;
-    HANDLE h = w ? FindFirstFileW(w, &fd) : INVALID_HANDLE_VALUE;
-    free(w);
-    if (h != INVALID_HANDLE_VALUE) {
-        do {
-            if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
-                continue;
-            char name[MAX_PATH * 3], full[FILE_MAX + MAX_PATH * 3];
-            mgr_narrow(fd.cFileName, name, sizeof name);
-            snprintf(full, sizeof full, "%s\\%s", dir, name);
-            ism_err e = {0};
-            ism_fs_remove(full, &e);
-        } while (FindNextFileW(h, &fd));
-        FindClose(h);
-    }
-    wchar_t *wd = mgr_widen(dir);
-    if (wd)
-        RemoveDirectoryW(wd);
-    free(wd);
-}
-
-/* Copies src to dst when src exists (private: a key). */
-static int copy_if_there(const char *src, const char *dst, int private_file, ism_err *err)
-{
-    char *data;
-    size_t len;
-    if (!ism_fs_exists(src))
-        return 0;
-    if (ism_fs_read(src, 1 << 20, &data, &len, err))
-        return -1;
-    int rc = ism_fs_write_atomic(dst, data, len, private_file, err);
-    SecureZeroMemory(data, len);
-    free(data);
-    return rc;
-}
-
-/* Replaces every occurrence of from in s (in place, cut to ssz). */
-static void replace_all(char *s, size_t ssz, const char *from, const char *to)
-{
-    size_t fl = strlen(from), tl = strlen(to);
-    char *p = fl ? strstr(s, from) : NULL;
-    while (p) {
-        size_t rest = strlen(p + fl);
-        if ((size_t)(p - s) + tl + rest + 1 > ssz)
-            return;
-        memmove(p + tl, p + fl, rest + 1);
-        memcpy(p, to, tl);
-        p = strstr(p + tl, from);
-    }
-}
-
-typedef struct {
-    ism_paths sp;                    /* the scratch folders */
-    char base[ISM_PATH_MAX];
-} scratch;
-
-/* Runs the core's install against scratch copies of the certificate and key
- * folders holding what the real ones hold for the domain, so its checks and
- * the files it would write are known before anything real changes. Returns
- * the core's result; -2 when the scratch folders could not be made. */
-static int trial_install(const ism_cert_install_req *req, ism_cert_result *res, scratch *s, ism_err *err)
-{
-    wchar_t tmp[MAX_PATH];
-    char t[MAX_PATH * 3];
-    if (!GetTempPathW(MAX_PATH, tmp))
-        lstrcpyW(tmp, L".\\");
-    mgr_narrow(tmp, t, sizeof t);
-    snprintf(s->base, sizeof s->base, "%sismail-check-%lu-%lu", t, (unsigned long)GetCurrentProcessId(),
-             (unsigned long)GetTickCount());
-    s->sp = g_app.paths;
-    ism_paths_file(s->sp.crt, sizeof s->sp.crt, s->base, "ssl.crt", NULL);
-    ism_paths_file(s->sp.key, sizeof s->sp.key, s->base, "ssl.key", NULL);
-    ism_paths_file(s->sp.csr, sizeof s->sp.csr, s->base, "ssl.csr", NULL);
-    for (int pass = 0; pass < 2; pass++) {
-        if (ism_fs_mkdirs(s->sp.crt, 0, err) || ism_fs_mkdirs(s->sp.key, 1, err))
-            return -2;
-        int rc = ism_cert_install(&s->sp, req, res, err);
-        if (pass == 1 || !res->domain[0])
-            return rc;
-        /* The domain is known now: start again with what is installed for it. */
-        char from[FILE_MAX], to[FILE_MAX], domain[256];
-        snprintf(domain, sizeof domain, "%s", res->domain);
-        wipe_dir(s->sp.crt);
-        wipe_dir(s->sp.key);
-        if (ism_fs_mkdirs(s->sp.crt, 0, err) || ism_fs_mkdirs(s->sp.key, 1, err))
-            return -2;
-        ism_paths_file(from, sizeof from, g_app.paths.key, domain, ".key");
-        ism_paths_file(to, sizeof to, s->sp.key, domain, ".key");
-        if (copy_if_there(from, to, 1, err))
-            return -2;
-        ism_paths_file(from, sizeof from, g_app.paths.crt, domain, ".crt");
-        ism_paths_file(to, sizeof to, s->sp.crt, domain, ".crt");
-        if (copy_if_there(from, to, 0, err))
-            return -2;
-    }
-    return -1;
-}
-
-static void scratch_done(scratch *s)
-{
-    if (!s->base[0])
-        return;
-    wipe_dir(s->sp.crt);
-    wipe_dir(s->sp.key);
-    wchar_t *w = mgr_widen(s->base);
-    if (w)
-        RemoveDirectoryW(w);
-    free(w);
-}
-
-/* The checks of a result, one a line, with the scratch folders' names
- * turned back into the real ones. */
-static void checks_text(const ism_cert_result *res, const scratch *s, char *out, size_t outsz)
+/* The checks of a result, one a line ("OK (key): ..."). */
+static void checks_text(const ism_cert_result *res, char *out, size_t outsz)
 {
     size_t w = 0;
     out[0] = '\0';
@@ -912,14 +818,8 @@ static void checks_text(const ism_cert_result *res, const scratch *s, char *out,
         const ism_cert_check *c = &res->check[i];
         if (strcmp(c->what, "write") == 0 || strcmp(c->what, "backup") == 0)
             continue;
-        char text[1200];
-        snprintf(text, sizeof text, "%s", check_text(c));
-        if (s) {
-            replace_all(text, sizeof text, s->sp.key, g_app.paths.key);
-            replace_all(text, sizeof text, s->sp.crt, g_app.paths.crt);
-        }
         UINT ids = c->level == ISM_CHECK_OK ? IDS_CHECK_OK : c->level == ISM_CHECK_WARN ? IDS_CHECK_WARN : IDS_CHECK_FAIL;
-        wchar_t *line = mgr_format(ids, c->what, text, NULL, NULL);
+        wchar_t *line = mgr_format(ids, c->what, check_text(c), NULL, NULL);
         char u[1600];
         mgr_narrow(line, u, sizeof u);
         free(line);
@@ -927,97 +827,256 @@ static void checks_text(const ism_cert_result *res, const scratch *s, char *out,
     }
 }
 
-static void install(HWND page)
+/* What would fix a refusal, in the dialog's words ("" when nothing here would). */
+static void fix_text(ism_cert_fix fix, char *out, size_t outsz)
 {
-    HWND top = mgr_top(page);
-    pw_dlg pw;
-    char file[FILE_MAX];
-    memset(&pw, 0, sizeof pw);
-    if (!mgr_open_file(top, IDS_INSTALL_TITLE, IDS_INSTALL_FILTER, NULL, file, sizeof file))
+    UINT ids = 0;
+    switch (fix) {
+    case ISM_FIX_PASSWORD: ids = IDS_FIX_PASSWORD; break;
+    case ISM_FIX_KEY: ids = IDS_FIX_KEY; break;
+    case ISM_FIX_CA: ids = IDS_FIX_CA; break;
+    case ISM_FIX_NEW_CSR: ids = IDS_FIX_NEW_CSR; break;
+    default: break;
+    }
+    out[0] = '\0';
+    if (ids)
+        mgr_text_utf8(out, outsz, ids, NULL, NULL);
+}
+
+typedef struct {
+    HWND page;
+    char cert[FILE_MAX], key[FILE_MAX], ca[FILE_MAX];
+    char password[512];
+    ism_cert_plan *plan;    /* the plan shown; planned says it holds for the fields as they are */
+    int planned;
+    char domain[256];
+} install_dlg;
+
+static void set_plan_text(HWND dlg, const wchar_t *t)
+{
+    /* An edit control breaks lines at CR LF only. */
+    size_t n = wcslen(t), extra = 0;
+    for (size_t i = 0; i < n; i++)
+        extra += t[i] == L'\n' && (i == 0 || t[i - 1] != L'\r');
+    wchar_t *crlf = malloc((n + extra + 1) * sizeof *crlf);
+    if (!crlf)
         return;
-    pw.file = file;
-    if ((has_ext(file, ".pfx") || has_ext(file, ".p12")) &&
-        DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_PASSWORD), top, pw_proc, (LPARAM)&pw) != IDOK)
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] == L'\n' && (i == 0 || t[i - 1] != L'\r'))
+            crlf[j++] = L'\r';
+        crlf[j++] = t[i];
+    }
+    crlf[j] = L'\0';
+    SetDlgItemTextW(dlg, IDC_IN_PLAN, crlf);
+    free(crlf);
+}
+
+static void set_plan_ids(HWND dlg, UINT ids)
+{
+    wchar_t *t = mgr_format(ids, NULL, NULL, NULL, NULL);
+    set_plan_text(dlg, t);
+    free(t);
+}
+
+/* Asks the core for the plan of installing the fields' files (nothing is
+ * written), asking for a password only when the core answers that a file
+ * needs one, and shows the plan: the checks, the warnings and the files it
+ * would write. Install is enabled exactly when the plan can be committed. */
+static void install_check(HWND dlg, install_dlg *d)
+{
+    mgr_get_text(dlg, IDC_IN_CERT, d->cert, sizeof d->cert);
+    mgr_get_text(dlg, IDC_IN_KEY, d->key, sizeof d->key);
+    mgr_get_text(dlg, IDC_IN_CA, d->ca, sizeof d->ca);
+    d->planned = 0;
+    mgr_enable(dlg, IDOK, 0, IDC_IN_CHECK);
+    if (!d->cert[0]) {
+        set_plan_ids(dlg, IDS_IN_NO_FILE);
         return;
-    ism_cert_install_req req = {.file = file, .password = pw.password[0] ? pw.password : NULL};
-    ism_cert_result *res = calloc(1, sizeof *res);
-    scratch *s = calloc(1, sizeof *s);
+    }
     char *checks = malloc(16384), *files = malloc(8192);
-    if (!res || !s || !checks || !files)
+    if (!checks || !files)
         goto out;
     ism_err err = {0};
-
-    HCURSOR old = SetCursor(LoadCursorW(NULL, (LPCWSTR)IDC_WAIT));
-    int rc = trial_install(&req, res, s, &err);
-    SetCursor(old);
-    if (rc == -2) {
-        mgr_box(top, MB_OK | MB_ICONWARNING, IDS_INSTALL_SCRATCH_FAILED, err.msg, NULL);
-        goto out;
+    int rc;
+    for (;;) {
+        ism_cert_install_req req = {.file = d->cert,
+                                    .key_file = d->key[0] ? d->key : NULL,
+                                    .ca_file = d->ca[0] ? d->ca : NULL,
+                                    .password = d->password[0] ? d->password : NULL};
+        ism_cert_plan_free(d->plan);
+        memset(&err, 0, sizeof err);
+        HCURSOR old = SetCursor(LoadCursorW(NULL, (LPCWSTR)IDC_WAIT));
+        rc = ism_cert_install_plan(&g_app.paths, &req, d->plan, &err);
+        SetCursor(old);
+        if (!rc || (err.kind != ISM_E_NEED_PASSWORD && err.kind != ISM_E_BAD_PASSWORD))
+            break;
+        /* The core says the file cannot be opened without (the right)
+         * password: ask, then plan again. */
+        pw_dlg pw;
+        memset(&pw, 0, sizeof pw);
+        pw.why = err.msg;
+        pw.wrong = err.kind == ISM_E_BAD_PASSWORD;
+        INT_PTR answer = DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_PASSWORD), dlg, pw_proc, (LPARAM)&pw);
+        if (answer == IDOK)
+            memcpy(d->password, pw.password, sizeof d->password);
+        SecureZeroMemory(pw.password, sizeof pw.password);
+        if (answer != IDOK)
+            break; /* the core's refusal stands and is shown */
     }
-    checks_text(res, s, checks, 16384);
+    checks_text(&d->plan->res, checks, 16384);
     if (rc) {
-        char msg[sizeof err.msg];
-        snprintf(msg, sizeof msg, "%s", err.msg);
-        replace_all(msg, sizeof msg, s->sp.key, g_app.paths.key);
-        replace_all(msg, sizeof msg, s->sp.crt, g_app.paths.crt);
-        mgr_box(top, MB_OK | MB_ICONWARNING, IDS_INSTALL_REFUSED, msg, checks);
+        char fix[512], msg[1200];
+        fix_text(d->plan->res.fix, fix, sizeof fix);
+        snprintf(msg, sizeof msg, "%s%s%s", err.msg, fix[0] ? "\n" : "", fix);
+        wchar_t *t = mgr_format(IDS_IN_PLAN_REFUSED, msg, checks, NULL, NULL);
+        set_plan_text(dlg, t);
+        free(t);
         goto out;
     }
-
-    /* What it will write, in the real folders. */
-    char list[4096] = "";
     size_t w = 0;
-    for (int i = 0; i < res->n_written && w < sizeof list; i++) {
-        char real[FILE_MAX];
-        snprintf(real, sizeof real, "%s", res->written[i]);
-        replace_all(real, sizeof real, s->sp.key, g_app.paths.key);
-        replace_all(real, sizeof real, s->sp.crt, g_app.paths.crt);
-        w += (size_t)snprintf(list + w, sizeof list - w, "%s\n", real);
+    files[0] = '\0';
+    for (int i = 0; i < d->plan->n_files && w < 8192; i++) {
+        const ism_cert_plan_file *f = &d->plan->files[i];
+        UINT ids = f->action == ISM_PLAN_CREATE ? IDS_PLAN_CREATE
+                   : f->action == ISM_PLAN_REPLACE ? IDS_PLAN_REPLACE : IDS_PLAN_UNCHANGED;
+        char line[2 * FILE_MAX];
+        mgr_text_utf8(line, sizeof line, ids, f->path, f->backup);
+        w += (size_t)snprintf(files + w, 8192 - w, "%s\n", line);
     }
-    wchar_t *wl = mgr_format(IDS_INSTALL_WRITES, list, NULL, NULL, NULL);
-    mgr_narrow(wl, files, 8192);
-    free(wl);
-    if (res->n_backup) {
-        char b[512];
-        mgr_text_utf8(b, sizeof b, IDS_INSTALL_BACKUP, NULL, NULL);
-        strncat(files, b, 8192 - strlen(files) - 2);
-        strncat(files, "\n", 8192 - strlen(files) - 1);
-    }
-    char domain[256];
-    snprintf(domain, sizeof domain, "%s", res->domain);
-    wchar_t *q = mgr_format(IDS_INSTALL_CONFIRM, domain, checks, files, NULL);
-    int answer = mgr_box_text(top, MB_YESNO | MB_ICONQUESTION, q);
-    free(q);
-    if (answer != IDYES)
-        goto out;
+    snprintf(d->domain, sizeof d->domain, "%s", d->plan->res.domain);
+    wchar_t *t = mgr_format(IDS_IN_PLAN_OK, d->domain, checks, files, NULL);
+    set_plan_text(dlg, t);
+    free(t);
+    d->planned = 1;
+    mgr_enable(dlg, IDOK, 1, IDC_IN_CHECK);
+out:
+    free(checks);
+    free(files);
+}
 
+/* Commits the plan shown (exactly the files it listed) and wakes the service. */
+static void install_commit(HWND dlg, install_dlg *d)
+{
+    ism_cert_result *res = calloc(1, sizeof *res);
+    ism_err err = {0};
+    if (!res)
+        return;
     ism_status before;
     int64_t t0, t0_wall;
     mgr_status_before(&before, &t0, &t0_wall);
-    if (ism_cert_install(&g_app.paths, &req, res, &err)) {
-        mgr_box(top, MB_OK | MB_ICONWARNING, IDS_INSTALL_FAILED, err.msg, NULL);
-        fill_certs(page, NULL);
-        goto out;
+    HCURSOR old = SetCursor(LoadCursorW(NULL, (LPCWSTR)IDC_WAIT));
+    int rc = ism_cert_install_commit(&g_app.paths, d->plan, res, &err);
+    SetCursor(old);
+    if (rc) {
+        /* Something changed since the plan (nothing was written): plan again. */
+        mgr_box(dlg, MB_OK | MB_ICONWARNING, IDS_INSTALL_FAILED, err.msg, NULL);
+        fill_certs(d->page, NULL);
+        install_check(dlg, d);
+        free(res);
+        return;
     }
-    list[0] = '\0';
-    w = 0;
+    char list[4096] = "";
+    size_t w = 0;
     for (int i = 0; i < res->n_written && w < sizeof list; i++)
         w += (size_t)snprintf(list + w, sizeof list - w, "%s%s", i ? "\n" : "", res->written[i]);
+    if (!list[0])
+        mgr_text_utf8(list, sizeof list, IDS_INSTALL_NOTHING, NULL, NULL);
     if (ism_store_touch(g_app.store, &err))
-        mgr_box(top, MB_OK | MB_ICONWARNING, IDS_TOUCH_FAILED, err.msg, NULL);
+        mgr_box(dlg, MB_OK | MB_ICONWARNING, IDS_TOUCH_FAILED, err.msg, NULL);
     else
         mgr_after_write(&before, t0, t0_wall);
-    fill_certs(page, domain);
-    update_buttons(page);
-    mgr_box(top, MB_OK | MB_ICONINFORMATION, IDS_INSTALLED, domain, list);
-out:
-    if (s)
-        scratch_done(s);
-    SecureZeroMemory(pw.password, sizeof pw.password);
     free(res);
-    free(s);
-    free(checks);
-    free(files);
+    EndDialog(dlg, IDOK);
+    mgr_box(mgr_top(d->page), MB_OK | MB_ICONINFORMATION, IDS_INSTALLED, d->domain, list);
+}
+
+static INT_PTR CALLBACK install_proc(HWND dlg, UINT msg, WPARAM wp, LPARAM lp)
+{
+    install_dlg *d = (install_dlg *)GetWindowLongPtrW(dlg, DWLP_USER);
+    switch (msg) {
+    case WM_INITDIALOG: {
+        d = (install_dlg *)lp;
+        SetWindowLongPtrW(dlg, DWLP_USER, (LONG_PTR)d);
+        static const int ids[] = {IDC_IN_CERT, IDC_IN_KEY, IDC_IN_CA};
+        for (size_t i = 0; i < 3; i++)
+            SendDlgItemMessageW(dlg, ids[i], EM_LIMITTEXT, ISM_PATH_MAX - 1, 0);
+        wchar_t *t = mgr_format(IDS_IN_CHANGED, NULL, NULL, NULL, NULL);
+        set_plan_text(dlg, t);
+        free(t);
+        return TRUE;
+    }
+    case WM_CTLCOLORSTATIC:
+        if (GetDlgCtrlID((HWND)lp) == IDC_IN_PLAN) {
+            SetTextColor((HDC)wp, GetSysColor(COLOR_WINDOWTEXT));
+            SetBkColor((HDC)wp, GetSysColor(COLOR_WINDOW));
+            return (INT_PTR)GetSysColorBrush(COLOR_WINDOW);
+        }
+        break;
+    case WM_COMMAND:
+        switch (LOWORD(wp)) {
+        case IDC_IN_CERT:
+        case IDC_IN_KEY:
+        case IDC_IN_CA:
+            if (HIWORD(wp) == EN_CHANGE && d) {
+                /* Another file: the plan shown and its password no longer hold. */
+                SecureZeroMemory(d->password, sizeof d->password);
+                if (d->planned) {
+                    d->planned = 0;
+                    mgr_enable(dlg, IDOK, 0, IDC_IN_CHECK);
+                    wchar_t *t = mgr_format(IDS_IN_CHANGED, NULL, NULL, NULL, NULL);
+                    set_plan_text(dlg, t);
+                    free(t);
+                }
+            }
+            return TRUE;
+        case IDC_IN_CERT_BROWSE:
+        case IDC_IN_KEY_BROWSE:
+        case IDC_IN_CA_BROWSE: {
+            int id = LOWORD(wp), edit = id == IDC_IN_CERT_BROWSE ? IDC_IN_CERT : id == IDC_IN_KEY_BROWSE ? IDC_IN_KEY : IDC_IN_CA;
+            UINT title = id == IDC_IN_CERT_BROWSE ? IDS_INSTALL_TITLE : id == IDC_IN_KEY_BROWSE ? IDS_IN_BROWSE_KEY : IDS_IN_BROWSE_CA;
+            UINT filter = id == IDC_IN_CERT_BROWSE ? IDS_INSTALL_FILTER : id == IDC_IN_KEY_BROWSE ? IDS_IN_KEY_FILTER : IDS_IN_CA_FILTER;
+            char file[FILE_MAX];
+            if (mgr_open_file(dlg, title, filter, NULL, file, sizeof file)) {
+                mgr_set_text(dlg, edit, file);
+                if (id == IDC_IN_CERT_BROWSE)
+                    install_check(dlg, d); /* the usual case: one file, checked at once */
+            }
+            return TRUE;
+        }
+        case IDC_IN_CHECK:
+            install_check(dlg, d);
+            return TRUE;
+        case IDOK:
+            if (!d->planned)
+                install_check(dlg, d);
+            else
+                install_commit(dlg, d);
+            return TRUE;
+        case IDCANCEL:
+            EndDialog(dlg, IDCANCEL);
+            return TRUE;
+        }
+        break;
+    }
+    return FALSE;
+}
+
+static void install(HWND page)
+{
+    install_dlg *d = calloc(1, sizeof *d);
+    if (!d || !(d->plan = calloc(1, sizeof *d->plan))) {
+        free(d);
+        return;
+    }
+    d->page = page;
+    if (DialogBoxParamW(g_app.inst, MAKEINTRESOURCEW(IDD_CERT_INSTALL), mgr_top(page), install_proc, (LPARAM)d) == IDOK)
+        fill_certs(page, d->domain);
+    update_buttons(page);
+    ism_cert_plan_free(d->plan); /* wipes the key it held */
+    SecureZeroMemory(d->password, sizeof d->password);
+    free(d->plan);
+    free(d);
 }
 
 /* ---- Remove ---- */

@@ -5,9 +5,14 @@
  * pickers for the three files; Save runs the same checks as `ismailctl domain
  * add|edit` (ism_web_domain_check, then ism_web_domain_check_files) and stores
  * the domain only when both pass (ism_store_domain_put); otherwise the
- * dialog stays open with the core's message under the fields. */
+ * dialog stays open with the core's message under the fields. Under the
+ * fields too: the manual's note that a certificate needs a public IP
+ * address, as a warning while the IP address is a LAN, link-local or
+ * loopback one (ism_addr_public_warning); it does not stop Save. */
 #include "app.h"
 #include "resource.h"
+
+#include "ism_addr.h"
 
 #include <commctrl.h>
 
@@ -98,6 +103,16 @@ static void show_error(HWND dlg, domain_dlg *c, const char *msg)
     }
 }
 
+/* The public-IP warning for what the IP address box holds now. */
+static void show_ip_warning(HWND dlg)
+{
+    char ip[64], note[512], warn[600] = "";
+    mgr_get_text(dlg, IDC_WD_IP, ip, sizeof ip);
+    if (ism_addr_public_warning(ip, note, sizeof note))
+        mgr_text_utf8(warn, sizeof warn, IDS_ADDR_WARNING, note, NULL);
+    mgr_set_text(dlg, IDC_WD_IP_WARN, warn);
+}
+
 /* A picked file: its name alone when it is in the folder the core looks in
  * for it, else its full path. */
 static void browse(HWND dlg, int edit, UINT title, UINT filter, const char *dir)
@@ -172,6 +187,7 @@ static INT_PTR CALLBACK domain_proc(HWND dlg, UINT msg, WPARAM wp, LPARAM lp)
                                         {IDC_WD_CERT, 1000},  {IDC_WD_KEY, 1000}, {IDC_WD_CA, 1000}};
         for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
             SendDlgItemMessageW(dlg, limits[i][0], EM_LIMITTEXT, (WPARAM)limits[i][1], 0);
+        show_ip_warning(dlg);
         if (c->mode == ISM_DOMAIN_EDIT) {
             /* The domain is the row's key: editing changes the rest. */
             SendDlgItemMessageW(dlg, IDC_WD_DOMAIN, EM_SETREADONLY, TRUE, 0);
@@ -196,6 +212,10 @@ static INT_PTR CALLBACK domain_proc(HWND dlg, UINT msg, WPARAM wp, LPARAM lp)
             return TRUE;
         case IDC_WD_CA_BROWSE:
             browse(dlg, IDC_WD_CA, IDS_WD_BROWSE_CA, IDS_WD_CERT_FILTER, g_app.paths.crt);
+            return TRUE;
+        case IDC_WD_IP:
+            if (HIWORD(wp) == EN_CHANGE)
+                show_ip_warning(dlg);
             return TRUE;
         }
         break;

@@ -21,7 +21,10 @@ typedef enum {
     ISM_E_STORE,    /* the settings store could not be read or written */
     ISM_E_IO,       /* a file or folder could not be read or written */
     ISM_E_TLS,      /* a certificate, key or TLS policy is unusable */
-    ISM_E_NET       /* a socket could not be opened */
+    ISM_E_NET,      /* a socket could not be opened */
+    ISM_E_NEED_PASSWORD, /* a PKCS#12 (PFX) file or an encrypted PEM key cannot be opened
+                          * without a password and none was given: ask for one, try again */
+    ISM_E_BAD_PASSWORD   /* the password given does not open that file: ask again */
 } ism_err_kind;
 
 typedef struct {

@@ -278,9 +278,11 @@ TEST_GROUP(Cert)
     ism_paths p;
     ism_cert_result res;
     ism_err err;
+    ism_cert_plan *plan;
 
     void setup() override
     {
+        plan = (ism_cert_plan *)calloc(1, sizeof *plan);
         dir = ism_test_mkdtemp();
         ism_paths_init(&p, dir.c_str());
         ism_err e = {};
@@ -291,6 +293,8 @@ TEST_GROUP(Cert)
     }
     void teardown() override
     {
+        ism_cert_plan_free(plan);
+        free(plan);
         ism_test_rmtree(dir);
     }
     std::string put(const char *name, const std::string &data, bool priv = false)
@@ -319,6 +323,43 @@ TEST_GROUP(Cert)
         r.password = password;
         memset(&err, 0, sizeof err);
         return ism_cert_install(&p, &r, &res, &err);
+    }
+    // The plan of an install into plan (nothing written).
+    int plan_install(const std::string &file, const char *ca = NULL, const char *keyf = NULL, const char *password = NULL)
+    {
+        ism_cert_install_req r = {};
+        r.file = file.c_str();
+        r.ca_file = ca;
+        r.key_file = keyf;
+        r.password = password;
+        memset(&err, 0, sizeof err);
+        ism_cert_plan_free(plan);
+        return ism_cert_install_plan(&p, &r, plan, &err);
+    }
+    // A refused plan: -1, the kind, the file it is about, the failed check
+    // last, and the folders exactly as they were.
+    void plan_refused(int rc, ism_err_kind kind, const std::string &file, const char *what, const std::string &before)
+    {
+        LONGS_EQUAL_TEXT(-1, rc, "expected a refusal");
+        LONGS_EQUAL_TEXT(kind, err.kind, err.msg);
+        STRCMP_EQUAL(file.c_str(), plan->file);
+        STRCMP_CONTAINS(file.c_str(), err.msg);
+        CHECK(plan->res.n_checks > 0);
+        LONGS_EQUAL(ISM_CHECK_FAIL, plan->res.check[plan->res.n_checks - 1].level);
+        STRCMP_EQUAL(what, plan->res.check[plan->res.n_checks - 1].what);
+        CHECK_TEXT(strstr(err.msg, " --") == NULL, err.msg); // the front end words the remedy
+        STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str());
+    }
+    std::string read(const std::string &path)
+    {
+        char *data = NULL;
+        size_t len = 0;
+        ism_err e = {};
+        if (ism_fs_read(path.c_str(), 1 << 20, &data, &len, &e))
+            return "";
+        std::string s(data, len);
+        free(data);
+        return s;
     }
     // The good RSA pair with its chain, installed: the "before" of a refusal.
     void install_good()
@@ -462,7 +503,11 @@ TEST(Cert, PfxWithAWrongOrNoPasswordIsRefused)
     std::string before = folders_hash(p);
     std::string f = put("site.pfx", pfx(fx().rsa_leaf, fx().rsa_key, fx().inter, "s3cret"));
     refused(install(f, NULL, NULL, NULL, "wrong"), "parse", "password does not open", before);
-    refused(install(f), "parse", "--password-file", before);
+    LONGS_EQUAL(ISM_E_BAD_PASSWORD, err.kind);
+    LONGS_EQUAL(ISM_FIX_PASSWORD, res.fix);
+    refused(install(f), "parse", "protected by a password", before);
+    LONGS_EQUAL(ISM_E_NEED_PASSWORD, err.kind);
+    CHECK(strstr(err.msg, "--") == NULL); // the front end words the remedy
 }
 
 TEST(Cert, KeyOfAnotherCertificateIsRefused)
@@ -536,7 +581,8 @@ TEST(Cert, MissingIntermediateInstallsWithAWarningAndTheStatus)
     LONGS_EQUAL(0, ism_cert_list(&p, &v, &n, &err));
     LONGS_EQUAL(1, n);
     STRCMP_EQUAL("incomplete chain", ism_cert_status_word(v[0].status));
-    STRCMP_CONTAINS("--ca", v[0].problem);
+    STRCMP_CONTAINS("CA file", v[0].problem);
+    LONGS_EQUAL(ISM_FIX_CA, v[0].fix);
     free(v);
 }
 
@@ -756,7 +802,7 @@ TEST(Cert, CsrNewNeverReplacesAKeySilently)
     LONGS_EQUAL(-1, ism_csr_new(&p, &r, 0, &res, &err));
     LONGS_EQUAL(ISM_E_INVALID, err.kind);
     STRCMP_CONTAINS("mail.example.test.key already exists", err.msg);
-    STRCMP_CONTAINS("--force", err.msg);
+    LONGS_EQUAL(ISM_FIX_FORCE, res.fix);
     STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str());
     LONGS_EQUAL_TEXT(0, ism_csr_new(&p, &r, 1, &res, &err), err.msg);
     LONGS_EQUAL(2, res.n_backup);
@@ -838,7 +884,8 @@ TEST(Cert, SelfsignRefusesAnExistingPairWithoutForce)
     CHECK(info.self_signed);
     STRCMP_EQUAL("ok", ism_cert_status_word(info.status));
     LONGS_EQUAL(-1, ism_cert_selfsign(&p, "self.test", 0, &res, &err));
-    STRCMP_CONTAINS("--force", err.msg);
+    STRCMP_CONTAINS("never replaced silently", err.msg);
+    LONGS_EQUAL(ISM_FIX_FORCE, res.fix);
     LONGS_EQUAL_TEXT(0, ism_cert_selfsign(&p, "self.test", 1, &res, &err), err.msg);
     LONGS_EQUAL(2, res.n_backup);
 }
@@ -910,5 +957,226 @@ TEST(Cert, KeyFolderAndKeysArePrivateOnDisk)
     LONGS_EQUAL(0700, st.st_mode & 0777);
     LONGS_EQUAL(0, stat(key("ismail.test").c_str(), &st));
     LONGS_EQUAL(0600, st.st_mode & 0777);
+}
+#endif
+
+// ---- install as a plan, then a commit ----
+
+// An encrypted key as the three forms come: PKCS#8 PEM, the old PEM with a
+// DEK-Info header, and PKCS#8 DER. None is told by its file name.
+static std::string encrypted_key(EVP_PKEY *k, const char *password, int form)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    void *u = (void *)password;
+    if (form == 0)
+        PEM_write_bio_PrivateKey(b, k, EVP_aes_256_cbc(), NULL, 0, NULL, u);
+    else if (form == 1)
+        PEM_write_bio_PrivateKey_traditional(b, k, EVP_aes_256_cbc(), NULL, 0, NULL, u);
+    else
+        i2d_PKCS8PrivateKey_bio(b, k, EVP_aes_256_cbc(), NULL, 0, NULL, u);
+    char *p;
+    long n = BIO_get_mem_data(b, &p);
+    std::string s(p, (size_t)n);
+    BIO_free(b);
+    return s;
+}
+
+TEST(Cert, PlanWithSeparateKeyAndCaFileWritesNothingThenCommitWritesExactlyThePlan)
+{
+    std::string before = folders_hash(p);
+    std::string f = put("leaf.crt", pem(fx().rsa_leaf));
+    std::string k = put("leaf.key", pem(fx().rsa_key), true);
+    std::string ca = put("ca.pem", pem(fx().inter) + pem(fx().root));
+    LONGS_EQUAL_TEXT(0, plan_install(f, ca.c_str(), k.c_str()), err.msg);
+    STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str()); // the plan wrote nothing
+    STRCMP_EQUAL("ismail.test", plan->res.domain);
+    LONGS_EQUAL(0, plan->res.n_warnings);
+    LONGS_EQUAL(0, plan->res.n_written);
+    STRCMP_EQUAL(fingerprint(fx().rsa_leaf).c_str(), plan->cert.fingerprint);
+    STRCMP_EQUAL(k.c_str(), plan->key_source);
+    LONGS_EQUAL(0, plan->key_installed);
+    // the CA file is the chain, up to the first of its certificates the
+    // chain reaches (the intermediate; clients have the root)
+    LONGS_EQUAL(1, plan->cert.n_chain);
+    STRCMP_CONTAINS("Intermediate", plan->cert.chain[0].subject);
+    LONGS_EQUAL(2, plan->n_files);
+    char want[ISM_PATH_MAX + 300];
+    ism_paths_file(want, sizeof want, p.key, "ismail.test", ".key"); // the system's separator
+    STRCMP_EQUAL(want, plan->files[0].path);
+    LONGS_EQUAL(1, plan->files[0].is_key);
+    LONGS_EQUAL(ISM_PLAN_CREATE, plan->files[0].action);
+    ism_paths_file(want, sizeof want, p.crt, "ismail.test", ".crt");
+    STRCMP_EQUAL(want, plan->files[1].path);
+    LONGS_EQUAL(ISM_PLAN_CREATE, plan->files[1].action);
+    std::string want_crt(plan->files[1].data, plan->files[1].size), want_key(plan->files[0].data, plan->files[0].size);
+    STRCMP_EQUAL((pem(fx().rsa_leaf) + pem(fx().inter)).c_str(), want_crt.c_str());
+
+    LONGS_EQUAL_TEXT(0, ism_cert_install_commit(&p, plan, &res, &err), err.msg);
+    LONGS_EQUAL(2, res.n_written);
+    LONGS_EQUAL(0, res.n_backup);
+    CHECK(want_crt == read(crt("ismail.test")));
+    CHECK(want_key == read(key("ismail.test")));
+    LONGS_EQUAL(0, ism_cert_key_private(key("ismail.test").c_str(), &err));
+    ism_cert_info info;
+    LONGS_EQUAL(0, ism_cert_show(&p, "ismail.test", 0, &info, &err));
+    STRCMP_EQUAL("ok", ism_cert_status_word(info.status));
+    // a plan is committed once
+    std::string after = folders_hash(p);
+    LONGS_EQUAL(-1, ism_cert_install_commit(&p, plan, &res, &err));
+    STRCMP_EQUAL(after.c_str(), folders_hash(p).c_str());
+}
+
+TEST(Cert, PlanSaysWhatIsReplacedKeptOrUnchanged)
+{
+    install_good();
+    std::string before = folders_hash(p);
+    // the same again: both unchanged, and the commit writes nothing
+    std::string bundle = put("good.pem", pem(fx().rsa_leaf) + pem(fx().inter));
+    std::string k = put("good.key", pem(fx().rsa_key), true);
+    std::string root = put("root.pem", pem(fx().root));
+    LONGS_EQUAL_TEXT(0, plan_install(bundle, root.c_str(), k.c_str()), err.msg);
+    LONGS_EQUAL(ISM_PLAN_UNCHANGED, plan->files[0].action);
+    LONGS_EQUAL(ISM_PLAN_UNCHANGED, plan->files[1].action);
+    LONGS_EQUAL_TEXT(0, ism_cert_install_commit(&p, plan, &res, &err), err.msg);
+    LONGS_EQUAL(0, res.n_written);
+    STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str());
+    // without the root: the certificate file is replaced (kept as the .bak
+    // the plan names), the key made with the CSR stays
+    LONGS_EQUAL_TEXT(0, plan_install(bundle), err.msg);
+    LONGS_EQUAL(1, plan->key_installed);
+    LONGS_EQUAL(ISM_PLAN_UNCHANGED, plan->files[0].action);
+    LONGS_EQUAL(ISM_PLAN_REPLACE, plan->files[1].action);
+    STRCMP_CONTAINS(".crt.", plan->files[1].backup);
+    STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str());
+    std::string old_crt = read(crt("ismail.test"));
+    LONGS_EQUAL_TEXT(0, ism_cert_install_commit(&p, plan, &res, &err), err.msg);
+    LONGS_EQUAL(1, res.n_written);
+    LONGS_EQUAL(1, res.n_backup);
+    CHECK(old_crt == read(res.backup[0]));
+    LONGS_EQUAL(1, count_suffix(p.crt, ".bak"));
+    LONGS_EQUAL(0, count_suffix(p.key, ".bak"));
+}
+
+TEST(Cert, PfxNeedsAPasswordOrTakesTheRightOne)
+{
+    install_good();
+    std::string before = folders_hash(p);
+    std::string f = put("site.bin", pfx(fx().ec_leaf, fx().ec_key, fx().inter, "s3cret")); // no .pfx: told by content
+    plan_refused(plan_install(f), ISM_E_NEED_PASSWORD, f, "parse", before);
+    LONGS_EQUAL(ISM_FIX_PASSWORD, plan->res.fix);
+    plan_refused(plan_install(f, NULL, NULL, "wrong"), ISM_E_BAD_PASSWORD, f, "parse", before);
+    LONGS_EQUAL(ISM_FIX_PASSWORD, plan->res.fix);
+    LONGS_EQUAL_TEXT(0, plan_install(f, NULL, NULL, "s3cret"), err.msg);
+    STRCMP_EQUAL(f.c_str(), plan->key_source);
+    LONGS_EQUAL(1, plan->cert.n_chain);
+    STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str());
+    LONGS_EQUAL_TEXT(0, ism_cert_install_commit(&p, plan, &res, &err), err.msg);
+    LONGS_EQUAL(2, res.n_written);
+    // a PFX without a password opens without one
+    std::string open = put("open.p12", pfx(fx().rsa_leaf, fx().rsa_key, fx().inter, NULL));
+    LONGS_EQUAL_TEXT(0, plan_install(open), err.msg);
+}
+
+TEST(Cert, EncryptedKeyNeedsAPasswordInEachFormAndIsInstalledWithoutOne)
+{
+    install_good();
+    std::string before = folders_hash(p);
+    std::string f = put("ec.crt", pem(fx().ec_leaf) + pem(fx().inter));
+    for (int form = 0; form < 3; form++) {
+        std::string k = put(form == 2 ? "ec-key.der" : "ec-key.txt", encrypted_key(fx().ec_key, "pw", form), true);
+        plan_refused(plan_install(f, NULL, k.c_str()), ISM_E_NEED_PASSWORD, k, "key", before);
+        LONGS_EQUAL(ISM_FIX_PASSWORD, plan->res.fix);
+        plan_refused(plan_install(f, NULL, k.c_str(), "not-it"), ISM_E_BAD_PASSWORD, k, "key", before);
+        LONGS_EQUAL_TEXT(0, plan_install(f, NULL, k.c_str(), "pw"), err.msg);
+        STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str());
+    }
+    LONGS_EQUAL_TEXT(0, ism_cert_install_commit(&p, plan, &res, &err), err.msg);
+    std::string written = read(key("ec.ismail.test"));
+    STRCMP_CONTAINS("-----BEGIN PRIVATE KEY-----", written.c_str());
+    CHECK(written.find("ENCRYPTED") == std::string::npos); // the service starts unattended
+}
+
+TEST(Cert, PlanRefusalsLeaveTheFoldersByteIdentical)
+{
+    install_good();
+    std::string before = folders_hash(p);
+    // a key of another certificate
+    std::string f = put("leaf.pem", pem(fx().rsa_leaf) + pem(fx().inter));
+    std::string other = put("other.key", pem(fx().other_key), true);
+    plan_refused(plan_install(f, NULL, other.c_str()), ISM_E_INVALID, other, "key", before);
+    LONGS_EQUAL(ISM_FIX_KEY, plan->res.fix);
+    // a certificate not yet valid
+    std::string future = put("future.pem", pem(fx().future));
+    std::string k = put("rsa.key", pem(fx().rsa_key), true);
+    plan_refused(plan_install(future, NULL, k.c_str()), ISM_E_INVALID, future, "validity", before);
+    STRCMP_CONTAINS("not valid before", err.msg);
+    // a CA file the chain does not build to
+    std::string stranger = put("stranger.pem", pem(fx().expired));
+    plan_refused(plan_install(f, stranger.c_str(), k.c_str()), ISM_E_INVALID, stranger, "chain", before);
+    LONGS_EQUAL(ISM_FIX_CA, plan->res.fix);
+    // a missing file (certificate, key, CA file)
+    std::string gone = dir + "/no-such.crt";
+    LONGS_EQUAL(-1, plan_install(gone));
+    STRCMP_CONTAINS("no-such.crt", err.msg);
+    STRCMP_EQUAL(gone.c_str(), plan->file);
+    LONGS_EQUAL(-1, plan_install(f, NULL, gone.c_str()));
+    STRCMP_EQUAL(gone.c_str(), plan->file);
+    LONGS_EQUAL(-1, plan_install(f, gone.c_str(), k.c_str()));
+    STRCMP_EQUAL(gone.c_str(), plan->file);
+    STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str());
+    // no key anywhere: the fix is the key file
+    std::string ec = put("ec.pem", pem(fx().ec_leaf));
+    LONGS_EQUAL(-1, plan_install(ec));
+    LONGS_EQUAL(ISM_FIX_KEY, plan->res.fix);
+    STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str());
+}
+
+TEST(Cert, CommitRefusesWhenATargetChangedSinceThePlan)
+{
+    install_good();
+    std::string f = put("leaf.pem", pem(fx().rsa_leaf) + pem(fx().inter));
+    LONGS_EQUAL_TEXT(0, plan_install(f), err.msg);
+    LONGS_EQUAL(ISM_PLAN_REPLACE, plan->files[1].action);
+    // someone else installs in between
+    std::string other = pem(fx().ec_leaf);
+    LONGS_EQUAL(0, ism_fs_write_atomic(crt("ismail.test").c_str(), other.data(), other.size(), 0, &err));
+    std::string before = folders_hash(p);
+    LONGS_EQUAL(-1, ism_cert_install_commit(&p, plan, &res, &err));
+    STRCMP_CONTAINS("changed since", err.msg);
+    LONGS_EQUAL(0, res.n_written);
+    STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str());
+}
+
+#ifndef _WIN32
+// A write that fails half way is undone. With a long certificate folder and
+// a long domain, the platform cannot make a temporary file beside the
+// certificate (open_temp: path too long), while the key, in a short folder,
+// is written: the commit must put the old key back and remove its .bak.
+TEST(Cert, CommitThatFailsHalfWayPutsEverythingBack)
+{
+    std::string deep = dir;
+    while (deep.size() < 1000)
+        deep += "/" + std::string(200, 'd');
+    deep.resize(1000);
+    strcpy(p.crt, deep.c_str());
+    std::string domain = std::string(63, 'a') + "." + std::string(20, 'b') + ".test"; // 89 characters
+    X509 *leaf = make_cert(domain.c_str(), domain.c_str(), fx().rsa_key, fx().inter, fx().inter_key, false, -1, 90);
+    std::string f = put("leaf.pem", pem(leaf) + pem(fx().inter));
+    X509_free(leaf);
+    std::string k = put("leaf.key", pem(fx().rsa_key), true);
+    std::string old_key = pem(fx().other_key), kpath = key(domain.c_str());
+    LONGS_EQUAL(0, ism_fs_write_atomic(kpath.c_str(), old_key.data(), old_key.size(), 1, &err));
+    LONGS_EQUAL_TEXT(0, plan_install(f, NULL, k.c_str()), err.msg);
+    LONGS_EQUAL(ISM_PLAN_REPLACE, plan->files[0].action);
+    LONGS_EQUAL(ISM_PLAN_CREATE, plan->files[1].action);
+    CHECK(strlen(plan->files[1].path) > 1080);
+    std::string before = folders_hash(p);
+    LONGS_EQUAL(-1, ism_cert_install_commit(&p, plan, &res, &err));
+    LONGS_EQUAL(ISM_E_IO, err.kind);
+    LONGS_EQUAL(0, res.n_written);
+    LONGS_EQUAL(0, res.n_backup);
+    CHECK(old_key == read(kpath));               // the old key is back
+    LONGS_EQUAL(0, count_suffix(p.key, ".bak")); // and its .bak is gone
+    STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str());
 }
 #endif

@@ -44,7 +44,10 @@
  *     status                  print the status bar's text
  *     close                   close the manager and wait for its window to go
  *   NAME: a setting key (smtp.tls.incoming), a name of names[] (apply,
- *   csr-new, web-port, ...), or a numeric control id.
+ *   csr-new, web-port, ...), a numeric control id, or the visible label of a
+ *   control ("Host name", "Check", "Install..."): a button's own text, or
+ *   the text of the label just before a field, compared without '&' and a
+ *   closing ':' (visible controls only, so that the shown tab's wins).
  *
  * Exit status: 0 ok, 1 a check failed, 2 usage, 3 window or control not found. */
 #include "bindings.h"
@@ -94,6 +97,13 @@ static const struct {
     {"web-domain", IDC_WD_DOMAIN}, {"web-ip", IDC_WD_IP}, {"web-port", IDC_WD_PORT}, {"web-cert", IDC_WD_CERT},
     {"web-key", IDC_WD_KEY}, {"web-ca", IDC_WD_CA}, {"web-cert-browse", IDC_WD_CERT_BROWSE},
     {"web-key-browse", IDC_WD_KEY_BROWSE}, {"web-ca-browse", IDC_WD_CA_BROWSE}, {"web-error", IDC_WD_ERROR},
+    /* Server */
+    {"server-host-hint", IDC_SRV_HOST_HINT}, {"server-addr-warning", IDC_SRV_ADDR_WARN}, {"server-msg", IDC_SRV_MSG},
+    /* Install, and the web SSL domain's public-IP warning */
+    {"install-cert", IDC_IN_CERT}, {"install-key", IDC_IN_KEY}, {"install-ca", IDC_IN_CA},
+    {"install-cert-browse", IDC_IN_CERT_BROWSE}, {"install-key-browse", IDC_IN_KEY_BROWSE},
+    {"install-ca-browse", IDC_IN_CA_BROWSE}, {"install-check", IDC_IN_CHECK}, {"install-plan", IDC_IN_PLAN},
+    {"web-ip-warning", IDC_WD_IP_WARN},
     /* Service */
     {"service-state", IDC_SVC_STATE}, {"service-applied", IDC_SVC_APPLIED}, {"service-error", IDC_SVC_ERROR},
     {"service-start", IDC_SVC_START}, {"service-stop", IDC_SVC_STOP}, {"service-restart", IDC_SVC_RESTART},
@@ -185,6 +195,62 @@ static int control_id(const char *name)
     return *name && !*end ? (int)id : -1;
 }
 
+/* A label as the eye reads it: without '&', "..." and a closing ':'. */
+static void plain_label(const wchar_t *in, wchar_t *out, size_t n)
+{
+    size_t j = 0;
+    for (const wchar_t *p = in; *p && j + 1 < n; p++)
+        if (*p != L'&')
+            out[j++] = *p;
+    while (j && (out[j - 1] == L':' || out[j - 1] == L' ' || out[j - 1] == L'.'))
+        j--;
+    out[j] = L'\0';
+}
+
+struct label_ctx {
+    wchar_t want[256];
+    HWND found;
+};
+
+static BOOL CALLBACK find_label(HWND h, LPARAM lp)
+{
+    struct label_ctx *l = (struct label_ctx *)lp;
+    wchar_t cls[32], t[512], plain[512];
+    if (!IsWindowVisible(h) || !GetClassNameW(h, cls, 32) || GetWindowTextW(h, t, 512) <= 0)
+        return TRUE;
+    plain_label(t, plain, 512);
+    if (lstrcmpiW(plain, l->want) != 0)
+        return TRUE;
+    if (lstrcmpiW(cls, L"Button") == 0) {
+        LONG type = GetWindowLongW(h, GWL_STYLE) & BS_TYPEMASK;
+        if (type != BS_GROUPBOX) {
+            l->found = h;
+            return FALSE;
+        }
+    } else if (lstrcmpiW(cls, L"Static") == 0) {
+        HWND next = GetWindow(h, GW_HWNDNEXT);
+        if (next && IsWindowVisible(next)) {
+            l->found = next;
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* The control a visible label names, under top; NULL when none. */
+static HWND control_by_label(HWND top, const char *name)
+{
+    struct label_ctx l = {{0}, NULL};
+    wchar_t w[256];
+    if (MultiByteToWideChar(CP_UTF8, 0, name, -1, w, 256) <= 0)
+        return NULL;
+    plain_label(w, l.want, 256);
+    if (!l.want[0])
+        return NULL;
+    EnumChildWindows(top, find_label, (LPARAM)&l);
+    return l.found;
+}
+
 /* Looks name up; prints why and returns NULL when it is not there. */
 static HWND control(const char *name, int *rc)
 {
@@ -193,7 +259,7 @@ static HWND control(const char *name, int *rc)
     int id = control_id(name);
     if (g_cur && !IsWindow(g_cur))
         g_cur = NULL;
-    HWND h = id == -1 ? NULL : find_control(g_cur ? g_cur : g_main, id);
+    HWND h = id == -1 ? control_by_label(g_cur ? g_cur : g_main, name) : find_control(g_cur ? g_cur : g_main, id);
     if (!h) {
         fprintf(stderr, "driver: no control named %s\n", name);
         *rc = EXIT_NOT_FOUND;
@@ -635,7 +701,8 @@ static int usage(void)
                     "  dialog TITLE SECONDS | main | wait-gone SECONDS | dialogs | box SECONDS ok|yes|no|cancel |\n"
                     "  message-box SECONDS | file-dialog TITLE SECONDS PATH | wait-text NAME SECONDS PREFIX | clipboard |\n"
                     "  apply-and-wait SECONDS | wait-applied SECONDS | status | close\n"
-                    "  NAME: a setting key, a control name (apply, csr-new, web-port, ...) or a control id\n");
+                    "  NAME: a setting key, a control name (apply, csr-new, web-port, ...), a control id\n"
+                    "        or a visible label (\"Host name\", \"Check\")\n");
     return EXIT_USAGE;
 }
 

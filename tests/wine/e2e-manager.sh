@@ -188,7 +188,7 @@ SHOTS=()
 shot() {
     local f=$SHOT_DIR/manager-$1.png open
     rm -f "$f"
-    open=$(drv dialogs | paste -sd'|')
+    open=$(drv dialogs | sort | paste -sd'|')
     if [ "$open" != "${2:-}" ]; then
         fail "screenshot $1" "expected the dialogs '${2:-}' open, found '$open'"
         return
@@ -232,7 +232,7 @@ else
     finish
 fi
 out=$(drv tabs | paste -sd'|')
-[ "$out" = "SSL/TLS|SSL Certificates|Web SSL|Service" ] && pass "tabs: $out" || fail "tabs" "got '$out'"
+[ "$out" = "SSL/TLS|SSL Certificates|Web SSL|Server|Service" ] && pass "tabs: $out" || fail "tabs" "got '$out'"
 
 # ---- SSL/TLS: the six check boxes and Apply ------------------------------------------
 BOXES="smtp.tls.incoming smtp.tls.outgoing pop.tls.incoming imap.tls.incoming smtp.tls.starttls_domains smtp.tls.verify_domain"
@@ -274,7 +274,13 @@ CERTS=$WORK/certs
 mkdir -p "$CERTS"
 before=$(snapshot)
 out=$(drv tab "SSL Certificates" click csr-new dialog "New Certificate Signing Request" 20 \
-      set csr-country USA set csr-cn "$CN" get csr-country-msg enabled ok)
+      set "Country Name" USA set "Common Name" "$CN" get csr-country-msg enabled ok)
+req=$(drv dialog "New Certificate Signing Request" 10 get csr-state-msg get csr-unit-msg get csr-email-msg)
+if [ "$req" = $'Required. The state or province of the company or organization (e.g. California).\nMay be left blank.\nRequired. The mail account of the server administrator.' ]; then
+    pass "CSR: the manual's labels find the fields; every field but the Organizational Unit Name is required, with the manual's hints"
+else
+    fail "CSR: required fields and hints" "got '$req' $(drv_why)"
+fi
 shot csr-invalid "New Certificate Signing Request"
 drv dialog "New Certificate Signing Request" 10 click cancel wait-gone 10 >/dev/null
 if [[ "$out" == *"'USA' is not a two-letter country code"*$'\n'0 ]] && [ "$(snapshot)" = "$before" ]; then
@@ -287,7 +293,7 @@ out=$(drv click csr-new dialog "New Certificate Signing Request" 20 \
       set csr-country us set csr-state California set csr-locality "Mountain View" set csr-org "Example, Inc." \
       set csr-unit "Mail" set csr-cn "$CN" set csr-email "postmaster@example.test" select csr-key ec:P-256 \
       set csr-sans "mail.$CN" get csr-country-msg enabled ok)
-[ "$out" = $'\n1' ] || [ "$out" = "1" ] && pass "CSR dialog: every field valid, Save enabled" || fail "CSR dialog valid" "got '$out' $(drv_why)"
+[ "$out" = $'Always a 2-letter code (e.g. US or CA).\n1' ] && pass "CSR dialog: every field valid, the country shows the manual's hint, Save enabled" || fail "CSR dialog valid" "got '$out' $(drv_why)"
 shot csr-new "New Certificate Signing Request"
 out=$(drv dialog "New Certificate Signing Request" 10 click ok box 60 ok wait-gone 20 main list csr-list)
 CSR=$CONF/ssl.csr/$CN.csr
@@ -304,6 +310,15 @@ if grep -qi 'verify OK' <<<"$verify" && [[ "$subject" == *"C=US"*"ST=California"
     pass "openssl req -verify: $(tr '\n' ' ' <<<"$verify")($subject;$sans)"
 else
     fail "openssl req -verify $CSR" "$verify / $subject / $sans"
+fi
+
+out=$(drv pick csr-list "$CN" click csr-view dialog "Certificate Signing Request: $CN" 20 get view-text)
+shot csr-view "Certificate Signing Request: $CN"
+drv dialog "Certificate Signing Request: $CN" 10 click cancel wait-gone 10 >/dev/null
+if [[ "$out" == *"CN=$CN"* ]] && [[ "$out" == *"(verifies)"* ]] && [[ "$out" == *"mail.$CN"* ]]; then
+    pass "View CSR: subject, names and a signature that verifies"
+else
+    fail "View CSR" "got '$(head -5 <<<"$out" | tr '\n\t' '  ')' $(drv_why)"
 fi
 
 # ---- SSL Certificates: install ------------------------------------------------------------
@@ -325,41 +340,96 @@ else
     fail "test CA signed the CSR" "no certificate"
 fi
 
+# install_dialog CERT [KEY] [CA]: opens Install, fills the three fields (by
+# their labels), clicks Check; leaves the dialog open (the password prompt
+# may be in front of it).
+install_dialog() {
+    drv tab "SSL Certificates" click cert-install dialog "Install a Certificate" 20 \
+        set "Certificate file" "$(winpath "$1")" set "Private key file (optional)" "${2:+$(winpath "$2")}" \
+        set "SSL CA Certificate (optional)" "${3:+$(winpath "$3")}" click Check >/dev/null
+}
+# plan: the plan shown and whether Install is enabled, once no password prompt is open.
+plan() { drv dialog "Install a Certificate" 20 get install-plan enabled ok; }
+no_password_prompt() { ! drv dialogs | grep -qx Password; }
+served_for() { # served_for PORT NAME [starttls]: SHA-256 of the certificate served for SNI NAME
+    echo | timeout 10 openssl s_client -connect "127.0.0.1:$1" -servername "$2" ${3:+-starttls "$3"} 2>/dev/null |
+        openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2
+}
+
 before=$(snapshot)
-drv click cert-install >/dev/null
-drv file-dialog "Install a Certificate" 30 "$(winpath "$CERTS/other.pem")" >/dev/null
-out=$(drv box 60 ok)
-if [[ "$out" == *"cannot be installed; nothing was changed"*"does not match the certificate"* ]] &&
-   [ "$(snapshot)" = "$before" ]; then
-    pass "install: a certificate that does not match its key is refused, store and folders unchanged"
+install_dialog "$CERTS/other.pem"
+out=$(plan)
+no_pw=$(no_password_prompt && echo none || echo ASKED)
+drv dialog "Install a Certificate" 10 click cancel wait-gone 10 >/dev/null
+if [[ "$out" == *"cannot be installed; nothing was changed"*"does not match the certificate"* ]] && [[ "$out" == *$'\n0' ]] &&
+   [ "$no_pw" = none ] && [ "$(snapshot)" = "$before" ]; then
+    pass "install: a certificate that does not match its key is refused in the plan, Install disabled, no password asked, store and folders unchanged"
 else
-    fail "install mismatched certificate" "got '$out' $(drv_why); unchanged: $([ "$(snapshot)" = "$before" ] && echo yes || echo NO)"
+    fail "install mismatched certificate" "got '$out' password:$no_pw $(drv_why); unchanged: $([ "$(snapshot)" = "$before" ] && echo yes || echo NO)"
 fi
 
-drv click cert-install >/dev/null
-drv file-dialog "Install a Certificate" 30 "$(winpath "$CERTS/bundle.pem")" >/dev/null
-out=$(drv box 60 yes)
-if [[ "$out" == "Install this certificate for $CN?"*"OK (key)"*"OK (chain)"*"ssl.crt\\$CN.crt"* ]]; then
-    pass "install: the checks are shown before anything is written ($(grep -c '^OK' <<<"$out") OK)"
+before=$(snapshot)
+install_dialog "$CERTS/bundle.pem"
+out=$(plan)
+no_pw=$(no_password_prompt && echo none || echo ASKED)
+if [[ "$out" == "ISMail checked it and will install it for $CN:"*"OK (key)"*"OK (chain)"*"ssl.crt\\$CN.crt"* ]] &&
+   [[ "$out" == *$'\n1' ]] && [ "$no_pw" = none ] && [ "$(snapshot)" = "$before" ]; then
+    pass "install: the plan is shown before anything is written ($(grep -c '^OK' <<<"$out") OK), no password asked"
 else
-    fail "install confirmation" "got '$out' $(drv_why)"
+    fail "install plan" "got '$out' password:$no_pw $(drv_why)"
 fi
-out=$(drv box 60 ok list cert-list)
+shot install-plan "Install a Certificate"
+out=$(drv dialog "Install a Certificate" 10 click Install box 60 ok main list cert-list)
 if [[ "$out" == *"certificate for $CN is installed"* ]] && grep -q "^$CN"$'\t'".*"$'\t'"match"$'\t'"ok$" <<<"$out"; then
     pass "installed; the list shows $(grep "^$CN" <<<"$out" | tr '\t' ' ')"
 else
     fail "installed" "got '$out' $(drv_why)"
 fi
-served_fp() { # served_fp PORT [starttls]: SHA-256 of the certificate served for SNI $CN
-    echo | timeout 10 openssl s_client -connect "127.0.0.1:$1" -servername "$CN" ${2:+-starttls "$2"} 2>/dev/null |
-        openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2
-}
+served_fp() { served_for "$1" "$CN" "${2:-}"; }
 serves_new() { [ "$(served_fp "$P_SMTPS")" = "$WANT_FP" ] && [ "$(served_fp "$P_SMTP" smtp)" = "$WANT_FP" ]; }
 if wait_until 15 serves_new; then
     pass "the service serves the new certificate at once (SMTPS and STARTTLS, SNI $CN): $WANT_FP"
 else
     fail "new certificate served" "SMTPS '$(served_fp "$P_SMTPS")', want '$WANT_FP'"
 fi
+
+# A certificate with its private key and its CA in separate files.
+SEP_CN=sep.$CN
+openssl req -new -newkey rsa:2048 -nodes -keyout "$CERTS/sep.key" -out "$CERTS/sep.csr" -subj "/CN=$SEP_CN" >/dev/null 2>&1
+openssl x509 -req -in "$CERTS/sep.csr" -CA "$CERTS/ca.pem" -CAkey "$CERTS/ca.key" -CAcreateserial -days 60 \
+    -extfile <(printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$SEP_CN") -out "$CERTS/sep.pem" >/dev/null 2>&1
+SEP_FP=$(openssl x509 -in "$CERTS/sep.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+install_dialog "$CERTS/sep.pem" "$CERTS/sep.key" "$CERTS/ca.pem"
+out=$(plan)
+no_pw=$(no_password_prompt && echo none || echo ASKED)
+out2=$(drv dialog "Install a Certificate" 10 click Install box 60 ok main list cert-list)
+sep_served() { [ "$(served_for "$P_SMTPS" "$SEP_CN")" = "$SEP_FP" ]; }
+if [[ "$out" == *"OK (key)"*"sep.key matches"*"OK (chain)"*"ca.pem"* ]] && [ "$no_pw" = none ] &&
+   [[ "$out2" == *"certificate for $SEP_CN is installed"* ]] && wait_until 15 sep_served &&
+   [ -s "$CONF/ssl.key/$SEP_CN.key" ]; then
+    pass "install with a separate key file and CA file: no password asked, key copied to ssl.key, served for SNI $SEP_CN"
+else
+    fail "install with separate key and CA" "plan '$out' password:$no_pw then '$out2' $(drv_why)"
+fi
+
+# The same certificate with its key encrypted (a pass phrase): the core says
+# it needs a password, and only then the manager asks.
+openssl pkey -in "$CERTS/sep.key" -aes256 -passout pass:E2e-key-pass -out "$CERTS/sep-enc.key" 2>/dev/null
+install_dialog "$CERTS/sep.pem" "$CERTS/sep-enc.key" "$CERTS/ca.pem"
+prompt=$(drv dialog Password 20 get 1651)
+shot install-password "Install a Certificate|Password"
+drv dialog Password 10 set password wrong-pass click ok >/dev/null
+prompt2=$(drv dialog Password 20 get 1651)
+out=$(drv dialog Password 10 set password E2e-key-pass click ok wait-gone 10 >/dev/null; plan)
+out2=$(drv dialog "Install a Certificate" 10 click Install box 60 ok main)
+if [[ "$prompt" == *"sep-enc.key: the private key is protected by a password"*"Enter the password:" ]] &&
+   [[ "$prompt2" == *"the password does not open the private key"*"Enter the password again:" ]] &&
+   [[ "$out" == *"sep-enc.key matches"* ]] && [[ "$out2" == *"certificate for $SEP_CN is installed"* ]]; then
+    pass "install with an encrypted PEM key: password asked ('$(tr '\n' ' ' <<<"$prompt")'), asked again after a wrong one, installed"
+else
+    fail "install with an encrypted key" "prompt '$prompt' / '$prompt2' plan '$out' then '$out2' $(drv_why)"
+fi
+
 # A PKCS#12 file, as Windows and IIS export them: the manager asks for its password.
 PFX_CN=pfx.$CN
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CERTS/pfx.key" -out "$CERTS/pfx.pem" -days 60 \
@@ -367,18 +437,25 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CERTS/pfx.key" -out "$CERTS/
 openssl pkcs12 -export -in "$CERTS/pfx.pem" -inkey "$CERTS/pfx.key" -out "$CERTS/pfx.pfx" \
     -passout pass:E2e-pfx-password >/dev/null 2>&1
 PFX_FP=$(openssl x509 -in "$CERTS/pfx.pem" -noout -fingerprint -sha256 | cut -d= -f2)
-drv click cert-install >/dev/null
-drv file-dialog "Install a Certificate" 30 "$(winpath "$CERTS/pfx.pfx")" >/dev/null
-out=$(drv dialog "PFX Password" 20 set password E2e-pfx-password click ok box 60 yes box 60 ok main list cert-list)
-pfx_served() {
-    [ "$(echo | timeout 10 openssl s_client -connect "127.0.0.1:$P_SMTPS" -servername "$PFX_CN" 2>/dev/null |
-        openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2)" = "$PFX_FP" ]
-}
-if [[ "$out" == *"PKCS#12"*"certificate for $PFX_CN is installed"* ]] && grep -q "^$PFX_CN"$'\t'".*"$'\t'"match" <<<"$out" &&
-   wait_until 15 pfx_served; then
-    pass "install a PFX: password asked, checks confirmed, served for SNI $PFX_CN"
+install_dialog "$CERTS/pfx.pfx"
+prompt=$(drv dialog Password 20 get 1651)
+out=$(drv dialog Password 10 set password E2e-pfx-password click ok wait-gone 10 >/dev/null; plan)
+out=$out$'\n'$(drv dialog "Install a Certificate" 10 click Install box 60 ok main list cert-list)
+pfx_served() { [ "$(served_for "$P_SMTPS" "$PFX_CN")" = "$PFX_FP" ]; }
+if [[ "$prompt" == *"PKCS#12"* ]] && [[ "$out" == *"certificate for $PFX_CN is installed"* ]] &&
+   grep -q "^$PFX_CN"$'\t'".*"$'\t'"match" <<<"$out" && wait_until 15 pfx_served; then
+    pass "install a PFX: password asked ('$(tr '\n' ' ' <<<"$prompt")'), plan shown, served for SNI $PFX_CN"
 else
-    fail "install a PFX" "got '$out' $(drv_why)"
+    fail "install a PFX" "prompt '$prompt' got '$out' $(drv_why)"
+fi
+
+# Remove: the separate-key certificate goes, with its key; the others stay.
+out=$(drv tab "SSL Certificates" pick cert-list "$SEP_CN" click cert-remove box 30 yes list cert-list)
+if [[ "$out" == "Remove the certificate for $SEP_CN?"* ]] && ! grep -q "^$SEP_CN"$'\t' <<<"$out" &&
+   grep -q "^$CN"$'\t' <<<"$out" && [ ! -e "$CONF/ssl.crt/$SEP_CN.crt" ] && [ ! -e "$CONF/ssl.key/$SEP_CN.key" ]; then
+    pass "Remove: $SEP_CN and its key are gone from the list and the folders; $CN stays"
+else
+    fail "Remove" "got '$out' $(drv_why)"
 fi
 out=$(drv pick cert-list "$CN" click cert-view dialog "Certificate: $CN" 20 get view-text)
 shot cert-view "Certificate: $CN"
@@ -396,16 +473,18 @@ shot ssl-certificates
 # ---- Web SSL ----------------------------------------------------------------------------------
 before=$(snapshot)
 out=$(drv tab "Web SSL" click web-new dialog "New Web SSL Domain" 20 set web-domain "$CN" set web-ip 127.0.0.1 \
-      set web-port 70000 set web-cert "$CN.crt" set web-key "$CN.key" click ok get web-error)
+      set web-port 70000 set web-cert "$CN.crt" set web-key "$CN.key" set "SSL CA Certificate" "$(winpath "$CERTS/ca.pem")" \
+      click ok get web-error get web-ip-warning)
 shot web-domain-error "New Web SSL Domain"
-if [[ "$out" == "port: 70000 is not a TCP port"* ]] && [ "$(snapshot)" = "$before" ]; then
-    pass "Web SSL: port 70000 refused in the dialog ('$out'), store and folders unchanged"
+if [[ "$out" == "port: 70000 is not a TCP port"*$'\n'"Warning: 127.0.0.1 is a loopback address. A certificate needs"*"unless the server is used only on the LAN." ]] &&
+   [ "$(snapshot)" = "$before" ]; then
+    pass "Web SSL: port 70000 refused in the dialog, the loopback IP address warned about, store and folders unchanged"
 else
     fail "Web SSL port 70000" "got '$out' $(drv_why); unchanged: $([ "$(snapshot)" = "$before" ] && echo yes || echo NO)"
 fi
 out=$(drv dialog "New Web SSL Domain" 10 set web-port "$P_HTTPS" click ok wait-gone 20 main list web-list)
-if grep -q "^$CN"$'\t'"127.0.0.1"$'\t'"$P_HTTPS"$'\t'"$CN.crt"$'\t'"$CN.key" <<<"$out"; then
-    pass "Web SSL: domain saved; the list shows $(grep "^$CN" <<<"$out" | tr '\t' ' ')"
+if grep -q "^$CN"$'\t'"127.0.0.1"$'\t'"$P_HTTPS"$'\t'"$CN.crt"$'\t'"$CN.key"$'\t'".*ca.pem" <<<"$out"; then
+    pass "Web SSL: domain saved with its CA file; the list shows $(grep "^$CN" <<<"$out" | tr '\t' ' ')"
 else
     fail "Web SSL domain saved" "got '$out' $(drv_why)"
 fi
@@ -423,6 +502,19 @@ else
 fi
 drv pick web-list "$CN" >/dev/null
 shot web-ssl
+# Edit: the domain moves to another port; the service serves it there.
+while :; do P_HTTPS2=$(free_port); case "$used" in *" $P_HTTPS2 "*) ;; *) break ;; esac; done
+used="$used$P_HTTPS2 "
+out=$(drv pick web-list "$CN" click web-edit dialog "Edit Web SSL Domain" 20 get web-ca set "SSL port" "$P_HTTPS2")
+shot web-domain-edit "Edit Web SSL Domain"
+out=$out$'\n'$(drv dialog "Edit Web SSL Domain" 10 click ok wait-gone 20 main list web-list)
+P_HTTPS=$P_HTTPS2
+if [[ "$out" == *ca.pem* ]] && grep -q "^$CN"$'\t'"127.0.0.1"$'\t'"$P_HTTPS"$'\t' <<<"$out" && drv wait-applied 30 >/dev/null &&
+   wait_until 20 https_ok; then
+    pass "Web SSL: Edit moved $CN to port $P_HTTPS; curl over HTTPS verifies it there"
+else
+    fail "Web SSL edit" "got '$out' $(cat "$WORK/https.code" "$WORK/https.err" 2>/dev/null | tr '\n' ' ') $(drv_why)"
+fi
 
 # ---- Service ------------------------------------------------------------------------------------
 out=$(drv tab Service wait-text service-state 20 Running get service-applied list listener-list)
@@ -458,6 +550,89 @@ if wait_until 60 more_starts && drv wait-text service-state 60 Running >/dev/nul
     pass "Restart: a new service process started (starts in the log: $n0 -> $n1 -> $(starts)); SMTP answers"
 else
     fail "Restart" "starts $n1 -> $(starts), state '$(drv get service-state)' $(drv_why)"
+fi
+
+# ---- Server ------------------------------------------------------------------------------------
+out=$(drv tab Server get "Host name" get "Listen address" get "SMTP" get "HTTPS" get server-addr-warning)
+if [ "$(sed -n 2p <<<"$out")" = 127.0.0.1 ] && [ "$(sed -n 3p <<<"$out")" = "$P_SMTP" ] &&
+   [[ "$(sed -n 5p <<<"$out")" == "Warning: 127.0.0.1 is a loopback address."* ]]; then
+    pass "Server: host name, listen address and ports shown by their labels; the loopback address warned about"
+else
+    fail "Server tab" "got '$out' $(drv_why)"
+fi
+shot server
+# A host name with a space: refused, naming the field; nothing written.
+before=$(snapshot)
+out=$(drv set "Host name" "mail example.com" get server-msg click apply)
+shot server-invalid "ISMail Manager"
+out=$out$'\n'$(drv box 20 ok)
+if [[ "$out" == "Host name (server.hostname): 'mail example.com' is not valid"*$'\n'"Host name (server.hostname): 'mail example.com' is not valid"*"Nothing was saved"* ]] &&
+   [ "$(snapshot)" = "$before" ]; then
+    pass "Server: host name 'mail example.com' refused as typed and on Apply, naming the field; store unchanged"
+else
+    fail "Server: host name with a space" "got '$out' $(drv_why); unchanged: $([ "$(snapshot)" = "$before" ] && echo yes || echo NO)"
+fi
+# A good host name and a new POP3 port: applied live.
+while :; do P_POP2=$(free_port); case "$used" in *" $P_POP2 "*) ;; *) break ;; esac; done
+used="$used$P_POP2 "
+out=$(drv set "Host name" "mail.$CN" set "POP3" "$P_POP2" apply-and-wait 30); rc=$?
+pop_banner() { python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=5); print(s.makefile("rb").readline().decode().strip())' "$1" 2>/dev/null; }
+pop_on_new() { pop_banner "$P_POP2" | grep -q '^+OK'; }
+pop_off_old() { ! pop_banner "$P_POP" | grep -q '^+OK'; }
+greets_new() { smtp_ehlo "$P_SMTP" 2>/dev/null | grep -q "mail\.$CN"; }
+if [ "$rc" = 0 ] && [ "$("$CTL_NATIVE" --data "$DATA" get server.hostname)" = "mail.$CN" ] &&
+   [ "$("$CTL_NATIVE" --data "$DATA" get pop.port)" = "$P_POP2" ] && wait_until 15 pop_on_new && wait_until 15 pop_off_old &&
+   wait_until 15 greets_new; then
+    pass "Server: host name mail.$CN and POP3 port $P_POP2 applied ('$out'): POP3 answers there, not on $P_POP; SMTP greets as mail.$CN"
+else
+    fail "Server: host name and port applied" "rc=$rc '$out' pop new: $(pop_banner "$P_POP2") $(drv_why)"
+fi
+# A port another program holds: refused on Apply, naming the field; nothing written.
+while :; do P_HELD=$(free_port); case "$used" in *" $P_HELD "*) ;; *) break ;; esac; done
+hold() { # hold PORT: a Linux program listening on 127.0.0.1:PORT (prints its pid)
+    python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(300)' "$1" >/dev/null 2>&1 &
+    echo $!
+}
+held() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2)' "$1" 2>/dev/null; }
+HOLDER=$(hold "$P_HELD")
+wait_until 10 held "$P_HELD"
+before=$(snapshot)
+out=$(drv set "IMAP" "$P_HELD" click apply box 20 ok)
+imap_old() { echo | timeout 5 openssl s_client -connect "127.0.0.1:$P_IMAP" -starttls imap -brief 2>&1 | grep -q 'Protocol version'; }
+if [[ "$out" == "IMAP (imap.port): cannot listen on 127.0.0.1 port $P_HELD"*"Nothing was saved"* ]] && [ "$(snapshot)" = "$before" ] &&
+   imap_old; then
+    pass "Server: IMAP port $P_HELD, held by another program: refused on Apply ('$(head -1 <<<"$out")'); store unchanged; IMAP stays on $P_IMAP"
+else
+    fail "Server: port in use refused" "got '$out' $(drv_why); unchanged: $([ "$(snapshot)" = "$before" ] && echo yes || echo NO)"
+fi
+kill "$HOLDER" 2>/dev/null
+out=$(drv set "IMAP" "$P_IMAP" get apply)
+# A port taken while the service does not listen on it (IMAPS, closed while
+# IMAP Incoming is off): the service finds it when it applies, and the status
+# bar shows the service's error from its applied status.
+drv tab "SSL/TLS" click imap.tls.incoming apply-and-wait 30 >/dev/null
+imaps_closed() { ! held "$P_IMAPS"; }
+wait_until 15 imaps_closed
+HOLDER=$(hold "$P_IMAPS")
+wait_until 10 held "$P_IMAPS"
+out=$(drv click imap.tls.incoming apply-and-wait 30); rc=$?
+drv tab Server >/dev/null
+shot server-port-in-use
+if [ "$rc" != 0 ] && [[ "$out" == "The service reported an error: imaps: cannot listen on 127.0.0.1 port $P_IMAPS"* ]]; then
+    pass "IMAP Incoming on while port $P_IMAPS is held by another program: the status bar shows the service's error ('$out')"
+else
+    fail "service error for a port in use" "rc=$rc '$out' $(drv_why)"
+fi
+kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
+
+# ---- Web SSL: delete --------------------------------------------------------------------------
+out=$(drv tab "Web SSL" pick web-list "$CN" click web-delete box 30 yes list web-list)
+https_gone() { ! https_ok; }
+if [[ "$out" == "Stop serving $CN over HTTPS"* ]] && ! grep -q "^$CN"$'\t' <<<"$out" && drv wait-applied 30 >/dev/null &&
+   wait_until 20 https_gone && [ -s "$CONF/ssl.crt/$CN.crt" ]; then
+    pass "Web SSL: Delete removed $CN; HTTPS on $P_HTTPS stops; its certificate file stays"
+else
+    fail "Web SSL delete" "got '$out' $(drv_why)"
 fi
 
 drv close >/dev/null

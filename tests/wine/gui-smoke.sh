@@ -8,7 +8,7 @@
 # service has not applied it; a stand-in for the service (a few lines of Python
 # writing what the service writes back) then turns the next Apply into "Applied
 # by the service in N ms", and an apply error into "The service reported an
-# error". The four tabs are there, and the Service tab says plainly that no
+# error". The five tabs are there, and the Service tab says plainly that no
 # service is installed. The keyboard works (an access key ticks a box, Enter
 # applies, Esc closes), a reopened manager shows what was saved, and a store
 # that cannot be opened gives a message box and exit status 1. A screenshot of the window is
@@ -121,7 +121,7 @@ out=$(drv wait-window 60 get smtp.tls.incoming get pop.tls.incoming get tls.prof
 [ -f "$db" ] && pass "the store and its folder were created" || fail "store created" "no $db"
 
 out=$(drv tabs | paste -sd'|')
-[ "$out" = "SSL/TLS|SSL Certificates|Web SSL|Service" ] && pass "tabs: $out" || fail "tabs" "got '$out'"
+[ "$out" = "SSL/TLS|SSL Certificates|Web SSL|Server|Service" ] && pass "tabs: $out" || fail "tabs" "got '$out'"
 # No service in this prefix: the Service tab says so plainly, the manager goes on.
 out=$(drv tab Service wait-text service-state 10 "Not installed" get service-start tab "SSL/TLS" | head -1)
 [[ "$out" == "Not installed: "* ]] && pass "Service tab without a service: '$out'" || fail "Service tab without a service" "got '$out' ($(tail -2 "$d/driver.err"))"
