@@ -159,9 +159,50 @@ static int cmd_get(ism_store *st, const char *key)
     return EXIT_OK;
 }
 
+static const char *cert_validity(const ism_cert_state *c, int64_t now)
+{
+    return now < c->not_before ? "not valid yet" : now > c->not_after ? "expired" : "valid";
+}
+
+/* Prints the TLS listeners that serve c to clients without SNI (their
+ * fingerprint is c's), as a JSON array or a comma-separated list. */
+static void no_sni_listeners(const ism_status *s, const ism_cert_state *c, int as_json)
+{
+    int n = 0;
+    for (int i = 0; i < s->n_listeners; i++) {
+        const ism_listener_state *l = &s->listeners[i];
+        if (!l->tls || strcmp(l->fingerprint, c->fingerprint) != 0)
+            continue;
+        printf("%s", n++ ? ", " : "");
+        if (as_json)
+            ism_ctl_jstr(l->name);
+        else
+            printf("%s", l->name);
+    }
+    if (!as_json && !n)
+        printf("none");
+}
+
+/* The file of the certificate with fingerprint fp, "" when none. */
+static const char *cert_file_of(const ism_status *s, const char *fp)
+{
+    for (int i = 0; fp[0] && i < s->n_certs; i++)
+        if (strcmp(s->certs[i].fingerprint, fp) == 0)
+            return s->certs[i].file;
+    return "";
+}
+
+static void utc(char *out, size_t outsz, int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm *tm = gmtime(&tt);
+    if (!tm || !strftime(out, outsz, "%Y-%m-%d %H:%M:%S UTC", tm))
+        snprintf(out, outsz, "%lld", (long long)t);
+}
+
 static int cmd_status(ism_store *st)
 {
-    ism_status s;
+    static ism_status s;
     ism_err err = {0};
     int64_t rev = 0;
     if (ism_store_read_status(st, &s, &err) || ism_store_revision(st, &rev, &err))
@@ -180,9 +221,40 @@ static int cmd_status(ism_store *st)
             printf(", \"port\": %d, \"open\": %s, \"tls\": %s, \"fingerprint\": ", l->port,
                    l->open ? "true" : "false", l->tls ? "true" : "false");
             ism_ctl_jstr(l->fingerprint);
+            printf(", \"no_sni_certificate\": ");
+            ism_ctl_jstr(l->tls ? cert_file_of(&s, l->fingerprint) : "");
             printf(", \"error\": ");
             ism_ctl_jstr(l->error);
             printf("}");
+        }
+        printf("\n], \"certificates\": [");
+        int64_t now = (int64_t)time(NULL);
+        for (int i = 0; i < s.n_certs; i++) {
+            const ism_cert_state *c = &s.certs[i];
+            printf("%s\n  {\"file\": ", i ? "," : "");
+            ism_ctl_jstr(c->file);
+            printf(", \"names\": [");
+            char names[sizeof c->names];
+            snprintf(names, sizeof names, "%s", c->names);
+            int k = 0;
+            for (char *p = names, *q; *p; p = q) {
+                q = strstr(p, ", ");
+                if (q) {
+                    *q = '\0';
+                    q += 2;
+                } else {
+                    q = p + strlen(p);
+                }
+                printf("%s", k++ ? ", " : "");
+                ism_ctl_jstr(p);
+            }
+            printf("], \"not_before\": %lld, \"not_after\": %lld, \"validity\": \"%s\", \"fingerprint\": ",
+                   (long long)c->not_before, (long long)c->not_after, cert_validity(c, now));
+            ism_ctl_jstr(c->fingerprint);
+            printf(", \"host_fallback\": %s, \"web_ssl_domain\": %s, \"no_sni_listeners\": [",
+                   c->fallback ? "true" : "false", c->web ? "true" : "false");
+            no_sni_listeners(&s, c, 1);
+            printf("]}");
         }
         printf("\n]}\n");
         return EXIT_OK;
@@ -202,6 +274,25 @@ static int cmd_status(ism_store *st)
         const ism_listener_state *l = &s.listeners[i];
         printf("listener %-11s port %-5d %-6s tls %-3s %s%s%s\n", l->name, l->port, l->open ? "open" : "closed",
                l->tls ? "on" : "off", l->fingerprint, l->error[0] ? "  error: " : "", l->error);
+    }
+    if (s.n_certs)
+        printf("certificates: every TLS listener serves the one matching the client's SNI name; "
+               "clients without SNI (or with a name none matches) get the one listed \"without SNI\"\n");
+    int64_t now = (int64_t)time(NULL);
+    for (int i = 0; i < s.n_certs; i++) {
+        const ism_cert_state *c = &s.certs[i];
+        char from[64], to[64];
+        utc(from, sizeof from, c->not_before);
+        utc(to, sizeof to, c->not_after);
+        printf("certificate %s\n", c->file);
+        printf("  names        %s%s\n", c->names[0] ? c->names : "none",
+               c->fallback ? "  (the host's self-signed one: served only when no name matches)"
+               : c->web ? "  (a web SSL domain's)" : "");
+        printf("  valid        %s to %s (%s)\n", from, to, cert_validity(c, now));
+        printf("  fingerprint  %s\n", c->fingerprint);
+        printf("  without SNI  ");
+        no_sni_listeners(&s, c, 0);
+        printf("\n");
     }
     return EXIT_OK;
 }

@@ -4,7 +4,9 @@
  * (QueryServiceStatusEx), the revision it applied from the store against the
  * store's own (ism_store_read_status, ism_store_revision), its last error, and
  * per listener the port, open or closed, TLS, the certificate served and the
- * listener's last error. Start, Stop and Restart ask the service control
+ * listener's last error; for the selected TLS listener, which certificate
+ * (file, names, expiry) serves clients without SNI and which serves which
+ * SNI names. Start, Stop and Restart ask the service control
  * manager; Restart stops, waits (on the same timer, never blocking the
  * window) until the service has stopped, then starts it. When the service is
  * not installed or not running the page says so plainly; the other tabs keep
@@ -17,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <wchar.h>
 
 #define SERVICE_NAME L"ISMail"
 #define TIMER_REFRESH 1
@@ -32,6 +36,8 @@ static struct {
     int not_running;                /* installed, and not running */
     ism_listener_state shown[ISM_MAX_LISTENERS];
     int n_shown;
+    ism_cert_state certs[ISM_MAX_STATUS_CERTS]; /* the certificates every TLS listener chooses from */
+    int n_certs;
 } g_svc;
 
 /* The system's words for a Windows error, as UTF-8. */
@@ -136,6 +142,48 @@ static void word(UINT ids, char *out, size_t outsz)
     mgr_text_utf8(out, outsz, ids, NULL, NULL);
 }
 
+/* "FILE (names a, b; expires DATE[, expired])" for certificate c. */
+static void describe_cert(const ism_cert_state *c, char *out, size_t outsz)
+{
+    const char *base = c->file;
+    for (const char *p = c->file; *p; p++)
+        if (*p == '\\' || *p == '/')
+            base = p + 1;
+    char until[140];
+    local_time(c->not_after * 1000, until, sizeof until);
+    int64_t now = (int64_t)time(NULL);
+    snprintf(out, outsz, "%s (%s; expires %s%s)", base, c->names[0] ? c->names : "no names", until,
+             now > c->not_after ? ", EXPIRED" : now < c->not_before ? ", not valid yet" : "");
+}
+
+/* For a TLS listener: which certificate serves clients without SNI (the
+ * listener's fingerprint), and which serves which SNI names. malloc'd. */
+static char *cert_lines(const ism_listener_state *l)
+{
+    size_t cap = 600 * (size_t)(g_svc.n_certs + 2), n = 0;
+    char *out = malloc(cap), one[1000];
+    if (!out || !g_svc.n_certs) {
+        free(out);
+        return NULL;
+    }
+    out[0] = '\0';
+    for (int i = 0; i < g_svc.n_certs; i++)
+        if (strcmp(g_svc.certs[i].fingerprint, l->fingerprint) == 0) {
+            describe_cert(&g_svc.certs[i], one, sizeof one);
+            n += (size_t)snprintf(out + n, cap - n, "\r\nClients without SNI, or with a name no certificate "
+                                  "matches: %s", one);
+            break;
+        }
+    n += (size_t)snprintf(out + n, cap - n, "\r\nBy the client's SNI name:");
+    for (int i = 0; i < g_svc.n_certs && n < MGR_TEXT_MAX - 600; i++) { /* the control holds MGR_TEXT_MAX */
+        const ism_cert_state *c = &g_svc.certs[i];
+        describe_cert(c, one, sizeof one);
+        n += (size_t)snprintf(out + n, cap - n, "\r\n  %s%s", one,
+                              c->fallback ? ": only when no certificate matches (the host's self-signed one)" : "");
+    }
+    return out;
+}
+
 static void show_detail(HWND page)
 {
     HWND lv = GetDlgItem(page, IDC_SVC_LIST);
@@ -158,7 +206,19 @@ static void show_detail(HWND page)
     else
         word(IDS_SVC_NO_ERROR, errw, sizeof errw);
     wchar_t *t = mgr_format(IDS_SVC_DETAIL, l->name, port, fp, errw);
-    set_if_changed(page, IDC_SVC_DETAIL, t);
+    char *certs = l->tls ? cert_lines(l) : NULL;
+    wchar_t *wc = certs ? mgr_widen(certs) : NULL;
+    size_t n1 = t ? wcslen(t) : 0, n2 = wc ? wcslen(wc) : 0;
+    wchar_t *all = malloc((n1 + n2 + 1) * sizeof *all);
+    if (all) {
+        wmemcpy(all, t ? t : L"", n1);
+        wmemcpy(all + n1, wc ? wc : L"", n2);
+        all[n1 + n2] = L'\0';
+        set_if_changed(page, IDC_SVC_DETAIL, all);
+    }
+    free(all);
+    free(wc);
+    free(certs);
     free(t);
 }
 
@@ -260,7 +320,7 @@ static void refresh(HWND page)
     enable(page, IDC_SVC_RESTART, have && running && (st.dwControlsAccepted & SERVICE_ACCEPT_STOP));
 
     /* What the service wrote back to the store. */
-    ism_status s;
+    static ism_status s; /* about 40 KB; the window's thread only */
     ism_err err = {0};
     int64_t rev = 0;
     if (ism_store_read_status(g_app.store, &s, &err) || ism_store_revision(g_app.store, &rev, &err)) {
@@ -292,6 +352,9 @@ static void refresh(HWND page)
      * service may be served by one run from a console: show what it wrote. */
     int listening = !(have && !running);
     g_svc.not_running = !listening;
+    g_svc.n_certs = listening ? s.n_certs : 0;
+    if (g_svc.n_certs)
+        memcpy(g_svc.certs, s.certs, (size_t)s.n_certs * sizeof *s.certs);
     show_listeners(page, listening ? s.listeners : NULL, listening ? s.n_listeners : 0);
 }
 

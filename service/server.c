@@ -781,7 +781,7 @@ static void reconcile_listeners(runtime *old, runtime *next)
 /* Listeners that are switched off still appear in the status (closed). */
 static void write_status(server *sv, const runtime *rt, int closing)
 {
-    ism_status st;
+    static ism_status st; /* about 40 KB; main thread only */
     ism_err err = {0};
     memset(&st, 0, sizeof st);
     st.applied_revision = rt->cfg.revision;
@@ -818,6 +818,24 @@ static void write_status(server *sv, const runtime *rt, int closing)
         ls->tls = 1;
         snprintf(ls->fingerprint, sizeof ls->fingerprint, "%s", ism_tls_set_fingerprint(rt->tls, l->cert_name));
         snprintf(ls->error, sizeof ls->error, "%s", l->error);
+    }
+    /* The certificates every TLS listener chooses from, with their names:
+     * with the listeners' fingerprints, status shows which certificate
+     * serves which names and which serves clients without SNI. */
+    for (size_t i = 0; i < ism_tls_set_count(rt->tls) && st.n_certs < ISM_MAX_STATUS_CERTS; i++) {
+        ism_tls_set_entry e;
+        if (ism_tls_set_entry_at(rt->tls, i, &e))
+            break;
+        ism_cert_state *c = &st.certs[st.n_certs++];
+        snprintf(c->file, sizeof c->file, "%s", e.file);
+        snprintf(c->fingerprint, sizeof c->fingerprint, "%s", e.fingerprint);
+        c->not_before = e.cand.not_before;
+        c->not_after = e.cand.not_after;
+        c->fallback = e.cand.fallback;
+        c->web = e.web;
+        size_t n = 0;
+        for (size_t j = 0; j < e.cand.n_names && n < sizeof c->names; j++)
+            n += (size_t)snprintf(c->names + n, sizeof c->names - n, "%s%s", j ? ", " : "", e.cand.names[j]);
     }
     for (int i = 0; i < st.n_listeners && !st.error[0]; i++)
         if (st.listeners[i].error[0])

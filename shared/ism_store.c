@@ -302,8 +302,22 @@ int ism_store_write_status(ism_store *st, const ism_status *status, ism_err *err
         goto fail;
     snprintf(num, sizeof num, "%lld", (long long)status->applied_at_ms);
     if (put_state(st, "applied_at_ms", num, err) || put_state(st, "error", status->error, err) ||
-        exec(st, "DELETE FROM listener_state", err))
+        exec(st, "DELETE FROM listener_state", err) ||
+        exec(st, "DELETE FROM service_state WHERE key LIKE 'cert.%'", err))
         goto fail;
+    /* The certificates as service_state rows "cert.NN" (a table of their
+     * own would need a schema version older programs refuse; they ignore
+     * keys they do not know): fingerprint, not_before, not_after, fallback,
+     * web, file and names, tab-separated. */
+    for (int i = 0; i < status->n_certs && i < ISM_MAX_STATUS_CERTS; i++) {
+        const ism_cert_state *c = &status->certs[i];
+        char key[16], val[1100];
+        snprintf(key, sizeof key, "cert.%02d", i);
+        snprintf(val, sizeof val, "%s\t%lld\t%lld\t%d\t%d\t%s\t%s", c->fingerprint, (long long)c->not_before,
+                 (long long)c->not_after, c->fallback, c->web, c->file, c->names);
+        if (put_state(st, key, val, err))
+            goto fail;
+    }
     for (int i = 0; i < status->n_listeners; i++) {
         const ism_listener_state *l = &status->listeners[i];
         sqlite3_stmt *s;
@@ -330,6 +344,38 @@ fail:
     return -1;
 }
 
+/* Parses one "cert.NN" row (see ism_store_write_status). */
+static void read_cert_state(ism_status *status, int i, const char *v)
+{
+    if (i < 0 || i >= ISM_MAX_STATUS_CERTS)
+        return;
+    ism_cert_state *c = &status->certs[i];
+    const char *f[7];
+    size_t len[7];
+    int n = 0;
+    for (const char *p = v; n < 7; n++) {
+        const char *tab = n < 6 ? strchr(p, '\t') : NULL;
+        f[n] = p;
+        len[n] = tab ? (size_t)(tab - p) : strlen(p);
+        if (!tab) {
+            n++;
+            break;
+        }
+        p = tab + 1;
+    }
+    if (n != 7)
+        return;
+    snprintf(c->fingerprint, sizeof c->fingerprint, "%.*s", (int)len[0], f[0]);
+    c->not_before = strtoll(f[1], NULL, 10);
+    c->not_after = strtoll(f[2], NULL, 10);
+    c->fallback = atoi(f[3]);
+    c->web = atoi(f[4]);
+    snprintf(c->file, sizeof c->file, "%.*s", (int)len[5], f[5]);
+    snprintf(c->names, sizeof c->names, "%.*s", (int)len[6], f[6]);
+    if (status->n_certs < i + 1)
+        status->n_certs = i + 1;
+}
+
 int ism_store_read_status(ism_store *st, ism_status *status, ism_err *err)
 {
     sqlite3_stmt *s;
@@ -350,6 +396,8 @@ int ism_store_read_status(ism_store *st, ism_status *status, ism_err *err)
             status->applied_at_ms = strtoll(v, NULL, 10);
         else if (strcmp(k, "error") == 0)
             snprintf(status->error, sizeof status->error, "%s", v);
+        else if (strncmp(k, "cert.", 5) == 0)
+            read_cert_state(status, atoi(k + 5), v);
     }
     sqlite3_finalize(s);
     if (sqlite3_prepare_v2(st->db, "SELECT name, port, open, tls, fingerprint, error FROM listener_state ORDER BY rowid",

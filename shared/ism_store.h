@@ -128,12 +128,27 @@ typedef struct {
     char error[256];
 } ism_listener_state;
 
+/* A certificate in the TLS set the service serves from (every TLS listener
+ * chooses from the same set). A listener's fingerprint says which of them
+ * it serves to clients without SNI. */
+#define ISM_MAX_STATUS_CERTS 32
+typedef struct {
+    char file[300];             /* the certificate file (a web SSL domain's own file too) */
+    char names[512];            /* the names it answers to, ", "-separated */
+    int64_t not_before, not_after; /* validity, Unix seconds */
+    char fingerprint[100];      /* SHA-256, as ism_listener_state.fingerprint */
+    int fallback;               /* the host's self-signed one: served only when no name matches */
+    int web;                    /* a web SSL domain's: answers to its domain */
+} ism_cert_state;
+
 typedef struct {
     int64_t applied_revision;   /* -1 when the service never applied anything */
     int64_t applied_at_ms;      /* Unix time in milliseconds */
     char error[512];            /* last apply error, "" when the last apply succeeded */
     int n_listeners;
     ism_listener_state listeners[ISM_MAX_LISTENERS];
+    int n_certs;                /* 0 from a service that did not record them */
+    ism_cert_state certs[ISM_MAX_STATUS_CERTS];
 } ism_status;
 
 int ism_store_write_status(ism_store *st, const ism_status *status, ism_err *err);

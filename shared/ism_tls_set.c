@@ -1,6 +1,7 @@
 /* ism_tls_set: the TLS generation the service publishes (see ism_tls_set.h). */
 #include "ism_tls_set.h"
 
+#include "ism_log.h"
 #include "ism_paths.h"
 #include "ism_platform.h"
 #include "ism_tls.h"
@@ -8,75 +9,259 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_NAMES 64 /* names kept per certificate; more are ignored */
+
 typedef struct {
-    char name[256];
+    char name[256];         /* file name without .crt, or the web SSL domain */
+    char file[ISM_PATH_MAX + 300];
+    int web;
     ism_tls_gen *gen;
+    char *names_buf;        /* the names, NUL-separated */
+    const char *names[MAX_NAMES];
+    ism_tls_candidate cand;
 } entry;
 
 struct ism_tls_set {
     atomic_int refs;
-    entry *e;          /* e[0] is the default */
+    entry *e;          /* e[0] is the host's */
     size_t n, cap;
+    ism_tls_candidate *cand; /* one per entry, for ism_tls_choose */
+    char hostname[256];
 };
+
+static char lc(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
 
 static int lower_eq(const char *a, const char *b)
 {
-    for (; *a && *b; a++, b++) {
-        char x = (*a >= 'A' && *a <= 'Z') ? (char)(*a + 32) : *a;
-        char y = (*b >= 'A' && *b <= 'Z') ? (char)(*b + 32) : *b;
-        if (x != y)
+    for (; *a && *b; a++, b++)
+        if (lc(*a) != lc(*b))
             return 0;
-    }
     return *a == *b;
+}
+
+/* Compares n bytes of a and b case-insensitively (ASCII). */
+static int lower_eqn(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lc(a[i]) != lc(b[i]))
+            return 0;
+    return 1;
+}
+
+/* ---- the choice ---- */
+
+/* Length of s without one trailing dot. */
+static size_t name_len(const char *s)
+{
+    size_t n = strlen(s);
+    return n && s[n - 1] == '.' ? n - 1 : n;
+}
+
+int ism_tls_name_match(const char *pattern, const char *host)
+{
+    if (!pattern || !host)
+        return 0;
+    size_t pn = name_len(pattern), hn = name_len(host);
+    if (pn == 0 || hn == 0)
+        return 0;
+    if (pn == hn && lower_eqn(pattern, host, pn))
+        return 2;
+    if (pn < 2 || pattern[0] != '*' || pattern[1] != '.')
+        return 0;
+    /* "*.rest": rest must itself have two labels (no "*.com"), and the host
+     * must be one non-empty label, then ".rest". */
+    const char *rest = pattern + 2;
+    size_t rn = pn - 2;
+    const char *dot = memchr(rest, '.', rn);
+    if (!dot || dot == rest || dot == rest + rn - 1 || memchr(rest, '*', rn))
+        return 0;
+    if (hn < rn + 2)
+        return 0;
+    size_t label = hn - rn - 1;
+    if (host[label] != '.' || memchr(host, '.', label) || memchr(host, '*', label))
+        return 0;
+    return lower_eqn(rest, host + label + 1, rn) ? 1 : 0;
+}
+
+static int valid_at(const ism_tls_candidate *c, int64_t now)
+{
+    return c->not_before <= now && now <= c->not_after;
+}
+
+int ism_tls_best_match(const ism_tls_candidate *c, size_t n, const char *name, int64_t now)
+{
+    int best = -1, best_valid = 0, best_kind = 0;
+    if (!name || !*name)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].fallback)
+            continue;
+        int kind = 0;
+        for (size_t j = 0; j < c[i].n_names && kind < 2; j++) {
+            int k = ism_tls_name_match(c[i].names[j], name);
+            if (k > kind)
+                kind = k;
+        }
+        if (!kind)
+            continue;
+        int valid = valid_at(&c[i], now);
+        if (best >= 0) {
+            if (valid != best_valid) {
+                if (!valid)
+                    continue;
+            } else if (kind != best_kind) {
+                if (kind < best_kind)
+                    continue;
+            } else if (c[i].not_after <= c[best].not_after) {
+                continue;
+            }
+        }
+        best = (int)i;
+        best_valid = valid;
+        best_kind = kind;
+    }
+    return best;
+}
+
+int ism_tls_choose(const ism_tls_candidate *c, size_t n, const char *sni, const char *hostname, int64_t now)
+{
+    int i = ism_tls_best_match(c, n, sni, now);
+    if (i < 0)
+        i = ism_tls_best_match(c, n, hostname, now);
+    for (size_t j = 0; i < 0 && j < n; j++)
+        if (c[j].fallback)
+            i = (int)j;
+    return i;
+}
+
+/* ---- reading a certificate's names and dates ---- */
+
+static int64_t asn1_unix(const ASN1_TIME *t)
+{
+    int days = 0, secs = 0;
+    ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+    int ok = epoch && t && ASN1_TIME_diff(&days, &secs, epoch, t);
+    ASN1_TIME_free(epoch);
+    return ok ? (int64_t)days * 86400 + secs : 0;
+}
+
+/* Appends a DNS name to e's list: printable ASCII only (a name with a NUL
+ * or a U-label is no name a client sends), lower-cased. */
+static void add_name(entry *e, size_t *used, size_t cap, const unsigned char *p, int len)
+{
+    if (len <= 0 || len > 253 || e->cand.n_names >= MAX_NAMES || *used + (size_t)len + 1 > cap)
+        return;
+    for (int i = 0; i < len; i++)
+        if (p[i] <= ' ' || p[i] >= 127)
+            return;
+    char *d = e->names_buf + *used;
+    for (int i = 0; i < len; i++)
+        d[i] = lc((char)p[i]);
+    d[len] = '\0';
+    e->names[e->cand.n_names++] = d;
+    *used += (size_t)len + 1;
+}
+
+/* Fills e's names (DNS subjectAltNames, else the subject's last CN, or
+ * `fixed` when given) and validity from its leaf certificate. */
+static int read_names(entry *e, const char *fixed, ism_err *err)
+{
+    X509 *x = SSL_CTX_get0_certificate(ism_tls_gen_ctx(e->gen));
+    size_t cap = 4096, used = 0;
+    e->names_buf = malloc(cap);
+    if (!e->names_buf)
+        return ism_err_set(err, ISM_E_TLS, "out of memory");
+    e->cand.names = e->names;
+    e->cand.n_names = 0;
+    if (fixed) {
+        add_name(e, &used, cap, (const unsigned char *)fixed, (int)strlen(fixed));
+    } else if (x) {
+        GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+        for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); i++) {
+            const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+            if (g->type == GEN_DNS)
+                add_name(e, &used, cap, ASN1_STRING_get0_data(g->d.dNSName), ASN1_STRING_length(g->d.dNSName));
+        }
+        int had_dns = e->cand.n_names > 0;
+        GENERAL_NAMES_free(sans);
+        if (!had_dns) {
+            /* RFC 6125 6.4.4: the CN only when there is no DNS name. */
+            const X509_NAME *subj = X509_get_subject_name(x);
+            int last = -1;
+            for (int i = -1; (i = X509_NAME_get_index_by_NID(subj, NID_commonName, i)) >= 0;)
+                last = i;
+            if (last >= 0) {
+                const ASN1_STRING *cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, last));
+                add_name(e, &used, cap, ASN1_STRING_get0_data(cn), ASN1_STRING_length(cn));
+            }
+        }
+    }
+    if (x) {
+        e->cand.not_before = asn1_unix(X509_get0_notBefore(x));
+        e->cand.not_after = asn1_unix(X509_get0_notAfter(x));
+    }
+    return 0;
+}
+
+static int64_t now_s(void)
+{
+    return ism_time_wall_ms() / 1000;
 }
 
 static const entry *find(const ism_tls_set *s, const char *name)
 {
-    if (!name)
-        return s->n ? &s->e[0] : NULL;
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; name && i < s->n; i++)
         if (lower_eq(s->e[i].name, name))
             return &s->e[i];
     return NULL;
 }
 
-/* RFC 6066 SNI: switch to the named domain's context, if the set has it;
- * an unknown name keeps the listener's default (no fatal alert: clients
- * often send names we do not serve). */
+/* RFC 6066 SNI: switch to the certificate whose names match best; a name
+ * nothing matches keeps the listener's starting certificate (no fatal
+ * alert: clients often send names we do not serve). */
 static int on_servername(SSL *ssl, int *alert, void *arg)
 {
     (void)alert;
     const ism_tls_set *s = arg;
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    const entry *e = name ? find(s, name) : NULL;
-    if (e && ism_tls_gen_ctx(e->gen) != SSL_get_SSL_CTX(ssl))
-        SSL_set_SSL_CTX(ssl, ism_tls_gen_ctx(e->gen));
+    int i = name ? ism_tls_best_match(s->cand, s->n, name, now_s()) : -1;
+    if (i >= 0 && ism_tls_gen_ctx(s->e[i].gen) != SSL_get_SSL_CTX(ssl))
+        SSL_set_SSL_CTX(ssl, ism_tls_gen_ctx(s->e[i].gen));
     return SSL_TLSEXT_ERR_OK;
 }
 
 static const char *set_ciphers; /* set during one build (builds run on one thread) */
 
 /* Applies the set-wide options to a context before it joins the set; on
- * failure g is released. */
-static int prepare(ism_tls_set *s, ism_tls_gen *g, const char *what, ism_err *err)
+ * failure g is released. strict: refuse a certificate outside its validity
+ * period (the host's and the web SSL domains': clients would fail with no
+ * other to fall back to); other certificates are kept, and the choice
+ * prefers a valid one for the same name. */
+static int prepare(ism_tls_set *s, ism_tls_gen *g, const char *what, int strict, ism_err *err)
 {
-    /* A certificate outside its validity period would make every client
-     * fail; refuse it here so the one in service stays. */
     X509 *leaf = SSL_CTX_get0_certificate(ism_tls_gen_ctx(g));
-    if (leaf && X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0) {
+    if (strict && leaf && X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0) {
         ism_tls_gen_unref(g);
         return ism_err_set(err, ISM_E_TLS, "%s: the certificate expired; install a renewed one", what);
     }
-    if (leaf && X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0) {
+    if (strict && leaf && X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0) {
         ism_tls_gen_unref(g);
         return ism_err_set(err, ISM_E_TLS, "%s: the certificate is not valid yet; check the computer's clock", what);
     }
+    if (!strict && leaf && (X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0 ||
+                            X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0))
+        ism_log(ISM_LOG_WARN, "%s: the certificate is outside its validity period; it is served only to names "
+                "no valid certificate has", what);
     if (set_ciphers && *set_ciphers && SSL_CTX_set_cipher_list(ism_tls_gen_ctx(g), set_ciphers) != 1) {
         ism_tls_gen_unref(g);
         ERR_clear_error();
@@ -99,9 +284,39 @@ static int prepare(ism_tls_set *s, ism_tls_gen *g, const char *what, ism_err *er
     return 0;
 }
 
-static int add(ism_tls_set *s, const char *name, const char *what, ism_tls_gen *g, ism_err *err)
+static void entry_free(entry *e)
 {
-    if (prepare(s, g, what, err))
+    ism_tls_gen_unref(e->gen);
+    free(e->names_buf);
+    e->gen = NULL;
+    e->names_buf = NULL;
+}
+
+/* Fills e from g (taking g's reference): its names (a web SSL domain's is
+ * its domain), dates, and whether it is the host's self-signed one. */
+static int fill(entry *e, const char *name, const char *file, int web, int host, ism_tls_gen *g, ism_err *err)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->file, sizeof e->file, "%s", file);
+    e->web = web;
+    e->gen = g;
+    if (read_names(e, web ? name : NULL, err))
+        return -1;
+    X509 *x = SSL_CTX_get0_certificate(ism_tls_gen_ctx(g));
+    /* The host's certificate when it signed itself (the one the service
+     * makes on first start): the last resort, never chosen by name over a
+     * certificate an authority signed. */
+    EVP_PKEY *pub = x ? X509_get0_pubkey(x) : NULL;
+    e->cand.fallback = host && pub && X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0 &&
+                       X509_verify(x, pub) == 1;
+    ERR_clear_error();
+    return 0;
+}
+
+static int add(ism_tls_set *s, const char *name, const char *what, int web, int strict, ism_tls_gen *g, ism_err *err)
+{
+    if (prepare(s, g, what, strict, err))
         return -1;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 8;
@@ -113,8 +328,12 @@ static int add(ism_tls_set *s, const char *name, const char *what, ism_tls_gen *
         s->e = ne;
         s->cap = cap;
     }
-    snprintf(s->e[s->n].name, sizeof s->e[s->n].name, "%s", name);
-    s->e[s->n++].gen = g;
+    entry *e = &s->e[s->n++];
+    if (fill(e, name, what, web, s->n == 1, g, err)) {
+        entry_free(e);
+        s->n--;
+        return -1;
+    }
     return 0;
 }
 
@@ -159,7 +378,7 @@ static void scan_one(const char *file, void *arg)
     if (!ism_fs_exists(key))
         return; /* a certificate waiting for its key is not served yet */
     ism_tls_gen *g;
-    if (ism_tls_gen_build(&g, c->spec->profile, crt, key, c->err) || add(c->set, name, crt, g, c->err))
+    if (ism_tls_gen_build(&g, c->spec->profile, crt, key, c->err) || add(c->set, name, crt, 0, 0, g, c->err))
         c->failed = 1;
 }
 
@@ -174,7 +393,8 @@ int ism_tls_set_build(ism_tls_set **out, const ism_tls_set_spec *spec, ism_err *
     set_ciphers = spec->ciphers;
     ism_paths_file(crt, sizeof crt, spec->crt_dir, spec->default_name, ".crt");
     ism_paths_file(key, sizeof key, spec->key_dir, spec->default_name, ".key");
-    if (ism_tls_gen_build(&g, spec->profile, crt, key, err) || add(s, spec->default_name, crt, g, err))
+    snprintf(s->hostname, sizeof s->hostname, "%s", spec->default_name);
+    if (ism_tls_gen_build(&g, spec->profile, crt, key, err) || add(s, spec->default_name, crt, 0, 1, g, err))
         goto fail;
     for (size_t i = 0; i < spec->n_web; i++) {
         const ism_web_domain *w = &spec->web[i];
@@ -198,17 +418,27 @@ int ism_tls_set_build(ism_tls_set **out, const ism_tls_set_spec *spec, ism_err *
         }
         if (lower_eq(w->domain, spec->default_name)) {
             /* The web domain's own files win over the host's certificate. */
-            if (prepare(s, g, crt, err))
+            if (prepare(s, g, crt, 1, err))
                 goto fail;
-            ism_tls_gen_unref(s->e[0].gen);
-            s->e[0].gen = g;
-        } else if (add(s, w->domain, crt, g, err)) {
+            entry_free(&s->e[0]);
+            if (fill(&s->e[0], w->domain, crt, 1, 1, g, err))
+                goto fail;
+        } else if (add(s, w->domain, crt, 1, 1, g, err)) {
             goto fail;
         }
     }
     scan_ctx sc = {spec, s, err, 0};
     if (ism_fs_list(spec->crt_dir, ".crt", scan_one, &sc, err) || sc.failed)
         goto fail;
+    s->cand = calloc(s->n, sizeof *s->cand);
+    if (!s->cand) {
+        ism_err_set(err, ISM_E_TLS, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        s->cand[i] = s->e[i].cand;
+        s->cand[i].names = s->e[i].names; /* the entries moved as the table grew */
+    }
     *out = s;
     return 0;
 fail:
@@ -228,33 +458,61 @@ void ism_tls_set_unref(ism_tls_set *s)
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     for (size_t i = 0; i < s->n; i++)
-        ism_tls_gen_unref(s->e[i].gen);
+        entry_free(&s->e[i]);
     free(s->e);
+    free(s->cand);
     free(s);
+}
+
+/* The entry a listener started with `name` serves before SNI: a web SSL
+ * listener's own domain, else the choice for `name` as an SNI name. */
+static size_t start_entry(const ism_tls_set *s, const char *name, int64_t now)
+{
+    for (size_t i = 0; name && i < s->n; i++)
+        if (s->e[i].web && lower_eq(s->e[i].name, name))
+            return i;
+    int i = ism_tls_choose(s->cand, s->n, name, s->hostname, now);
+    return i < 0 ? 0 : (size_t)i;
 }
 
 SSL *ism_tls_set_new_ssl(ism_tls_set *s, const char *name)
 {
-    const entry *e = find(s, name);
-    if (!e)
-        e = find(s, NULL);
-    return e ? SSL_new(ism_tls_gen_ctx(e->gen)) : NULL;
+    if (!s || !s->n)
+        return NULL;
+    return SSL_new(ism_tls_gen_ctx(s->e[start_entry(s, name, now_s())].gen));
+}
+
+size_t ism_tls_set_served(const ism_tls_set *s, const char *name, const char *sni)
+{
+    int64_t now = now_s();
+    int i = sni && *sni ? ism_tls_best_match(s->cand, s->n, sni, now) : -1;
+    return i >= 0 ? (size_t)i : start_entry(s, name, now);
 }
 
 const char *ism_tls_set_fingerprint(const ism_tls_set *s, const char *name)
 {
-    const entry *e = find(s, name);
-    return e ? ism_tls_gen_fingerprint(e->gen) : "";
+    return s && s->n ? ism_tls_gen_fingerprint(s->e[start_entry(s, name, now_s())].gen) : "";
 }
 
 size_t ism_tls_set_count(const ism_tls_set *s)
 {
-    return s->n;
+    return s ? s->n : 0;
 }
 
 const char *ism_tls_set_name(const ism_tls_set *s, size_t i)
 {
-    return i < s->n ? s->e[i].name : "";
+    return s && i < s->n ? s->e[i].name : "";
+}
+
+int ism_tls_set_entry_at(const ism_tls_set *s, size_t i, ism_tls_set_entry *out)
+{
+    if (!s || i >= s->n)
+        return -1;
+    out->file = s->e[i].file;
+    out->fingerprint = ism_tls_gen_fingerprint(s->e[i].gen);
+    out->web = s->e[i].web;
+    out->cand = s->cand[i];
+    return 0;
 }
 
 /* FNV-1a over names, sizes and times. */

@@ -159,6 +159,46 @@ TEST(Store, StatusRoundTrip)
     LONGS_EQUAL(0, r.listeners[1].open);
 }
 
+TEST(Store, StatusCertificatesRoundTripAndOlderRowsStillRead)
+{
+    static ism_status s, r; // about 40 KB each
+    memset(&s, 0, sizeof s);
+    s.applied_revision = 3;
+    s.n_certs = 2;
+    snprintf(s.certs[0].file, sizeof s.certs[0].file, "C:\\ISMail\\ssl.crt\\example.com.crt");
+    snprintf(s.certs[0].names, sizeof s.certs[0].names, "example.com, mail.example.com");
+    snprintf(s.certs[0].fingerprint, sizeof s.certs[0].fingerprint, "AA:BB");
+    s.certs[0].not_before = 1700000000;
+    s.certs[0].not_after = 1800000000;
+    snprintf(s.certs[1].file, sizeof s.certs[1].file, "/d/ssl.crt/host.test.crt");
+    snprintf(s.certs[1].names, sizeof s.certs[1].names, "host.test");
+    s.certs[1].fallback = 1;
+    s.certs[1].web = 1;
+    LONGS_EQUAL(0, ism_store_write_status(st, &s, nullptr));
+    LONGS_EQUAL(0, ism_store_read_status(st, &r, nullptr));
+    LONGS_EQUAL(2, r.n_certs);
+    STRCMP_EQUAL("C:\\ISMail\\ssl.crt\\example.com.crt", r.certs[0].file);
+    STRCMP_EQUAL("example.com, mail.example.com", r.certs[0].names);
+    STRCMP_EQUAL("AA:BB", r.certs[0].fingerprint);
+    CHECK(r.certs[0].not_before == 1700000000 && r.certs[0].not_after == 1800000000);
+    LONGS_EQUAL(0, r.certs[0].fallback);
+    LONGS_EQUAL(1, r.certs[1].fallback);
+    LONGS_EQUAL(1, r.certs[1].web);
+
+    // Fewer certificates next time: the old rows go.
+    s.n_certs = 1;
+    LONGS_EQUAL(0, ism_store_write_status(st, &s, nullptr));
+    LONGS_EQUAL(0, ism_store_read_status(st, &r, nullptr));
+    LONGS_EQUAL(1, r.n_certs);
+
+    // Status written by an older service (no certificate rows): read as none.
+    s.n_certs = 0;
+    LONGS_EQUAL(0, ism_store_write_status(st, &s, nullptr));
+    LONGS_EQUAL(0, ism_store_read_status(st, &r, nullptr));
+    LONGS_EQUAL(0, r.n_certs);
+    LONGS_EQUAL(3, r.applied_revision);
+}
+
 TEST(Store, NoStatusBeforeTheServiceRan)
 {
     ism_status r = {};

@@ -26,6 +26,11 @@
 #      says so
 #   6. uninstall: service, programs, registry and event source gone; data,
 #      certificate and key kept; a reinstall serves them again
+#   7. POP3 and IMAP, STARTTLS and implicit TLS; a message sent and read back
+#   8. a CA-signed certificate for example.com and mail.example.com, copied in
+#      as example.com.crt, served by its names (SNI mail.example.com,
+#      example.com; no SNI once server.hostname is mail.example.com) on IMAPS
+#      and IMAP STARTTLS
 # Event log entries are observed through Wine's traces of ReportEventW (Wine
 # has no event log to read back): services.exe, and so the service, inherit
 # the debug channels of the session's first program, whose stderr is kept.
@@ -642,6 +647,55 @@ if grep -q 'read back under Wine' <<<"$got_imap" && grep -q 'version=TLSv1' <<<"
 else
     fail "under Wine: curl imap:// --ssl-reqd" "$got_imap"
 fi
+
+# =============================================================================
+# 8. certificates chosen by their names: a certificate from a test CA for the
+#    bare domain example.com naming example.com and mail.example.com, copied
+#    into ssl.crt as example.com.crt, serves SNI mail.example.com and
+#    example.com and, with server.hostname mail.example.com, clients without
+#    SNI, on IMAPS and IMAP STARTTLS
+# =============================================================================
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=ISMail Wine Test CA" \
+    -keyout "$WORK/ca.key" -out "$WORK/ca.pem" >/dev/null 2>&1
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=example.com" \
+    -keyout "$WORK/example.com.key" -out "$WORK/example.com.csr" >/dev/null 2>&1
+printf 'subjectAltName=DNS:example.com,DNS:mail.example.com\nextendedKeyUsage=serverAuth\n' >"$WORK/ext.cnf"
+openssl x509 -req -in "$WORK/example.com.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial -days 20 \
+    -extfile "$WORK/ext.cnf" -out "$WORK/example.com.crt" >/dev/null 2>&1
+cp "$WORK/example.com.crt" "$INST/Apache/conf/ssl.crt/example.com.crt"
+cp "$WORK/example.com.key" "$INST/Apache/conf/ssl.key/example.com.key"
+chmod 600 "$INST/Apache/conf/ssl.key/example.com.key"   # as the folder's inherited list would (see 4.)
+FP_EX=$(file_fp "$WORK/example.com.crt")
+W "$CTL_WIN" reload >/dev/null
+# named_ok PORT STARTTLS SNI: the CA-signed certificate is served, verified against the test CA for
+# mail.example.com (SNI "-": none sent).
+named_ok() {
+    local sni=(-servername "$3") out
+    [ "$3" = - ] && sni=(-noservername)
+    out=$(echo | timeout 15 openssl s_client -connect "127.0.0.1:$1" ${2:+-starttls $2} "${sni[@]}" -CAfile "$WORK/ca.pem" \
+        -verify_return_error -verify_hostname "${3/#-/mail.example.com}" 2>&1) &&
+        grep -q 'Verify return code: 0 (ok)' <<<"$out" &&
+        [ "$(openssl x509 -noout -fingerprint -sha256 <<<"$out" 2>/dev/null | sed 's/.*=//')" = "$FP_EX" ]
+}
+for t in "$P_IMAPS '' IMAPS" "$P_IMAP imap 'IMAP STARTTLS'"; do
+    eval "set -- $t"
+    for sni in mail.example.com example.com; do
+        if wait_until 20 named_ok "$1" "$2" "$sni"; then
+            pass "under Wine: $3, SNI $sni: the CA-signed example.com.crt, verified for $sni"
+        else
+            fail "under Wine: $3, SNI $sni" "not the CA-signed certificate; status: $(W "$CTL_WIN" status | tr '\n' ' ')"
+        fi
+    done
+done
+W "$CTL_WIN" set server.hostname mail.example.com >/dev/null
+for t in "$P_IMAPS '' IMAPS" "$P_IMAP imap 'IMAP STARTTLS'"; do
+    eval "set -- $t"
+    if wait_until 30 named_ok "$1" "$2" -; then
+        pass "under Wine: $3, no SNI, server.hostname mail.example.com: the CA-signed example.com.crt"
+    else
+        fail "under Wine: $3, no SNI, host name mail.example.com" "status: $(W "$CTL_WIN" status | tr '\n' ' ')"
+    fi
+done
 
 echo "e2e-service: $(( $(date +%s) - T0 )) s"
 finish
