@@ -1,6 +1,7 @@
 /* ism_tls: TLS context generations and the self-signed first-start
  * certificate (see ism_tls.h). */
 #include "ism_tls.h"
+#include "ism_keyprotect.h"
 #include "ism_platform.h"
 
 #include <openssl/err.h>
@@ -154,8 +155,9 @@ int ism_tls_gen_build(ism_tls_gen **out, const char *profile, const char *crt_pa
     ERR_clear_error(); /* the loop above ends on "no start line" */
 
     /* A key others can read may already be copied: refuse it, as OpenSSH
-     * does, so the administrator notices and fixes the permissions. */
-    if (ism_fs_private_check(key_path, err) || !(kb = file_bio(key_path, err)))
+     * does, so the administrator notices and restricts it (the message names
+     * the manager's button and the command that do). */
+    if (ism_key_check(key_path, err) || !(kb = file_bio(key_path, err)))
         goto fail;
     key = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL);
     if (!key) {
