@@ -46,6 +46,17 @@ int ism_tls_explain_refusal(const SSL_CTX *ctx, X509 *x, unsigned long e, char *
     switch (ERR_GET_REASON(e)) {
     case SSL_R_EE_KEY_TOO_SMALL:
     case SSL_R_CA_KEY_TOO_SMALL:
+        if (k && EVP_PKEY_is_a(k, "RSA") && ERR_GET_REASON(e) == SSL_R_EE_KEY_TOO_SMALL) {
+            /* The manual's own command makes these (openssl req -newkey
+             * rsa:1024): give it back with the size that works. */
+            snprintf(out, outsz,
+                     "has a key of %d bits (RSA), which OpenSSL refuses for TLS: %d-bit RSA is too weak (security "
+                     "level %d: RSA keys of 2048 bits or more)",
+                     EVP_PKEY_get_bits(k), EVP_PKEY_get_bits(k), level);
+            *fix = "make a new key and CSR with: " ISM_TLS_RSA_CSR_COMMAND " (the manual's command, with rsa:2048 "
+                   "in place of rsa:1024), and get a certificate for it";
+            return 1;
+        }
         snprintf(out, outsz,
                  "has a key of %d bits (%s), which OpenSSL refuses for TLS (security level %d: RSA keys of 2048 bits "
                  "or more, EC keys of 224 bits or more)",
