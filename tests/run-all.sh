@@ -91,13 +91,14 @@ suite security           bash "$HERE/e2e/security.sh" "$LB"
 suite live-apply         bash "$HERE/e2e/live-apply.sh" "$LB"
 suite protocols          bash "$HERE/e2e/protocols.sh" "$LB"
 suite certs              bash "$HERE/e2e/certs.sh" "$LB"
+suite manual-keys        bash "$HERE/e2e/manual-keys.sh" "$LB"
 suite file-modes         bash "$HERE/e2e/file-modes.sh" "$LB"
 suite log-escape         bash "$HERE/e2e/log-escape.sh" "$LB"
 suite status-page        bash "$HERE/e2e/status-page.sh" "$LB"
 suite outgoing           bash "$HERE/e2e/outgoing.sh" "$LB"
 suite store-stress       bash "$HERE/store-stress.sh" "$LB" "$WB"
-for e in linux-starttls:linux-e2e ctl-bad-input smtp-mail smtp-security live-apply protocols certs file-modes \
-         log-escape status-page outgoing; do
+for e in linux-starttls:linux-e2e ctl-bad-input smtp-mail smtp-security live-apply protocols certs manual-keys \
+         file-modes log-escape status-page outgoing; do
   suite "${e#*:}-asan" asan_e2e bash "$HERE/e2e/${e%%:*}.sh" "$AB"
 done
 suite asan-reports       bash "$HERE/asan-reports.sh" "$ASAN_LOGS"
