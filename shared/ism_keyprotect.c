@@ -83,7 +83,7 @@ int ism_key_check(const char *path, ism_err *err)
      * been copied; the administrator has to notice (OpenSSH does the same). */
     return ism_err_set(err, ISM_E_TLS,
                        "%s: the private key file can be read by %s, so it is not used; restrict it to the "
-                       "administrators with the manager's \"Restrict access\" button (Certificates tab) or with: "
+                       "administrators with the manager's \"Restrict access\" button (SSL Certificates tab) or with: "
                        "ismailctl cert protect %s",
                        path, who, name);
 }
