@@ -108,6 +108,7 @@ suite wine-dacl          bash "$HERE/wine/dacl.sh" "$WB"
 suite wine-msi-e2e       bash "$HERE/wine/e2e-msi.sh" "$LB" "$WB" "$MSI"
 suite wine-service-e2e   bash "$HERE/wine/e2e-service.sh" "$LB" "$WB" "$MSI"
 suite wine-manager-e2e   bash "$HERE/wine/e2e-manager.sh" "$LB" "$WB" "$MSI"
+suite wine-manual-cmdline bash "$HERE/wine/manual-cmdline.sh" "$LB" "$WB" "$MSI"
 
 echo
 echo "=== summary"
