@@ -17,7 +17,8 @@
 #      the certificate copied into ssl.crt and req.key moved into ssl.key with
 #      cmd's copy and move: the service refuses it, and ismailctl status names
 #      the file, the reason and the command to use instead
-#   3. the same with rsa:2048, then `openssl req -in req.pem -text -noout` and
+#   3. the same with rsa:2048 (and once more without -subj, openssl.cnf's
+#      prompts answered on the window's input), then `openssl req -in req.pem -text -noout` and
 #      `openssl x509 -in example.com.crt -text -noout` in their own windows,
 #      their output checked (subject, key size, issuer, names)
 #   4. the moved key kept the permissions it was made with: when others can
@@ -244,6 +245,24 @@ if [ -s "$AI/req.key" ] && [ -s "$AI/req.pem" ]; then
 else
     fail "window: $WANT_CMD" "$(cat "$WORK/req2048.out" "$WORK/window.err")"
 fi
+# The same command without -subj: openssl.cnf's prompts, in the manual's
+# words, answered as typed in the window (the organizational unit left blank).
+out=$(printf 'US\r\nCalifornia\r\nMountain View\r\nInstantServers, Inc.\r\n\r\n%s\r\npostmaster@%s\r\n' $DOM $DOM |
+      window openssl req -newkey rsa:2048 -keyout typed.key -keyform PEM -out typed.pem -outform PEM -nodes)
+typed=$(openssl req -in "$AI/typed.pem" -noout -subject 2>/dev/null | sed 's/ = /=/g; s/"//g')
+prompts_ok=1
+for p in 'Country Name (2 letter code, e.g. US or CA)' 'State or Province Name' 'Locality Name' 'Organization Name' \
+         'Organizational Unit Name (may be left blank)' 'Common Name (the domain WITHOUT mail or www' 'Email Address'; do
+    grep -qF "$p" "$WORK/window.err" || prompts_ok=0   # openssl asks on its standard error
+done
+if [ "$prompts_ok" = 1 ] &&
+   [ "$typed" = "subject=C=US, ST=California, L=Mountain View, O=InstantServers, Inc., CN=$DOM, emailAddress=postmaster@$DOM" ]; then
+    pass "window: without -subj, openssl req asks the manual's fields in its words; the answers make the subject"
+else
+    fail "window: openssl req asks the manual's fields" "subject '$typed'; output: $out $(cat "$WORK/window.err")"
+fi
+rm -f "$AI/typed.key" "$AI/typed.pem"
+
 # Names as openssl prints them, with or without spaces around "=" and quotes
 # (the default name format differs between builds).
 names() { sed 's/ = /=/g; s/"//g'; }
