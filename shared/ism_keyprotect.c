@@ -6,6 +6,7 @@
 #include "ism_platform.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int ends_with_key(const char *s)
@@ -30,12 +31,31 @@ int ism_key_exposed(const char *path, char *who, size_t whosz, ism_err *err)
     return ism_fs_others_access(path, who, whosz, err);
 }
 
+/* Only a PEM private key is restricted: a path given by mistake (a folder,
+ * a system file) must not lose its permissions. */
+static int is_pem_key(const char *path, ism_err *err)
+{
+    char *data;
+    size_t len;
+    if (ism_fs_read(path, 1024 * 1024, &data, &len, err))
+        return -1;
+    int ok = strstr(data, "-----BEGIN") && strstr(data, "PRIVATE KEY-----");
+    memset(data, 0, len);
+    free(data);
+    if (!ok)
+        return ism_err_set(err, ISM_E_INVALID,
+                           "%s is not a private key (PEM): only key files are restricted; nothing was changed", path);
+    return 0;
+}
+
 int ism_key_protect(const char *path, char *was, size_t wassz, ism_err *err)
 {
     if (wassz)
         was[0] = '\0';
     if (!ism_fs_exists(path))
         return ism_err_set(err, ISM_E_IO, "%s does not exist", path);
+    if (is_pem_key(path, err))
+        return -1;
     return ism_fs_make_private(path, was, wassz, err);
 }
 
@@ -65,7 +85,7 @@ int ism_key_protect_name(const ism_paths *p, const char *name, char *path, size_
                            "%s does not exist: give the name of an installed certificate (its key is ssl.key/NAME.key) "
                            "or the key file's path",
                            buf);
-    return ism_fs_make_private(buf, was, wassz, err);
+    return ism_key_protect(buf, was, wassz, err);
 }
 
 int ism_key_check(const char *path, ism_err *err)

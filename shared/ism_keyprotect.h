@@ -39,8 +39,10 @@ int ism_key_exposed(const char *path, char *who, size_t whosz, ism_err *err);
 /* Restricts the key at path to the administrators: 1 when it changed
  * something, with what others had in was ("mode 644", "readable by
  * BUILTIN\Users"); 0 when it was already private; -1 on failure (err:
- * ISM_E_IO naming path and why; a missing file fails too). A symbolic link
- * or reparse point is not followed and fails. */
+ * ISM_E_IO naming path and why; a missing file fails too). Only a PEM
+ * private key is touched: anything else (a folder, a certificate, a path
+ * given by mistake) fails with ISM_E_INVALID and keeps its permissions. A
+ * symbolic link or reparse point is not followed and fails. */
 int ism_key_protect(const char *path, char *was, size_t wassz, ism_err *err);
 
 /* The key file that NAME means, in out: a path (it has a folder separator)

@@ -135,6 +135,22 @@ TEST(KeyProtect, KeyNotNamedDotKeyIsNamedByItsPath)
     LONGS_EQUAL_TEXT(0, ism_key_check(k.c_str(), &err), err.msg);
 }
 
+/* What is not a private key keeps its permissions: a folder, a certificate. */
+TEST(KeyProtect, OnlyKeyFilesAreRestricted)
+{
+    char was[700];
+    std::string crt = dir + ISM_PATH_SEP + "example.com.crt";
+    static const char cert[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    LONGS_EQUAL_TEXT(0, ism_fs_write_atomic(crt.c_str(), cert, sizeof cert - 1, 0, &err), err.msg);
+    open_to_everyone(crt);
+    LONGS_EQUAL(-1, ism_key_protect(crt.c_str(), was, sizeof was, &err));
+    LONGS_EQUAL(ISM_E_INVALID, err.kind);
+    STRCMP_CONTAINS("is not a private key", err.msg);
+    char who[600];
+    LONGS_EQUAL(1, ism_key_exposed(crt.c_str(), who, sizeof who, &err));
+    LONGS_EQUAL(-1, ism_key_protect_name(&p, dir.c_str(), NULL, 0, was, sizeof was, &err));
+}
+
 /* Nothing to restrict: a name without a key fails naming the file it
  * looked for; so does a missing path. */
 TEST(KeyProtect, MissingKeyIsNamed)
