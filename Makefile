@@ -42,9 +42,13 @@ linux-bundled-openssl: bootstrap
 	PKG_CONFIG_PATH=$$ossl/lib/pkgconfig cmake -S . -B $(BUILD)/linux-ossl -G "$(GEN)" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && \
 	cmake --build $(BUILD)/linux-ossl -j2 --target ismail-service ismailctl
 
+# openssl.exe (the bundled OpenSSL's command line, for the MSI's Apache\install)
+# is copied into $(WIN_BUILD)/apache-install, where build-msi.sh takes it.
 win: bootstrap
-	@cmake -S . -B $(WIN_BUILD) -G "$(GEN)" -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/mingw-w64.cmake \
-	  -DISMAIL_DEPS="$$(QUIET=1 bash cmake/bootstrap.sh --print-prefix)" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@set -o pipefail; deps=$$(QUIET=1 bash cmake/bootstrap.sh --mingw-openssl-cli | tail -2) && \
+	cmake -S . -B $(WIN_BUILD) -G "$(GEN)" -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/mingw-w64.cmake \
+	  -DISMAIL_DEPS="$$(head -1 <<<"$$deps")" -DCMAKE_BUILD_TYPE=Release >/dev/null && \
+	mkdir -p $(WIN_BUILD)/apache-install && cp -p "$$(tail -1 <<<"$$deps")" $(WIN_BUILD)/apache-install/openssl.exe
 	@cmake --build $(WIN_BUILD) -j2
 
 msi: win

@@ -20,12 +20,16 @@
 #                                  OpenSSL of the version the Windows build bundles; print
 #                                  its prefix on the last line
 #   bootstrap.sh --print-archives  print the archive URLs and proxy it would use, nothing else
+#   bootstrap.sh --mingw-openssl-cli  the same as --print-prefix, then also build openssl.exe,
+#                                  the command-line program of that OpenSSL (the MSI installs it
+#                                  in Apache\install for the manual's commands); print its path
+#                                  on the last line
 set -euo pipefail
 
 MODE=${1:-}
 case "$MODE" in
-  ""|--print-prefix|--native-openssl|--print-archives) ;;
-  *) echo "usage: bootstrap.sh [--print-prefix | --native-openssl | --print-archives]" >&2; exit 2 ;;
+  ""|--print-prefix|--native-openssl|--print-archives|--mingw-openssl-cli) ;;
+  *) echo "usage: bootstrap.sh [--print-prefix | --native-openssl | --print-archives | --mingw-openssl-cli]" >&2; exit 2 ;;
 esac
 
 CACHE=${ISMAIL_DEPS_CACHE:-/var/cache/ismail-deps}
@@ -360,8 +364,48 @@ SQL_V=$(srcver sqlite3); CPPU_V=$(srcver cpputest)
 [ -n "$SQL_V" ] && [ -n "$CPPU_V" ] || { echo "bootstrap: apt-cache showsrc found no sqlite3/cpputest source; check the deb-src entries" >&2; exit 1; }
 KEY="openssl-${OSSL_V}_sqlite-${SQL_V}_cpputest-${CPPU_V}"
 PREFIX="$CACHE/$TRIPLE/$KEY"
+
+# openssl.exe: the command-line program of the very OpenSSL the programs link.
+# The source is configured as for the libraries (same Debian source, same
+# Configure line, same prefix), only the programs' own objects are compiled,
+# and they are linked with $PREFIX/lib's libssl.a and libcrypto.a: the same
+# library files the programs are linked with (make -o: take them as they are,
+# rather than building the libraries a second time). Built in a folder of its
+# own and moved into $PREFIX/bin at the end, so that two builds at once, or
+# one stopped half-way, never leave a partial program there. Prints its path.
+# ISMAIL_CLI_BUILD_DIR reuses a build folder left by an interrupted run.
+cli_exe() {
+  local exe="$PREFIX/bin/openssl.exe" recipe="openssl.exe: $OSSL_MINGW_CONF $OSSL_V"
+  if [ ! -s "$exe" ] || [ "$(cat "$exe.complete" 2>/dev/null)" != "$recipe" ]; then
+    need_root "the mingw openssl.exe build"
+    [ "$DL" = "$WORK" ] || die "cannot write to $WORK"
+    log "building openssl.exe (OpenSSL $OSSL_V, $TRIPLE) into $PREFIX/bin"
+    local B L
+    if [ -n "${ISMAIL_CLI_BUILD_DIR:-}" ] && [ -f "$ISMAIL_CLI_BUILD_DIR/src/configdata.pm" ]; then
+      B=$ISMAIL_CLI_BUILD_DIR; L="$B.log"
+    else
+      B=$(mktemp -d "$WORK/openssl-cli-$OSSL_UP-$TRIPLE.XXXXXX"); L="$B.log"; : > "$L"
+      unpack_openssl "$B/src"
+      ( cd "$B/src" &&
+        build_step "$L" ./Configure $OSSL_MINGW_CONF --cross-compile-prefix=$TRIPLE- --prefix="$PREFIX" --libdir=lib )
+    fi
+    ( cd "$B/src" &&
+      cp "$PREFIX/lib/libcrypto.a" "$PREFIX/lib/libssl.a" . &&
+      build_step "$L" make -j"$(nproc)" build_generated &&
+      build_step "$L" make -j"$(nproc)" -o libcrypto.a -o libssl.a apps/openssl.exe &&
+      build_step "$L" $TRIPLE-strip apps/openssl.exe )
+    mkdir -p "$PREFIX/bin"
+    cp "$B/src/apps/openssl.exe" "$exe.new.$$" && mv -f "$exe.new.$$" "$exe"
+    echo "$recipe" > "$exe.complete"
+    rm -rf "$B" "$L"
+    log "openssl.exe ready: $exe"
+  fi
+  echo "$exe"
+}
+
 if complete "$PREFIX" "openssl: $OSSL_MINGW_CONF"; then
   [ "$MODE" = --print-prefix ] && echo "$PREFIX"
+  [ "$MODE" = --mingw-openssl-cli ] && { echo "$PREFIX"; cli_exe; }
   exit 0
 fi
 
@@ -417,4 +461,5 @@ rm -rf cpputest-build
 echo "openssl: $OSSL_MINGW_CONF" > "$PREFIX/.complete"
 log "mingw dependencies ready in $PREFIX"
 [ "$MODE" = --print-prefix ] && echo "$PREFIX"
+[ "$MODE" = --mingw-openssl-cli ] && { echo "$PREFIX"; cli_exe; }
 exit 0

@@ -585,5 +585,7 @@ int ism_ctl_cert(ism_ctl *ctx, int argc, char **argv)
         return cert_install(ctx, argc - 2, argv + 2);
     if (strcmp(sub, "remove") == 0 || strcmp(sub, "selfsign") == 0)
         return cert_domain_op(ctx, sub, argc - 2, argv + 2);
+    if (strcmp(sub, "protect") == 0)
+        return ism_ctl_cert_protect(ctx, argc - 2, argv + 2);
     return usage_error("unknown cert subcommand (list, show, install, remove, selfsign)", sub);
 }

@@ -24,6 +24,8 @@ void ism_ctl_jstr(const char *s);
 /* argv[0] is the group's word ("cert"), argv[1] the subcommand. */
 int ism_ctl_csr(ism_ctl *ctx, int argc, char **argv);
 int ism_ctl_cert(ism_ctl *ctx, int argc, char **argv);
+/* cmd_keyprotect.c: `cert protect NAME|FILE`; argv holds what follows "protect". */
+int ism_ctl_cert_protect(ism_ctl *ctx, int argc, char **argv);
 int ism_ctl_user(ism_ctl *ctx, int argc, char **argv);
 int ism_ctl_localdomain(ism_ctl *ctx, int argc, char **argv);
 /* cmd_queue.c: outgoing mail (queue, route, policy) */

@@ -35,10 +35,11 @@ static void usage(FILE *f)
             "  reload                       make the service re-read settings and certificate files now\n"
             "  csr new|show|list ...        certificate signing requests and keys ('ismailctl csr' for details)\n"
             "  cert list|show|install|remove|selfsign ...  certificates ('ismailctl cert' for details)\n"
+            "  cert protect NAME|FILE       restrict a private key others can read to the administrators\n"
             "  user add|passwd|remove|list ...             mail accounts ('ismailctl user' for details)\n"
             "  localdomain add|remove|list ...             local mail domains\n"
             "  domain list                  the web server's SSL domains\n"
-            "  domain add DOMAIN --ip IP [--port N] --cert FILE --key FILE [--ca FILE]\n"
+            "  domain add DOMAIN --ip IP [--port N] --cert FILE --key FILE [--ca FILE]   (port: https.port)\n"
             "  domain edit DOMAIN [--ip IP] [--port N] [--cert FILE] [--key FILE] [--ca FILE]\n"
             "  domain remove DOMAIN\n"
             "                               FILEs are absolute or relative to ssl.crt (cert, ca) / ssl.key (key)\n"
@@ -332,14 +333,16 @@ static int cmd_domain_list(ism_store *st)
     return EXIT_OK;
 }
 
-/* domain add|edit DOMAIN [--ip IP] [--port N] [--cert F] [--key F] [--ca F] */
-static int cmd_domain_put(ism_store *st, const ism_paths *paths, int add, int nargs, char **args)
+/* domain add|edit DOMAIN [--ip IP] [--port N] [--cert F] [--key F] [--ca F]
+ * A new domain's port is the https.port setting unless --port says
+ * otherwise, as in the manager's New dialog (https_port). */
+static int cmd_domain_put(ism_store *st, const ism_paths *paths, int add, int https_port, int nargs, char **args)
 {
     ism_web_domain d;
     ism_err err = {0};
     memset(&d, 0, sizeof d);
     snprintf(d.domain, sizeof d.domain, "%s", args[0]);
-    d.port = 443;
+    d.port = https_port;
     snprintf(d.ip, sizeof d.ip, "0.0.0.0");
     if (!add) {
         ism_web_domain *v;
@@ -371,7 +374,9 @@ static int cmd_domain_put(ism_store *st, const ism_paths *paths, int add, int na
             long p = strtol(val, &end, 10);
             d.port = (*val && !*end && p > 0 && p < 65536) ? (int)p : -1;
             if (d.port < 0) {
-                fprintf(stderr, "ismailctl: port: '%s' is not a TCP port from 1 to 65535 (SSL uses 443)\n", val);
+                fprintf(stderr,
+                        "ismailctl: port: '%s' is not a TCP port from 1 to 65535 (without --port: https.port, %d)\n",
+                        val, https_port);
                 return EXIT_INVALID;
             }
         } else if (strcmp(opt, "--cert") == 0) {
@@ -471,13 +476,14 @@ int main(int argc, char **argv)
             rc = fail(&err);
         } else {
             ism_paths_apply_config(&paths, &cfg);
+            int https_port = ism_config_int(&cfg, ISM_S_HTTPS_PORT);
             ism_config_free(&cfg);
             if (strcmp(args[0], "list") == 0)
                 rc = cmd_domain_list(st);
             else if (strcmp(args[0], "remove") == 0)
                 rc = ism_store_domain_remove(st, ism_str_lower_all(args[1]), &err) ? fail(&err) : EXIT_OK;
             else
-                rc = cmd_domain_put(st, &paths, strcmp(args[0], "add") == 0, nargs - 1, args + 1);
+                rc = cmd_domain_put(st, &paths, strcmp(args[0], "add") == 0, https_port, nargs - 1, args + 1);
         }
     } else if (strcmp(cmd, "reload") == 0) {
         rc = ism_store_touch(st, &err) ? fail(&err) : EXIT_OK;

@@ -112,6 +112,13 @@ int ism_fs_stat(const char *path, int64_t *mtime_ms, int64_t *size);
  * that allows a SID other than SYSTEM, Administrators or the file's owner (or
  * no access list at all). A file that cannot be read fails too (ISM_E_IO). */
 int ism_fs_private_check(const char *path, ism_err *err);
+/* Who, besides its owner and the administrators, may read path, as the
+ * check above judges it: 1 with who filled ("other users (mode 644)";
+ * Windows: the account an entry admits, "BUILTIN\Users", "Everyone"), 0
+ * when nobody else may, -1 when the permissions cannot be read (ISM_E_IO,
+ * naming path). Sets no error for an open file, so that callers word the
+ * remedy their own way (ism_keyprotect.h). */
+int ism_fs_others_access(const char *path, char *who, size_t whosz, ism_err *err);
 /* Deletes a file; one that does not exist is not an error. */
 int ism_fs_remove(const char *path, ism_err *err);
 

@@ -1,6 +1,7 @@
 /* ism_tls: TLS context generations and the self-signed first-start
  * certificate (see ism_tls.h). */
 #include "ism_tls.h"
+#include "ism_keyprotect.h"
 #include "ism_platform.h"
 
 #include <openssl/err.h>
@@ -45,6 +46,17 @@ int ism_tls_explain_refusal(const SSL_CTX *ctx, X509 *x, unsigned long e, char *
     switch (ERR_GET_REASON(e)) {
     case SSL_R_EE_KEY_TOO_SMALL:
     case SSL_R_CA_KEY_TOO_SMALL:
+        if (k && EVP_PKEY_is_a(k, "RSA") && ERR_GET_REASON(e) == SSL_R_EE_KEY_TOO_SMALL) {
+            /* The manual's own command makes these (openssl req -newkey
+             * rsa:1024): give it back with the size that works. */
+            snprintf(out, outsz,
+                     "has a key of %d bits (RSA), which OpenSSL refuses for TLS: %d-bit RSA is too weak (security "
+                     "level %d: RSA keys of 2048 bits or more)",
+                     EVP_PKEY_get_bits(k), EVP_PKEY_get_bits(k), level);
+            *fix = "make a new key and CSR with: " ISM_TLS_RSA_CSR_COMMAND " (the manual's command, with rsa:2048 "
+                   "in place of rsa:1024), and get a certificate for it";
+            return 1;
+        }
         snprintf(out, outsz,
                  "has a key of %d bits (%s), which OpenSSL refuses for TLS (security level %d: RSA keys of 2048 bits "
                  "or more, EC keys of 224 bits or more)",
@@ -154,8 +166,9 @@ int ism_tls_gen_build(ism_tls_gen **out, const char *profile, const char *crt_pa
     ERR_clear_error(); /* the loop above ends on "no start line" */
 
     /* A key others can read may already be copied: refuse it, as OpenSSH
-     * does, so the administrator notices and fixes the permissions. */
-    if (ism_fs_private_check(key_path, err) || !(kb = file_bio(key_path, err)))
+     * does, so the administrator notices and restricts it (the message names
+     * the manager's button and the command that do). */
+    if (ism_key_check(key_path, err) || !(kb = file_bio(key_path, err)))
         goto fail;
     key = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL);
     if (!key) {

@@ -23,10 +23,16 @@ typedef struct ism_tls_gen ism_tls_gen;
  * X25519MLKEM768, a 1.2 KB key share in every outgoing ClientHello). */
 #define ISM_TLS_GROUPS "X25519:P-256:P-384"
 
+/* The manual's command for a key and CSR ("CSRs and SSL Certificates:
+ * Manual Control"), with the 2048 bits OpenSSL accepts instead of its 1024. */
+#define ISM_TLS_RSA_CSR_COMMAND "openssl req -newkey rsa:2048 -keyout req.key -keyform PEM -out req.pem -outform PEM -nodes"
+
 /* Why OpenSSL's TLS layer, at ctx's security level, refused certificate x
  * with error e (left by SSL_CTX_use_certificate or a chain call): 1 with the
  * reason in out ("has a key of 1024 bits (RSA), which OpenSSL refuses for
- * TLS ...") and what to do in *fix; 0 when e is not a security-level refusal. */
+ * TLS: 1024-bit RSA is too weak ...") and what to do in *fix (for a leaf's
+ * RSA key the manual's command with rsa:2048, ISM_TLS_RSA_CSR_COMMAND); 0
+ * when e is not a security-level refusal. */
 int ism_tls_explain_refusal(const SSL_CTX *ctx, X509 *x, unsigned long e, char *out, size_t outsz, const char **fix);
 
 /* A new generation (one reference, in *out) for profile, from the certificate

@@ -97,14 +97,14 @@ suite protocols          bash "$HERE/e2e/protocols.sh" "$LB"
 suite certs              bash "$HERE/e2e/certs.sh" "$LB"
 suite cert-install       bash "$HERE/e2e/cert-install.sh" "$LB"
 suite cert-names         bash "$HERE/e2e/cert-names.sh" "$LB"
+suite manual-keys        bash "$HERE/e2e/manual-keys.sh" "$LB"
 suite file-modes         bash "$HERE/e2e/file-modes.sh" "$LB"
 suite log-escape         bash "$HERE/e2e/log-escape.sh" "$LB"
 suite status-page        bash "$HERE/e2e/status-page.sh" "$LB"
 suite outgoing           bash "$HERE/e2e/outgoing.sh" "$LB"
 suite store-stress       bash "$HERE/store-stress.sh" "$LB" "$WB"
 for e in linux-starttls:linux-e2e ctl-bad-input smtp-mail smtp-security live-apply protocols certs cert-install cert-names \
-         file-modes \
-         log-escape status-page outgoing; do
+         manual-keys file-modes log-escape status-page outgoing; do
   suite "${e#*:}-asan" asan_e2e bash "$HERE/e2e/${e%%:*}.sh" "$AB"
 done
 suite asan-reports       bash "$HERE/asan-reports.sh" "$ASAN_LOGS"
@@ -114,6 +114,7 @@ suite wine-dacl          bash "$HERE/wine/dacl.sh" "$WB"
 suite wine-msi-e2e       bash "$HERE/wine/e2e-msi.sh" "$LB" "$WB" "$MSI"
 suite wine-service-e2e   bash "$HERE/wine/e2e-service.sh" "$LB" "$WB" "$MSI"
 suite wine-manager-e2e   bash "$HERE/wine/e2e-manager.sh" "$LB" "$WB" "$MSI"
+suite wine-manual-cmdline bash "$HERE/wine/manual-cmdline.sh" "$LB" "$WB" "$MSI"
 
 echo
 echo "=== summary"

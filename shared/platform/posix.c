@@ -391,6 +391,19 @@ int ism_fs_private_check(const char *path, ism_err *err)
     return 0;
 }
 
+int ism_fs_others_access(const char *path, char *who, size_t whosz, ism_err *err)
+{
+    struct stat st;
+    if (whosz)
+        who[0] = '\0';
+    if (stat(path, &st) != 0)
+        return ism_err_set(err, ISM_E_IO, "cannot open %s: %s", path, strerror(errno));
+    if (!(st.st_mode & 077))
+        return 0;
+    snprintf(who, whosz, "other users (mode %03o)", (unsigned)(st.st_mode & 0777));
+    return 1;
+}
+
 int ism_fs_remove(const char *path, ism_err *err)
 {
     if (unlink(path) != 0 && errno != ENOENT)

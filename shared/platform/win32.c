@@ -562,6 +562,18 @@ int ism_fs_private_check(const char *path, ism_err *err)
                        path, who, path, fix);
 }
 
+int ism_fs_others_access(const char *path, char *who, size_t whosz, ism_err *err)
+{
+    char w[600];
+    int named = 0, inherited = 0;
+    if (whosz)
+        who[0] = '\0';
+    int r = dacl_stranger(path, w, sizeof w, &named, &inherited, err);
+    if (r > 0)
+        snprintf(who, whosz, "%s", w);
+    return r;
+}
+
 int ism_fs_make_private(const char *path, char *was, size_t wassz, ism_err *err)
 {
     char who[600], m[256];

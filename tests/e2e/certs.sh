@@ -136,7 +136,7 @@ check "cert show reports the key as not private, with the fix" \
   bash -c "grep -q '^status *key not private' <<<\"\$0\" && grep -qF 'chmod 600 $D/ssl.key/$DOM.key' <<<\"\$0\"" "$out"
 check "cert install refuses to use the open key" not quiet ctl cert install "$W/renewed.pem" --ca "$W/ca.pem" 2>/dev/null
 ctl set tls.profile modern >/dev/null
-status_names_key() { applied "$(rev)" && ctl status | grep -q "^last error: .*$D/ssl.key/$DOM.key.*chmod 600"; }
+status_names_key() { applied "$(rev)" && ctl status | grep -q "^last error: .*$D/ssl.key/$DOM.key.*Restrict access.*ismailctl cert protect $DOM\$"; }
 check "after a settings change, status shows the error naming the key file" wait_until 10 status_names_key
 check "... and the service keeps serving the previous certificate" serves "$FP"
 

@@ -10,7 +10,10 @@
  * prints the SDDL, and checks: the DACL is protected (nothing inherited from
  * the folder above), it has exactly two entries, both "allow full control",
  * one for SYSTEM and one for Administrators. Then ism_fs_private_check must
- * accept the key, and refuse a second key once Everyone may read it.
+ * accept the key, and refuse a second key once Everyone may read it; then
+ * ism_key_check (the service's check) must refuse it naming Everyone, the
+ * manager's "Restrict access" button and `ismailctl cert protect`, and
+ * ism_key_protect must give it the key's protected DACL back.
  *
  * The data folder gets the same: FOLDER\data is made the way an older
  * version left it (an ordinary folder, ismail.db in it with the access list
@@ -26,6 +29,7 @@
  * Administrators and the owner, and SYSTEM with full control.
  *
  * Each check prints "PASS: ..." or "FAIL: ..."; exit 0 when all pass. */
+#include "ism_keyprotect.h"
 #include "ism_paths.h"
 #include "ism_platform.h"
 
@@ -161,6 +165,26 @@ static void check_refusal(const char *keydir)
     int refused = ism_fs_private_check(path, &err) != 0;
     result(refused && strstr(err.msg, "icacls") && strstr(err.msg, "opened.test.key"),
            "ism_fs_private_check refuses it, naming the file and the icacls command", err.msg);
+
+    /* What the service, ismailctl cert protect and the manager's button do. */
+    char who[600], was[700];
+    memset(&err, 0, sizeof err);
+    int exposed = ism_key_exposed(path, who, sizeof who, &err);
+    result(exposed == 1 && strstr(who, "Everyone"), "ism_key_exposed: Everyone can read it", exposed < 0 ? err.msg : who);
+    refused = ism_key_check(path, &err) != 0;
+    result(refused && strstr(err.msg, "opened.test.key") && strstr(err.msg, "Everyone") &&
+               strstr(err.msg, "\"Restrict access\"") && strstr(err.msg, "ismailctl cert protect opened.test"),
+           "ism_key_check refuses it, naming the file, Everyone, Restrict access and ismailctl cert protect",
+           err.msg);
+    memset(&err, 0, sizeof err);
+    int changed = ism_key_protect(path, was, sizeof was, &err);
+    result(changed == 1 && strstr(was, "Everyone"), "ism_key_protect restricts it", changed < 0 ? err.msg : was);
+    check_dacl("key after ism_key_protect", path);
+    memset(&err, 0, sizeof err);
+    exposed = ism_key_exposed(path, who, sizeof who, &err);
+    result(exposed == 0, "ism_key_exposed: nobody else can read it now", exposed < 0 ? err.msg : who);
+    result(ism_key_check(path, &err) == 0, "ism_key_check accepts it now", err.msg);
+    result(ism_key_protect(path, was, sizeof was, &err) == 0, "a second ism_key_protect has nothing to do", was);
     ism_fs_remove(path, &err);
 }
 
