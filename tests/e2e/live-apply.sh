@@ -19,7 +19,7 @@ SVC=${ISMAIL_SERVICE:-$B/service/ismail-service}
 HERE=$(cd "$(dirname "$0")" && pwd)
 T_SUITE=live-apply
 . "$HERE/../lib.sh"
-PROBE="python3 $HERE/tlsprobe.py"
+PROBE="python3 $HERE/../tools/tlsprobe.py"
 D=$(mktemp -d)
 SVC_PID=; HOLD_PID=
 cleanup() {

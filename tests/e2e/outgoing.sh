@@ -84,7 +84,7 @@ check "test setup: certificates from the test CA" openssl verify -CAfile "$D/ca.
 port_open() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2).close()' "$1" 2>/dev/null; }
 receiver() { # receiver NAME PORT [--cert C --key K | --tarpit]
   local n=$1 p=$2; shift 2
-  "$PYS" "$HERE/smtp_receiver.py" --port "$p" --log "$D/$n.log" "$@" >"$D/$n.out" 2>&1 &
+  "$PYS" "$HERE/../tools/smtp_receiver.py" --port "$p" --log "$D/$n.log" "$@" >"$D/$n.out" 2>&1 &
   PIDS+=($!)
   wait_until 15 port_open "$p"
 }

@@ -11,7 +11,7 @@ B=$(cd "${1:?linux build dir}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 T_SUITE=protocols
 . "$HERE/../lib.sh"
-PROBE="python3 $HERE/tlsprobe.py"
+PROBE="python3 $HERE/../tools/tlsprobe.py"
 D=$(mktemp -d)
 SVC_PID=
 cleanup() { [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }

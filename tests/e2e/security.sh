@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Attacks on the real service over loopback, each of which worked before the
-# service limited it (tests/e2e/attacks.py runs them and prints numbers):
+# service limited it (tests/tools/attacks.py runs them and prints numbers):
 #   - an IMAP LIST pattern of 254 '*' that kept a worker busy for hours;
 #   - clients that pipeline FETCH 1:* / RETR and never read (output held in memory);
 #   - 2,000 idle connections from one address under a limit of 1,024 open files;
@@ -12,7 +12,7 @@ B=$(cd "${1:?linux build dir}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 T_SUITE=security
 . "$HERE/../lib.sh"
-ATTACK="python3 $HERE/attacks.py"
+ATTACK="python3 $HERE/../tools/attacks.py"
 D=$(mktemp -d)
 SVC_PID=
 cleanup() { [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
