@@ -6,9 +6,7 @@
 set -u
 B=$(cd "${1:?linux build dir}" && pwd)
 T_SUITE=ctl-bad-input
-. "$(dirname "$0")/../lib.sh"
-D=$(mktemp -d); trap 'rm -rf "$D"' EXIT
-ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
+. "$(dirname "$0")/lib-e2e.sh"
 dump() { python3 -c 'import sqlite3,sys; print("\n".join(sqlite3.connect(sys.argv[1]).iterdump()))' "$D/ismail.db"; }
 
 mkdir -p "$D/ssl.crt" "$D/ssl.key"

@@ -10,21 +10,11 @@ set -u
 B=$(cd "${1:?linux build dir}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 T_SUITE=log-escape
-. "$HERE/../lib.sh"
-D=$(mktemp -d)
-SVC_PID=
-cleanup() { [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
-ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
+. "$HERE/lib-e2e.sh"
 LOG=$D/ismail-service.log
-declare -A P
-for k in smtp submission smtps pop pops imap imaps http https; do P[$k]=$(free_port); done
-ctl set listen.address 127.0.0.1 server.hostname mail.ismail.test smtp.port ${P[smtp]} \
-  submission.port ${P[submission]} smtps.port ${P[smtps]} pop.port ${P[pop]} pops.port ${P[pops]} \
-  imap.port ${P[imap]} imaps.port ${P[imaps]} http.port ${P[http]} https.port ${P[https]} \
-  smtp.tls.incoming off pop.tls.incoming off imap.tls.incoming off >/dev/null
-"$B/service/ismail-service" --data "$D" >"$D/console.log" 2>&1 & SVC_PID=$!
-service_up "service up" "$SVC_PID" "$D/console.log" 20 port_open "${P[submission]}"
+e2e_ports
+ctl set server.hostname mail.ismail.test smtp.tls.incoming off pop.tls.incoming off imap.tls.incoming off >/dev/null
+e2e_start_service "service up" port_open "${P[submission]}"
 
 # client PROTO PORT: a failed login whose user name holds control characters.
 client() {

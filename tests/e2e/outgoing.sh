@@ -30,12 +30,10 @@
 #   tests/e2e/outgoing.sh <linux build dir>
 set -u
 B=$(cd "${1:?linux build dir}" && pwd)
-SVC=${ISMAIL_SERVICE:-$B/service/ismail-service}
-CTLBIN=${ISMAIL_CTL:-$B/ctl/ismailctl}
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
 T_SUITE=outgoing
-. "$HERE/../lib.sh"
+. "$HERE/lib-e2e.sh"
+SVC=$E2E_SVC
 
 # aiosmtpd comes from Debian (python3-aiosmtpd), for the system's python.
 PYS=/usr/bin/python3
@@ -49,20 +47,13 @@ if ! "$PYS" -c 'import aiosmtpd' 2>/dev/null; then
   finish
 fi
 
-D=$(mktemp -d)
-PIDS=()
+# Two instances: the sender S (ctl) and the receiver R1 (r1ctl), each with
+# its own data folder under D.
 S_PID=; R1_PID=
-cleanup() {
-  [ -n "$S_PID" ] && kill "$S_PID" 2>/dev/null
-  [ -n "$R1_PID" ] && kill "$R1_PID" 2>/dev/null
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  if [ -n "${KEEP:-}" ]; then echo "kept $D"; else rm -rf "$D"; fi
-}
-trap cleanup EXIT
+E2E_AT_EXIT+=('[ -n "$S_PID" ] && kill "$S_PID" 2>/dev/null' '[ -n "$R1_PID" ] && kill "$R1_PID" 2>/dev/null')
 S=$D/s; R1=$D/r1
-ctl() { "$CTLBIN" --data "$S" "$@"; }
-r1ctl() { "$CTLBIN" --data "$R1" "$@"; }
+ctl() { "$E2E_CTL" --data "$S" "$@"; }
+r1ctl() { "$E2E_CTL" --data "$R1" "$@"; }
 SLOG=$S/ismail-service.log
 
 # ---- a test CA and three server certificates ----
@@ -81,11 +72,10 @@ leaf good localhost; leaf wrong wrong.invalid; leaf dom dom.test
 check "test setup: certificates from the test CA" openssl verify -CAfile "$D/ca.crt" "$D/good.crt" "$D/wrong.crt" "$D/dom.crt"
 
 # ---- the receivers ----
-port_open() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2).close()' "$1" 2>/dev/null; }
 receiver() { # receiver NAME PORT [--cert C --key K | --tarpit]
   local n=$1 p=$2; shift 2
   "$PYS" "$HERE/../tools/smtp_receiver.py" --port "$p" --log "$D/$n.log" "$@" >"$D/$n.out" 2>&1 &
-  PIDS+=($!)
+  E2E_PIDS+=($!)
   wait_until 15 port_open "$p"
 }
 PA=$(free_port); PW=$(free_port); PDM=$(free_port); PN=$(free_port); PT=$(free_port); PH=$(free_port); PDEAD=$(free_port)
@@ -98,18 +88,10 @@ receiver H "$PH" --hello
 all_listen() { port_open "$PA" && port_open "$PW" && port_open "$PDM" && port_open "$PN" && port_open "$PT" && port_open "$PH"; }
 check "the independent receivers listen" all_listen
 
-# ports: smtp submission smtps pop pops imap imaps http https
-ports_for() { local a=() i; for i in 1 2 3 4 5 6 7 8 9; do a+=("$(free_port)"); done; echo "${a[@]}"; }
-set_ports() { # set_ports CTLFUNC HOSTNAME PORTS...
-  local f=$1 h=$2; shift 2
-  $f set listen.address 127.0.0.1 server.hostname "$h" smtp.port "$1" submission.port "$2" smtps.port "$3" \
-    pop.port "$4" pops.port "$5" imap.port "$6" imaps.port "$7" http.port "$8" https.port "$9" >/dev/null
-}
-
 # R1: ISMail as a receiver, TLS with the test CA's certificate for localhost.
-read -r -a RP <<<"$(ports_for)"
-PR1=${RP[0]}
-set_ports r1ctl localhost "${RP[@]}"
+e2e_ports r1ctl
+PR1=${P[smtp]}
+r1ctl set server.hostname localhost >/dev/null
 r1ctl set smtp.tls.incoming on >/dev/null
 mkdir -p "$R1/ssl.crt" "$R1/ssl.key"; chmod 700 "$R1/ssl.key"
 cp "$D/good.crt" "$R1/ssl.crt/localhost.crt"; cp "$D/good.key" "$R1/ssl.key/localhost.key"; chmod 600 "$R1/ssl.key/localhost.key"
@@ -122,8 +104,9 @@ starttls_ok() { out=$(echo | timeout 10 openssl s_client -connect "127.0.0.1:$1"
 check "R1 offers STARTTLS with the test CA's certificate for localhost" wait_until 10 starttls_ok "$PR1"
 
 # S: the sender.
-read -r -a SP <<<"$(ports_for)"
-set_ports ctl sender.test "${SP[@]}"
+e2e_ports ctl
+PSUB=${P[submission]}
+ctl set server.hostname sender.test >/dev/null
 ctl set smtp.tls.ca_file "$D/ca.crt" >/dev/null
 ctl localdomain add sender.test >/dev/null
 echo 'sender-password-1' >"$D/spw"
@@ -338,7 +321,7 @@ check "8: no message reached A twice${dups:+ ($dups)}" test -z "$dups"
 
 # 10: authenticated submission queues mail for other domains.
 printf 'From: <alice@sender.test>\r\nTo: <x@good.test>\r\nSubject: c10-submission\r\n\r\nSubmitted with curl.\r\n' >"$D/sub.eml"
-curl -s --url "smtp://127.0.0.1:${SP[1]}" --mail-from alice@sender.test --mail-rcpt x@good.test \
+curl -s --url "smtp://127.0.0.1:$PSUB" --mail-from alice@sender.test --mail-rcpt x@good.test \
   --user 'alice@sender.test:sender-password-1' --upload-file "$D/sub.eml" >"$D/curl.out" 2>&1
 check "10: submission with curl (authenticated) reaches the remote receiver" wait_until 20 got A c10-submission
 

@@ -10,26 +10,18 @@ set -u
 B=$(cd "${1:?linux build dir}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 T_SUITE=protocols
-. "$HERE/../lib.sh"
-PROBE="python3 $HERE/../tools/tlsprobe.py"
-D=$(mktemp -d)
-SVC_PID=
-cleanup() { [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
-ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
+. "$HERE/lib-e2e.sh"
+PROBE="python3 $TOOLS/tlsprobe.py"
 H=mail.ismail.test
-declare -A P
-for k in smtp submission smtps pop pops imap imaps http https web; do P[$k]=$(free_port); done
-ctl set listen.address 127.0.0.1 server.hostname $H smtp.port ${P[smtp]} submission.port ${P[submission]} \
-  smtps.port ${P[smtps]} pop.port ${P[pop]} pops.port ${P[pops]} imap.port ${P[imap]} imaps.port ${P[imaps]} \
-  http.port ${P[http]} https.port ${P[https]} smtp.tls.incoming on pop.tls.incoming on imap.tls.incoming on >/dev/null
+e2e_ports
+P[web]=$(free_port)
+ctl set server.hostname $H smtp.tls.incoming on pop.tls.incoming on imap.tls.incoming on >/dev/null
 ctl localdomain add ismail.test >/dev/null
 printf 'correct-horse-battery\n' >"$D/pw"
 ctl user add alice@ismail.test --password-file "$D/pw" >/dev/null
 U="alice@ismail.test:correct-horse-battery"
 
-"$B/service/ismail-service" --data "$D" >"$D/console.log" 2>&1 & SVC_PID=$!
-service_up "service up with all listeners" "$SVC_PID" "$D/console.log" 20 port_open "${P[imaps]}"
+e2e_start_service "service up with all listeners" port_open "${P[imaps]}"
 
 # --- mail in: submission with STARTTLS + AUTH, and SMTPS ---
 mkmsg() { printf 'From: alice@ismail.test\r\nTo: alice@ismail.test\r\nSubject: %s\r\nMessage-ID: <%s@ismail.test>\r\n\r\nbody line for %s\r\n' "$1" "$1" "$1" >"$D/$1.eml"; }
@@ -194,5 +186,5 @@ else
   fail "testssl.sh" "testssl.sh is not installed (cmake/bootstrap.sh installs it)"
 fi
 
-kill -TERM "$SVC_PID"; wait "$SVC_PID"; SVC_PID=
+e2e_stop
 finish

@@ -9,13 +9,7 @@
 set -u
 B=$(cd "${1:?linux build dir}" && pwd)
 T_SUITE=smtp-mail
-. "$(dirname "$0")/../lib.sh"
-
-D=$(mktemp -d)
-SVC_PID=
-cleanup() { [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
-ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
+. "$(dirname "$0")/lib-e2e.sh"
 quiet() { "$@" >/dev/null 2>&1; }
 
 ALICE=alice@example.test ALICE_PW='Alice pass 1'
@@ -48,17 +42,12 @@ PY
 check "the store keeps a PBKDF2 hash, not the password" hash_ok
 
 # Every listener on a free loopback port.
-args=()
-for k in $(ctl show | awk '$1 ~ /\.port$/ {print $1}'); do args+=("$k" "$(free_port)"); done
-ctl set listen.address 127.0.0.1 smtp.tls.incoming on server.hostname mail.ismail.test "${args[@]}" >/dev/null ||
-  { fail setup "ismailctl set failed"; finish; }
-P_SMTP=$(ctl get smtp.port); P_SUB=$(ctl get submission.port); P_SMTPS=$(ctl get smtps.port)
+e2e_ports
+ctl set smtp.tls.incoming on server.hostname mail.ismail.test >/dev/null || { fail setup "ismailctl set failed"; finish; }
+P_SMTP=${P[smtp]}; P_SUB=${P[submission]}; P_SMTPS=${P[smtps]}
 
-"$B/service/ismail-service" --data "$D" >"$D/console.log" 2>&1 &
-SVC_PID=$!
 has_starttls() { smtp_ehlo "$1" 2>/dev/null | grep -q '^250-STARTTLS'; }
-port_open() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2).close()' "$1" 2>/dev/null; }
-check "service answers with STARTTLS on the submission port" wait_until 20 has_starttls "$P_SUB"
+e2e_start_service "service answers with STARTTLS on the submission port" has_starttls "$P_SUB"
 check "SMTPS port open" wait_until 10 port_open "$P_SMTPS"
 
 # ---- helpers reading DATA/mail.db ----
@@ -208,7 +197,6 @@ check "mail for a removed account: 550 5.1.1" has "$out" "550 5.1.1"
 check "localdomain remove refused while it has accounts" not quiet ctl localdomain remove example.test
 
 kill -TERM "$SVC_PID"
-stopped() { ! kill -0 "$SVC_PID" 2>/dev/null; }
-check "service stops cleanly" wait_until 10 stopped
-wait "$SVC_PID" 2>/dev/null; SVC_PID=
+check "service stops cleanly" wait_until 10 e2e_stopped
+e2e_stop
 finish

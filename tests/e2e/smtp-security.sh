@@ -15,13 +15,7 @@
 set -u
 B=$(cd "${1:?linux build dir}" && pwd)
 T_SUITE=smtp-security
-. "$(dirname "$0")/../lib.sh"
-
-D=$(mktemp -d)
-SVC_PID=
-cleanup() { [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
-ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
+. "$(dirname "$0")/lib-e2e.sh"
 quiet() { "$@" >/dev/null 2>&1; }
 has() { [[ "$1" == *"$2"* ]]; }
 
@@ -30,16 +24,12 @@ BOB=bob@example.test BOB_PW='Bob-password-2'
 quiet ctl localdomain add example.test || { fail setup "ismailctl localdomain add failed"; finish; }
 printf '%s\n' "$ALICE_PW" | quiet ctl user add "$ALICE"
 printf '%s\n' "$BOB_PW" | quiet ctl user add "$BOB"
-args=()
-for k in $(ctl show | awk '$1 ~ /\.port$/ {print $1}'); do args+=("$k" "$(free_port)"); done
-ctl set listen.address 127.0.0.1 smtp.tls.incoming on server.hostname mail.ismail.test "${args[@]}" >/dev/null ||
-  { fail setup "ismailctl set failed"; finish; }
-P_SMTP=$(ctl get smtp.port); P_SUB=$(ctl get submission.port)
+e2e_ports
+ctl set smtp.tls.incoming on server.hostname mail.ismail.test >/dev/null || { fail setup "ismailctl set failed"; finish; }
+P_SMTP=${P[smtp]}; P_SUB=${P[submission]}
 
-"$B/service/ismail-service" --data "$D" >"$D/console.log" 2>&1 &
-SVC_PID=$!
 ehlo_ok() { smtp_ehlo "$1" 2>/dev/null | grep -q '^250 '; }
-service_up "service answers on the SMTP port" "$SVC_PID" "$D/console.log" 20 ehlo_ok "$P_SMTP"
+e2e_start_service "service answers on the SMTP port" ehlo_ok "$P_SMTP"
 
 # ---- helpers ----
 # count ADDRESS [TOKEN]: messages stored for ADDRESS (containing TOKEN).
@@ -92,10 +82,6 @@ for c in (b"EHLO s.test", b"MAIL FROM:<s@remote.test>", b"RCPT TO:<alice@example
 s.sendall(b"Subject: " + tag + b"\r\n\r\n" + (b"z" * 998 + b"\r\n") * (size // 1000) + b".\r\n")
 print(reply())
 PY
-}
-applied_latest() {
-  local s
-  s=$(ctl --json status) && python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["up_to_date"] else 1)' <<<"$s"
 }
 
 # ---- A. smuggling ----
@@ -230,7 +216,7 @@ PY
 }
 rss0=$(awk '/^VmRSS:/ {print $2}' "/proc/$SVC_PID/status")
 quiet ctl set smtp.data_budget_per_ip_mb 1000   # this case is about memory, not the budget
-check "data budget raised for the memory case (applied)" wait_until 20 applied_latest
+check "data budget raised for the memory case (applied)" wait_applied
 read -r rss spooled files errs _ <<<"$(hold "$P_SMTP" "$SVC_PID" 20 $((10 * 1024 * 1024)))"
 echo "memory: service RSS ${rss0} KiB before, ${rss} KiB with 20 sessions holding 10 MB each; ${spooled} bytes in ${files} spool files"
 check "20 sessions sent 10 MB of DATA each without errors" test "${errs:-1}" = 0
@@ -244,7 +230,7 @@ check "and leaves no file in the spool folder" test "$(spool_files)" = 0
 
 # The budget: one address may have smtp.data_budget_per_ip_mb in transit.
 quiet ctl set smtp.data_budget_per_ip_mb 2
-check "data budget of 2 MB applied" wait_until 20 applied_latest
+check "data budget of 2 MB applied" wait_applied
 budget() {
   python3 - "$P_SMTP" "$SVC_PID" <<'PY'
 import os, socket, sys, time
@@ -291,7 +277,7 @@ quiet ctl set smtp.data_budget_per_ip_mb 200
 
 # smtp.max_message_mb applied live.
 quiet ctl set smtp.max_message_mb 1
-check "smtp.max_message_mb 1 applied" wait_until 20 applied_latest
+check "smtp.max_message_mb 1 applied" wait_applied
 check "EHLO advertises the new SIZE" bash -c "$(declare -f smtp_ehlo); smtp_ehlo $P_SMTP | grep -x '250-SIZE 1048576' >/dev/null"
 out=$(dialog "$P_SMTP" "EHLO x" "MAIL FROM:<a@remote.test> SIZE=2000000" QUIT)
 check "MAIL FROM SIZE= above it: 552" has "$out" "552 5.3.4 Message size exceeds fixed maximum message size (1048576 bytes)"
@@ -362,7 +348,7 @@ check "the 4th waits about a second, the 8th about five" \
 
 # ---- E. logins: the lockout is answered with the wait (last: it locks 127.0.0.1 out) ----
 quiet ctl set auth.max_failures 2
-check "auth.max_failures 2 applied" wait_until 20 applied_latest
+check "auth.max_failures 2 applied" wait_applied
 BAD=$(printf '\0%s\0%s' "$ALICE" wrong-password | base64 -w0)
 out=$(dialog "$P_SUB" "EHLO x" STARTTLS "EHLO x" "AUTH PLAIN $BAD" "AUTH PLAIN $BAD" "AUTH PLAIN $BAD" QUIT)
 check "wrong passwords get 535 5.7.8" has "$out" "535 5.7.8 Authentication credentials invalid"
@@ -373,7 +359,6 @@ out=$(dialog "$P_SUB" "EHLO x" STARTTLS "EHLO x" "AUTH PLAIN $GOOD" QUIT)
 check "during the lockout even the right password is refused with 454" has "$out" "454 4.7.0 Too many failed logins"
 
 kill -TERM "$SVC_PID"
-stopped() { ! kill -0 "$SVC_PID" 2>/dev/null; }
-check "service stops cleanly" wait_until 10 stopped
-wait "$SVC_PID" 2>/dev/null; SVC_PID=
+check "service stops cleanly" wait_until 10 e2e_stopped
+e2e_stop
 finish
