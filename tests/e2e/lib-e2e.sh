@@ -24,7 +24,7 @@
 
 E2E_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$E2E_HERE/../lib.sh"
-TOOLS=$(cd "$E2E_HERE/../tools" && pwd)
+TOOLS=$T_TOOLS
 : "${B:?set B to the Linux build folder before sourcing lib-e2e.sh}"
 E2E_CTL=${ISMAIL_CTL:-$B/ctl/ismailctl}
 E2E_SVC=${ISMAIL_SERVICE:-$B/service/ismail-service}

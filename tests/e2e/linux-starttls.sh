@@ -46,27 +46,7 @@ check "ismailctl status reports the same fingerprint" status_has "$FP_FILE"
 
 # STARTTLS injection (RFC 3207 4.2): a command sent with STARTTLS in one
 # segment must not be answered inside TLS.
-inj=$(python3 - "$P_SMTP" <<'PY'
-import socket, ssl, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-f = s.makefile("rb")
-f.readline()
-s.sendall(b"EHLO x\r\n")
-while f.readline()[3:4] == b"-": pass
-s.sendall(b"STARTTLS\r\nNOOP\r\n")
-print(f.readline().decode().strip())
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-t = ctx.wrap_socket(s)
-t.settimeout(1.5)
-try:
-    extra = t.recv(100)
-    print("SMUGGLED:" + extra.decode(errors="replace").strip())
-except (socket.timeout, TimeoutError):
-    print("nothing smuggled")
-t.sendall(b"NOOP\r\n")
-print(t.recv(100).decode().strip())
-PY
-)
+inj=$(python3 "$TOOLS/starttls.py" inject "$P_SMTP" smtp NOOP)
 check "STARTTLS injection: the smuggled NOOP gets no answer inside TLS" \
   bash -c "grep -q '^220 2.0.0' <<<'$inj' && grep -q 'nothing smuggled' <<<'$inj' && grep -q '^250' <<<'$(tail -1 <<<"$inj")'"
 

@@ -100,13 +100,7 @@ check "expired certificate: error in status says it expired" wait_until 10 statu
 check "expired certificate: the old certificate is still served" served_all "$FPB"
 install_pair B
 
-python3 - "$D/ismail.db" <<'PY'
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-c.execute("INSERT OR REPLACE INTO settings VALUES('tls.ciphers','NOT-A-CIPHER:ALSO-NOT')")
-c.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='revision'")
-c.commit()
-PY
+python3 "$TOOLS/store.py" set-raw "$D/ismail.db" tls.ciphers NOT-A-CIPHER:ALSO-NOT
 ctl reload >/dev/null
 check "cipher list OpenSSL refuses (written behind ismailctl's back): error names tls.ciphers" \
   wait_until 10 status_error_has "tls.ciphers"
@@ -121,17 +115,7 @@ check "after the fix the error clears" wait_until 10 no_error
 exec 8<>/dev/tcp/127.0.0.1/"${P[smtp]}"; read -r -t 5 g <&8
 ctl set pop.tls.incoming off >/dev/null
 check "POP off: the POP3S port closes" wait_until 10 not port_open "${P[pops]}"
-no_stls() { ! python3 - "$1" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5); f = s.makefile("rb"); f.readline()
-s.sendall(b"CAPA\r\n"); lines = []
-while True:
-    l = f.readline()
-    if not l or l.strip() == b".": break
-    lines.append(l)
-sys.exit(0 if any(l.strip() == b"STLS" for l in lines) else 1)
-PY
-}
+no_stls() { ! python3 "$TOOLS/starttls.py" pop3-stls "$1"; }
 check "POP off: CAPA no longer lists STLS" no_stls "${P[pop]}"
 ctl set pop.tls.incoming on >/dev/null
 check "POP on: the POP3S port opens again" wait_until 10 port_open "${P[pops]}"

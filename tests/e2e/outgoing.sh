@@ -138,24 +138,10 @@ inject() { # inject FROM TO SUBJECT
   ctl queue inject --from "$1" --to "$2" "$D/msg.$N_MSG" >/dev/null
 }
 # recv LOG SUBJECT FIELD: the field of the message with that subject (first), "" when none
-recv() {
-  python3 - "$D/$1.log" "$2" "$3" <<'PY'
-import json, sys
-for l in open(sys.argv[1]):
-    e = json.loads(l)
-    if e["event"] == "message" and ("Subject: %s\r\n" % sys.argv[2]) in e["data"]:
-        v = e.get(sys.argv[3])
-        print(json.dumps(v) if not isinstance(v, str) else v)
-        break
-PY
-}
-recv_count() { python3 -c '
-import json, sys
-print(sum(1 for l in open(sys.argv[1]) for e in [json.loads(l)] if e["event"] == "message" and ("Subject: %s\r\n" % sys.argv[2]) in e["data"]))' "$D/$1.log" "$2"; }
+recv() { python3 "$TOOLS/recvlog.py" field "$D/$1.log" "$2" "$3"; }
+recv_count() { python3 "$TOOLS/recvlog.py" count "$D/$1.log" "$2"; }
 got() { [ "$(recv_count "$1" "$2")" -ge 1 ]; }
-events() { python3 -c '
-import json, sys
-print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["event"] == sys.argv[2]))' "$D/$1.log" "$2"; }
+events() { python3 "$TOOLS/recvlog.py" events "$D/$1.log" "$2"; }
 # item FIELD DOMAIN: a field of the first queue item for DOMAIN ("" when none)
 item() {
   ctl --json queue list 2>/dev/null | python3 -c '
@@ -168,16 +154,7 @@ items_for() { ctl --json queue list 2>/dev/null | python3 -c '
 import json, sys; print(sum(1 for it in json.load(sys.stdin) if it["domain"] == sys.argv[1]))' "$1"; }
 deferred() { local a; a=$(item attempts "$1"); [ -n "$a" ] && [ "$a" -ge 1 ]; }
 # mailbox DB ADDRESS SUBJECT: the stored message with that subject
-mailbox() {
-  python3 - "$1" "$2" "$3" <<'PY'
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-for (d,) in c.execute("SELECT m.data FROM messages m JOIN accounts a ON a.id = m.account WHERE a.address = ?", (sys.argv[2],)):
-    d = d.decode("utf-8", "replace") if isinstance(d, bytes) else d
-    if sys.argv[3] in d:
-        print(d); break
-PY
-}
+mailbox() { python3 "$TOOLS/maildb.py" message "$1" "$2" "$3"; }
 in_mailbox() { [ -n "$(mailbox "$@")" ]; }
 
 # ---- start the sender ----
@@ -266,12 +243,7 @@ check "9: ...multipart/report with Final-Recipient, Status 5.1.1 and the origina
 inject alice@sender.test x@hello.test c11
 hello_seen() { [ "$(events H hello)" -ge 1 ]; }
 check "11: H read the sender's ClientHello" wait_until 20 hello_seen
-hello_field() { python3 -c '
-import json, sys
-for l in open(sys.argv[1]):
-    e = json.loads(l)
-    if e["event"] == "hello":
-        print(" ".join(e[sys.argv[2]])); break' "$D/H.log" "$1"; }
+hello_field() { python3 "$TOOLS/recvlog.py" hello "$D/H.log" "$1"; }
 check "11: the groups offered are the profile's ($(hello_field groups))" test "$(hello_field groups)" = "X25519 P-256 P-384"
 check "11: one key share, X25519 ($(hello_field key_shares))" test "$(hello_field key_shares)" = "X25519"
 wait_until 20 deferred hello.test
@@ -313,10 +285,7 @@ n0=$(threads_started)
 start_sender "$n0"
 check "8: after the restart it is delivered" wait_until 30 got A c8-slow
 check "8: ...exactly once" test "$(recv_count A c8-slow)" = 1
-dups=$(python3 -c '
-import json, sys, collections
-c = collections.Counter(e["data"].split("Subject: ")[1].split("\r\n")[0] for l in open(sys.argv[1]) for e in [json.loads(l)] if e["event"] == "message")
-print(" ".join(k for k, v in c.items() if v > 1))' "$D/A.log")
+dups=$(python3 "$TOOLS/recvlog.py" dups "$D/A.log")
 check "8: no message reached A twice${dups:+ ($dups)}" test -z "$dups"
 
 # 10: authenticated submission queues mail for other domains.
