@@ -132,7 +132,8 @@ check "the SMTP listener was opened exactly once (same socket all along)" test "
 # Swap under load.
 FPS=("$FPB")
 $PROBE load 12 "${P[smtp]}:smtp" "${P[smtps]}:implicit" "${P[submission]}:smtp" >"$D/load.out" 2>&1 & LOAD=$!
-sleep 1
+load_started() { grep -q '^started' "$D/load.out"; }
+wait_until 10 load_started   # the swaps begin once handshakes are under way
 for i in $(seq 1 20); do
   newcert "S$i"; FPS+=("$(fpfile "$D/new/S$i.crt")")
   install_pair "S$i"

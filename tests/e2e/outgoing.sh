@@ -35,15 +35,12 @@ T_SUITE=outgoing
 . "$HERE/lib-e2e.sh"
 SVC=$E2E_SVC
 
-# aiosmtpd comes from Debian (python3-aiosmtpd), for the system's python.
+# aiosmtpd comes from Debian (python3-aiosmtpd, in cmake/bootstrap.sh's
+# package list), for the system's python. Without it the suite fails.
 PYS=/usr/bin/python3
 [ -x "$PYS" ] || PYS=python3
 if ! "$PYS" -c 'import aiosmtpd' 2>/dev/null; then
-  echo "installing python3-aiosmtpd (the independent receiver)"
-  { apt-get install -y python3-aiosmtpd || { apt-get update && apt-get install -y python3-aiosmtpd; }; } >/dev/null 2>&1
-fi
-if ! "$PYS" -c 'import aiosmtpd' 2>/dev/null; then
-  fail "aiosmtpd available" "install python3-aiosmtpd (apt-get install python3-aiosmtpd)"
+  fail "aiosmtpd available" "install python3-aiosmtpd (make bootstrap, or apt-get install python3-aiosmtpd)"
   finish
 fi
 
@@ -275,10 +272,17 @@ check "8: ...and the queue has none of them left" wait_until 10 none_left
 inject alice@sender.test x@slow.test c8-slow
 hanging() { [ "$(events T connect)" -ge 1 ]; }
 check "8: a delivery to a server that never answers is under way" wait_until 20 hanging
+# Prompt: the stop cuts the delivery short (the log says it was abandoned)
+# rather than waiting for the receiver or a timeout.
 t0=$(date +%s%N)
-kill -TERM "$S_PID"; wait "$S_PID"; S_PID=
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-check "8: the service stopped within 2 s while the delivery hung (${ms} ms)" test "$ms" -lt 2000
+kill -TERM "$S_PID"
+stopped_abandoning() {
+  ! kill -0 "$S_PID" 2>/dev/null && grep -q 'to slow.test .*abandoned: the service is stopping' "$SLOG"
+}
+wait_until 30 stopped_abandoning; rc=$?
+echo "    stopped after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+check "8: the service stops while the delivery hangs, abandoning it" test "$rc" = 0
+wait "$S_PID"; S_PID=
 check "8: the abandoned delivery is still queued, not counted as an attempt" test "$(item attempts slow.test)" = 0
 ctl route add slow.test localhost "$PA" >/dev/null
 n0=$(threads_started)

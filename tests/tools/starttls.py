@@ -4,13 +4,15 @@ STARTTLS (IMAP) against the service over 127.0.0.1.
 
   starttls.py inject PORT PROTO [SMUGGLED]  sends the upgrade command and SMUGGLED
                                      (a command, default per PROTO) in one segment,
-                                     upgrades, and checks the service answers
-                                     nothing inside TLS for SMUGGLED. Prints the
-                                     upgrade reply, "nothing smuggled" or
-                                     "SMUGGLED: ...", and the reply to a command
-                                     sent inside TLS; exits 0 when the upgrade was
-                                     accepted, nothing was smuggled and the session
-                                     answers inside TLS
+                                     upgrades, then sends a marker command whose
+                                     reply no smuggled command can give (SMTP HELP,
+                                     POP3 NOOP before login, IMAP "m NOOP"): when the
+                                     first reply inside TLS is the marker's, nothing
+                                     was answered for SMUGGLED. Prints the upgrade
+                                     reply, "nothing smuggled" or "SMUGGLED: ...",
+                                     and the reply to a command sent after; exits 0
+                                     when the upgrade was accepted, nothing was
+                                     smuggled and the session answers inside TLS
   starttls.py plain-login PORT PROTO USER PASSWORD
                                      tries the credentials before TLS; exits 0 when
                                      they are refused (SMTP: 538 and no AUTH in EHLO;
@@ -20,11 +22,12 @@ PROTO: smtp | pop3 | imap.
 """
 import base64, socket, ssl, sys
 
-# PROTO -> (upgrade command, default smuggled command, command inside TLS, its reply's start, upgrade reply's start)
+# PROTO -> (upgrade command, default smuggled command, command sent after, its
+# reply's start, upgrade reply's start, marker command, the marker reply's start)
 PROTOS = {
-    "smtp": (b"STARTTLS", b"EHLO smuggled", b"NOOP", b"250", b"220"),
-    "pop3": (b"STLS", b"CAPA", b"CAPA", b"+OK", b"+OK"),
-    "imap": (b"a STARTTLS", b"b CAPABILITY", b"c NOOP", b"c OK", b"a OK"),
+    "smtp": (b"STARTTLS", b"EHLO smuggled", b"NOOP", b"250", b"220", b"HELP", b"214"),
+    "pop3": (b"STLS", b"CAPA", b"CAPA", b"+OK", b"+OK", b"NOOP", b"-ERR Log in first"),
+    "imap": (b"a STARTTLS", b"b CAPABILITY", b"c NOOP", b"c OK", b"a OK", b"m NOOP", b"m OK"),
 }
 
 
@@ -36,7 +39,7 @@ def ctx():
 
 
 def cmd_inject(port, proto, smuggled=None):
-    upgrade, default, after, good, accepted = PROTOS[proto]
+    upgrade, default, after, good, accepted, marker, marked = PROTOS[proto]
     smuggled = smuggled.encode() if smuggled else default
     s = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
     f = s.makefile("rb")
@@ -50,17 +53,23 @@ def cmd_inject(port, proto, smuggled=None):
     print(r.decode(errors="replace").strip())
     ok = r.startswith(accepted)
     t = ctx().wrap_socket(s)
-    t.settimeout(1.5)
-    try:
-        extra = t.recv(200)
-        smuggled_reply = True
-        print("SMUGGLED:" + extra.decode(errors="replace").strip())
-    except (socket.timeout, TimeoutError):
+    tf = t.makefile("rb")
+    # The marker's reply comes first unless the smuggled command was answered.
+    t.sendall(marker + b"\r\n")
+    first = tf.readline()
+    if first.startswith(marked):
         smuggled_reply = False
         print("nothing smuggled")
-    t.settimeout(5)
+    else:
+        smuggled_reply = True
+        print("SMUGGLED:" + first.decode(errors="replace").strip())
+    # The rest of the marker's reply (SMTP HELP may run over lines), then a last command.
+    while proto == "smtp" and first[3:4] == b"-":
+        first = tf.readline()
     t.sendall(after + b"\r\n")
-    last = t.recv(200)
+    last = tf.readline()
+    while proto != "smtp" and not smuggled_reply and last.startswith(b"* "):
+        last = tf.readline()
     print(last.decode(errors="replace").strip())
     sys.exit(0 if ok and not smuggled_reply and last.startswith(good) else 1)
 
