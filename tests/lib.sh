@@ -10,6 +10,8 @@ T_PASSED=0
 T_FAILED=0
 T_SKIPPED=0
 T_SUITE=${T_SUITE:-$(basename "$0" .sh)}
+# The programs the suites run (tests/tools).
+T_TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")/tools" && pwd)
 # Ports handed out by free_port in this suite, so two calls never give the same one.
 T_PORTS_FILE=${T_PORTS_FILE:-/tmp/ismail-test-ports.$$}
 : >"$T_PORTS_FILE"
@@ -48,33 +50,7 @@ wait_until() {
 # earlier call in this suite handed out. It is drawn below the kernel's
 # ephemeral range, so an outgoing connection made before the service binds it
 # cannot take it as its local port.
-free_port() {
-  python3 - "$T_PORTS_FILE" <<'PY'
-import random, socket, sys
-path = sys.argv[1]
-try:
-    used = set(open(path).read().split())
-except OSError:
-    used = set()
-lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-for _ in range(2000):
-    port = random.randint(20000, lo - 1)
-    if str(port) in used:
-        continue
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    with open(path, "a") as f:
-        f.write("%d\n" % port)
-    print(port)
-    sys.exit(0)
-sys.exit("free_port: no free port between 20000 and %d" % (lo - 1))
-PY
-}
+free_port() { python3 "$T_TOOLS/freeport.py" "$T_PORTS_FILE"; }
 
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_open() {
@@ -96,21 +72,7 @@ service_up() {
 }
 
 # smtp_ehlo PORT: the server's EHLO reply lines (plaintext).
-smtp_ehlo() {
-  python3 - "$1" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-f = s.makefile("rb")
-f.readline()
-s.sendall(b"EHLO test.invalid\r\n")
-while True:
-    l = f.readline().decode()
-    print(l.rstrip())
-    if not l or l[3:4] != "-":
-        break
-s.sendall(b"QUIT\r\n")
-PY
-}
+smtp_ehlo() { python3 "$T_TOOLS/smtp.py" ehlo "$1"; }
 
 # starttls_ok PORT: openssl s_client completes a TLS 1.3 handshake after STARTTLS.
 starttls_ok() {

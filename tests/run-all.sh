@@ -3,13 +3,24 @@
 # "N passed, M failed, K skipped". Exits non-zero if anything failed or if
 # nothing passed.
 #   tests/run-all.sh <linux build> <windows build> <msi> [<asan build> [<fuzz build>]]
+#   tests/run-all.sh --linux-only <linux build> [<asan build> [<fuzz build>]]
 # The ASan+UBSan build and the fuzz build default to build/asan and build/fuzz
-# (make asan, make fuzz-build).
+# (make asan, make fuzz-build). --linux-only leaves out what needs the Windows
+# build or the MSI (the unit tests under Wine, the Visual Studio projects, the
+# Wine suites and store-stress's Wine phase), so it runs after `make linux
+# asan fuzz-build` alone.
 set -u
-LB=${1:?linux build}; WB=${2:?windows build}; MSI=${3:?msi}
+LINUX_ONLY=
+if [ "${1:-}" = --linux-only ]; then LINUX_ONLY=1; shift; fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-AB=${4:-$ROOT/build/asan}; FB=${5:-$ROOT/build/fuzz}
+if [ -n "$LINUX_ONLY" ]; then
+  LB=${1:?linux build}; WB=; MSI=
+  AB=${2:-$ROOT/build/asan}; FB=${3:-$ROOT/build/fuzz}
+else
+  LB=${1:?linux build}; WB=${2:?windows build}; MSI=${3:?msi}
+  AB=${4:-$ROOT/build/asan}; FB=${5:-$ROOT/build/fuzz}
+fi
 LOGDIR=$ROOT/build/test-logs
 mkdir -p "$LOGDIR" "$ROOT/build/screenshots"
 TOTAL_P=0; TOTAL_F=0; TOTAL_S=0
@@ -50,6 +61,13 @@ suite() {
   SUMMARY+=("$(printf '%-22s %4d passed, %d failed, %d skipped' "$name" "$P" "$F" "$S")")
 }
 
+# windows_suite NAME CMD...: a suite that needs the Windows build or the MSI;
+# left out (not counted) with --linux-only.
+windows_suite() {
+  if [ -n "$LINUX_ONLY" ]; then echo "=== $1: left out (--linux-only)"; return; fi
+  suite "$@"
+}
+
 WINE=/usr/lib/wine/wine64
 UNIT_PREFIX=$(mktemp -d /tmp/ismail-unit-prefix.XXXXXX)
 trap 'WINEPREFIX=$UNIT_PREFIX /usr/lib/wine/wineserver -k 2>/dev/null; rm -rf "$UNIT_PREFIX"' EXIT
@@ -83,10 +101,10 @@ asan_e2e() {
 
 suite unit-native        "$LB/tests/ismail-tests" -v
 suite unit-asan          asan_unit "$AB/tests/ismail-tests" -v
-suite unit-wine          wine_unit
+windows_suite unit-wine          wine_unit
 suite docs               bash "$HERE/check-docs.sh" "$LB"
 suite bootstrap-sources  bash "$HERE/check-bootstrap-sources.sh"
-suite vcxproj            bash "$HERE/check-vcxproj.sh" "$WB"
+windows_suite vcxproj            bash "$HERE/check-vcxproj.sh" "$WB"
 suite linux-e2e          bash "$HERE/e2e/linux-starttls.sh" "$LB"
 suite ctl-bad-input      bash "$HERE/e2e/ctl-bad-input.sh" "$LB"
 suite smtp-mail          bash "$HERE/e2e/smtp-mail.sh" "$LB"
@@ -102,19 +120,19 @@ suite file-modes         bash "$HERE/e2e/file-modes.sh" "$LB"
 suite log-escape         bash "$HERE/e2e/log-escape.sh" "$LB"
 suite status-page        bash "$HERE/e2e/status-page.sh" "$LB"
 suite outgoing           bash "$HERE/e2e/outgoing.sh" "$LB"
-suite store-stress       bash "$HERE/store-stress.sh" "$LB" "$WB"
+suite store-stress       bash "$HERE/store-stress.sh" "$LB" ${WB:+"$WB"}
 for e in linux-starttls:linux-e2e ctl-bad-input smtp-mail smtp-security live-apply protocols certs cert-install cert-names \
          manual-keys file-modes log-escape status-page outgoing; do
   suite "${e#*:}-asan" asan_e2e bash "$HERE/e2e/${e%%:*}.sh" "$AB"
 done
 suite asan-reports       bash "$HERE/asan-reports.sh" "$ASAN_LOGS"
 suite fuzz-smoke         bash "$HERE/fuzz/smoke.sh" "$FB"
-suite wine-gui           env SHOT="$ROOT/build/screenshots/manager-smoke.png" bash "$HERE/wine/gui-smoke.sh" "$WB"
-suite wine-dacl          bash "$HERE/wine/dacl.sh" "$WB"
-suite wine-msi-e2e       bash "$HERE/wine/e2e-msi.sh" "$LB" "$WB" "$MSI"
-suite wine-service-e2e   bash "$HERE/wine/e2e-service.sh" "$LB" "$WB" "$MSI"
-suite wine-manager-e2e   bash "$HERE/wine/e2e-manager.sh" "$LB" "$WB" "$MSI"
-suite wine-manual-cmdline bash "$HERE/wine/manual-cmdline.sh" "$LB" "$WB" "$MSI"
+windows_suite wine-gui           env SHOT="$ROOT/build/screenshots/manager-smoke.png" bash "$HERE/wine/gui-smoke.sh" "$WB"
+windows_suite wine-dacl          bash "$HERE/wine/dacl.sh" "$WB"
+windows_suite wine-msi-e2e       bash "$HERE/wine/e2e-msi.sh" "$LB" "$WB" "$MSI"
+windows_suite wine-service-e2e   bash "$HERE/wine/e2e-service.sh" "$LB" "$WB" "$MSI"
+windows_suite wine-manager-e2e   bash "$HERE/wine/e2e-manager.sh" "$LB" "$WB" "$MSI"
+windows_suite wine-manual-cmdline bash "$HERE/wine/manual-cmdline.sh" "$LB" "$WB" "$MSI"
 
 echo
 echo "=== summary"

@@ -6,10 +6,8 @@
 set -u
 B=$(cd "${1:?linux build dir}" && pwd)
 T_SUITE=ctl-bad-input
-. "$(dirname "$0")/../lib.sh"
-D=$(mktemp -d); trap 'rm -rf "$D"' EXIT
-ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
-dump() { python3 -c 'import sqlite3,sys; print("\n".join(sqlite3.connect(sys.argv[1]).iterdump()))' "$D/ismail.db"; }
+. "$(dirname "$0")/lib-e2e.sh"
+dump() { python3 "$TOOLS/store.py" dump "$D/ismail.db"; }
 
 mkdir -p "$D/ssl.crt" "$D/ssl.key"
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=web.test -keyout "$D/ssl.key/web.test.key" \
@@ -57,12 +55,7 @@ ctl reset pop.port pops.port >/dev/null
 check "reset returns to the defaults" test "$(ctl get pop.port)/$(ctl get pops.port)" = 110/995
 locked_store() { # a writer holding the store past the busy timeout gives exit 4
   rm -f "$D/locked"
-  python3 - "$D/ismail.db" "$D/locked" <<'PY' &
-import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute("BEGIN EXCLUSIVE")
-open(sys.argv[2], "w").close()  # the lock is held from now on
-time.sleep(14)
-PY
+  python3 "$TOOLS/store.py" lock "$D/ismail.db" "$D/locked" 14 &
   local p=$!
   wait_until 10 test -e "$D/locked" || return 1
   local rc; ctl set smtp.port 2525 2>"$D/err"; rc=$?

@@ -14,33 +14,27 @@ set -u
 B=$(cd "${1:?linux build dir}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 T_SUITE=file-modes
-. "$HERE/../lib.sh"
+. "$HERE/lib-e2e.sh"
 # BASE is open to everyone, so only the data folder's own modes keep others out.
-BASE=$(mktemp -d); chmod 755 "$BASE"
-SVC_PID=
-cleanup() { [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$BASE"; }
-trap cleanup EXIT
+# D is reused below for each data folder, so the base is removed by name.
+BASE=$D; chmod 755 "$BASE"
+E2E_AT_EXIT+=('rm -rf "$BASE"')
 LINE='file permissions tightened'
 mode() { stat -c %a "$1"; }
 is_mode() { [ "$(mode "$1")" = "$2" ]; }
-port_open() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2).close()' "$1" 2>/dev/null; }
 running() { grep -q 'worker threads serving' "$1/ismail-service.log" 2>/dev/null; }
 
 # configure DIR: listeners on free loopback ports (creates the store).
 configure() {
-  local k; declare -A P
-  for k in smtp submission smtps pop pops imap imaps http https; do P[$k]=$(free_port); done
-  "$B/ctl/ismailctl" --data "$1" set listen.address 127.0.0.1 server.hostname mail.ismail.test \
-    smtp.port ${P[smtp]} submission.port ${P[submission]} smtps.port ${P[smtps]} pop.port ${P[pop]} \
-    pops.port ${P[pops]} imap.port ${P[imap]} imaps.port ${P[imaps]} http.port ${P[http]} \
-    https.port ${P[https]} >/dev/null
+  e2e_ports "$E2E_CTL" --data "$1"
+  "$E2E_CTL" --data "$1" set server.hostname mail.ismail.test >/dev/null
 }
 # start DIR: the service on DIR, umask 022, until its listeners are up.
 start() {
-  (umask 022; exec "$B/service/ismail-service" --data "$1" >"$1.console" 2>&1) & SVC_PID=$!
-  wait_until 20 running "$1" && wait_until 10 port_open "$("$B/ctl/ismailctl" --data "$1" get smtp.port)"
+  (umask 022; exec "$E2E_SVC" --data "$1" >"$1.console" 2>&1) & SVC_PID=$!
+  wait_until 20 running "$1" && wait_until 10 port_open "$("$E2E_CTL" --data "$1" get smtp.port)"
 }
-stop() { kill "$SVC_PID" 2>/dev/null; wait "$SVC_PID" 2>/dev/null; SVC_PID=; }
+stop() { e2e_stop; }
 # nobody_cannot_read FILE: the user nobody fails to read FILE.
 nobody_cannot_read() { ! runuser -u nobody -- cat "$1" >/dev/null 2>&1; }
 can_test_users=1

@@ -6,30 +6,17 @@
 set -u
 B=$(cd "${1:?linux build dir}" && pwd)
 T_SUITE=linux-e2e
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib-e2e.sh"
 
-D=$(mktemp -d)
-SVC_PID=
-cleanup() { [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
-ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
+e2e_ports
+ctl set server.hostname mail.ismail.test >/dev/null || { fail setup "ismailctl set failed"; finish; }
+P_SMTP=${P[smtp]}; P_SUB=${P[submission]}; P_SMTPS=${P[smtps]}
 
-P_SMTP=$(free_port); P_SUB=$(free_port); P_SMTPS=$(free_port)
-ctl set listen.address 127.0.0.1 smtp.port "$P_SMTP" submission.port "$P_SUB" smtps.port "$P_SMTPS" \
-  server.hostname mail.ismail.test >/dev/null || { fail setup "ismailctl set failed"; finish; }
-
-"$B/service/ismail-service" --data "$D" >"$D/console.log" 2>&1 &
-SVC_PID=$!
-
-applied() { # applied REV: the service reports it applied revision REV or later
-  local a; a=$(ctl status | sed -n 's/^applied revision: \([0-9]*\).*/\1/p'); [ -n "$a" ] && [ "$a" -ge "$1" ]
-}
-rev() { ctl status | sed -n 's/^store revision: *//p'; }
-port_open() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2).close()' "$1" 2>/dev/null; }
+e2e_launch
 no_starttls() { ! smtp_ehlo "$1" | grep -q STARTTLS; }
 has_starttls() { smtp_ehlo "$1" | grep -q '^250-STARTTLS'; }
 
-check "service starts and applies the store" wait_until 20 applied "$(rev)"
+service_up "service starts and applies the store" "$SVC_PID" "$D/console.log" 20 applied_latest
 check "self-signed certificate created for the host on first start" \
   test -s "$D/ssl.crt/mail.ismail.test.crt" -a -s "$D/ssl.key/mail.ismail.test.key"
 check "key folder is private (0700) and key file 0600" \
@@ -59,27 +46,7 @@ check "ismailctl status reports the same fingerprint" status_has "$FP_FILE"
 
 # STARTTLS injection (RFC 3207 4.2): a command sent with STARTTLS in one
 # segment must not be answered inside TLS.
-inj=$(python3 - "$P_SMTP" <<'PY'
-import socket, ssl, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-f = s.makefile("rb")
-f.readline()
-s.sendall(b"EHLO x\r\n")
-while f.readline()[3:4] == b"-": pass
-s.sendall(b"STARTTLS\r\nNOOP\r\n")
-print(f.readline().decode().strip())
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-t = ctx.wrap_socket(s)
-t.settimeout(1.5)
-try:
-    extra = t.recv(100)
-    print("SMUGGLED:" + extra.decode(errors="replace").strip())
-except (socket.timeout, TimeoutError):
-    print("nothing smuggled")
-t.sendall(b"NOOP\r\n")
-print(t.recv(100).decode().strip())
-PY
-)
+inj=$(python3 "$TOOLS/starttls.py" inject "$P_SMTP" smtp NOOP)
 check "STARTTLS injection: the smuggled NOOP gets no answer inside TLS" \
   bash -c "grep -q '^220 2.0.0' <<<'$inj' && grep -q 'nothing smuggled' <<<'$inj' && grep -q '^250' <<<'$(tail -1 <<<"$inj")'"
 
@@ -99,9 +66,8 @@ ehlo_ok() { smtp_ehlo "$1" | grep -q '^250 '; }
 check "the service still answers after the refused change" ehlo_ok "$P_SMTP"
 
 kill -TERM "$SVC_PID"
-stopped() { ! kill -0 "$SVC_PID" 2>/dev/null; }
-check "SIGTERM stops the service cleanly" wait_until 10 stopped
-wait "$SVC_PID"; rc=$?; SVC_PID=
+check "SIGTERM stops the service cleanly" wait_until 10 e2e_stopped
+e2e_stop; rc=$?
 check "exit code 0 after a clean stop" test "$rc" = 0
 check "log records the stop" grep -q 'ISMail service stopped' "$D/ismail-service.log"
 finish

@@ -15,28 +15,17 @@
 #   tests/e2e/live-apply.sh <linux build dir>
 set -u
 B=$(cd "${1:?linux build dir}" && pwd)
-SVC=${ISMAIL_SERVICE:-$B/service/ismail-service}
 HERE=$(cd "$(dirname "$0")" && pwd)
 T_SUITE=live-apply
-. "$HERE/../lib.sh"
-PROBE="python3 $HERE/tlsprobe.py"
-D=$(mktemp -d)
-SVC_PID=; HOLD_PID=
-cleanup() {
-  [ -n "${HOLD_PID:-}" ] && kill "$HOLD_PID" 2>/dev/null
-  [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null
-  wait 2>/dev/null; rm -rf "$D"
-}
-trap cleanup EXIT
-ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
+. "$HERE/lib-e2e.sh"
+PROBE="python3 $TOOLS/tlsprobe.py"
+HOLD_PID=
+E2E_AT_EXIT+=('[ -n "${HOLD_PID:-}" ] && kill "$HOLD_PID" 2>/dev/null')
 H=mail.ismail.test
 CRT=$D/ssl.crt/$H.crt; KEY=$D/ssl.key/$H.key
 
-declare -A P
-for k in smtp submission smtps pop pops imap imaps http https; do P[$k]=$(free_port); done
-ctl set listen.address 127.0.0.1 server.hostname $H smtp.port ${P[smtp]} submission.port ${P[submission]} \
-  smtps.port ${P[smtps]} pop.port ${P[pop]} pops.port ${P[pops]} imap.port ${P[imap]} imaps.port ${P[imaps]} \
-  http.port ${P[http]} https.port ${P[https]} smtp.tls.incoming on pop.tls.incoming on imap.tls.incoming on >/dev/null
+e2e_ports
+ctl set server.hostname $H smtp.tls.incoming on pop.tls.incoming on imap.tls.incoming on >/dev/null
 
 # newcert NAME [openssl req options...]: a fresh self-signed pair in $D/new/NAME.{crt,key}
 mkdir -p "$D/new"
@@ -61,13 +50,9 @@ served_all() { # served_all FP: every TLS listener presents FP
     [ "$($PROBE fp ${x%%:*} ${x##*:} 2>/dev/null)" = "$fp" ] || return 1
   done
 }
-applied_latest() { local s; s=$(ctl --json status) && python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["up_to_date"] else 1)' <<<"$s"; }
 status_error_has() { ctl status | grep '^last error' | grep -qF -- "$1"; }
-listener_open() { ctl status | grep -qE "^listener $1 +port [0-9]+ +open"; }
-port_open() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2).close()' "$1" 2>/dev/null; }
 
-"$SVC" --data "$D" >"$D/console.log" 2>&1 & SVC_PID=$!
-check "service up, every TLS listener open" wait_until 20 bash -c "$(declare -f port_open); port_open ${P[imaps]}"
+e2e_start_service "service up, every TLS listener open" port_open "${P[imaps]}"
 FP0=$(fpfile "$CRT")
 check "the first-start certificate is served on all seven TLS listeners" served_all "$FP0"
 
@@ -87,8 +72,8 @@ dane_ok() { echo | timeout 10 openssl s_client -connect 127.0.0.1:${P[smtps]} -d
 check "openssl s_client -dane_tlsa_rrdata '3 1 1 <sha256 of the new key>' verifies" dane_ok
 reply=; if [ -n "$HOLD_IN" ] && [ -n "$HOLD_OUT" ]; then echo >&"$HOLD_IN"; read -r -t 10 reply <&"$HOLD_OUT"; fi
 check "the session opened before the change still answers NOOP ($reply)" test "${reply:0:3}" = 250
-check "ismailctl status shows the applied revision and the new fingerprint" \
-  bash -c "$(declare -f ctl applied_latest); B='$B' D='$D'; applied_latest && ctl status | grep -q '$FPA'"
+status_shows() { applied_latest && ctl status | grep -q "$1"; }
+check "ismailctl status shows the applied revision and the new fingerprint" status_shows "$FPA"
 
 newcert B
 FPB=$(fpfile "$D/new/B.crt")
@@ -115,13 +100,7 @@ check "expired certificate: error in status says it expired" wait_until 10 statu
 check "expired certificate: the old certificate is still served" served_all "$FPB"
 install_pair B
 
-python3 - "$D/ismail.db" <<'PY'
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-c.execute("INSERT OR REPLACE INTO settings VALUES('tls.ciphers','NOT-A-CIPHER:ALSO-NOT')")
-c.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='revision'")
-c.commit()
-PY
+python3 "$TOOLS/store.py" set-raw "$D/ismail.db" tls.ciphers NOT-A-CIPHER:ALSO-NOT
 ctl reload >/dev/null
 check "cipher list OpenSSL refuses (written behind ismailctl's back): error names tls.ciphers" \
   wait_until 10 status_error_has "tls.ciphers"
@@ -129,23 +108,14 @@ check "...and the old certificate is still served" served_all "$FPB"
 out=$(ctl set tls.ciphers NOT-A-CIPHER 2>&1); rc=$?
 check "ismailctl refuses the same cipher list up front (exit 3)" test "$rc" = 3
 ctl reset tls.ciphers >/dev/null
-check "after the fix the error clears" wait_until 10 bash -c "! $(declare -f ctl); B='$B' D='$D'; ctl status | grep -q '^last error: *none' || exit 1"
+no_error() { ctl status | grep -q '^last error: *none'; }
+check "after the fix the error clears" wait_until 10 no_error
 
 # Toggles: POP Incoming off, on; other listeners keep their sockets.
 exec 8<>/dev/tcp/127.0.0.1/"${P[smtp]}"; read -r -t 5 g <&8
 ctl set pop.tls.incoming off >/dev/null
 check "POP off: the POP3S port closes" wait_until 10 not port_open "${P[pops]}"
-no_stls() { ! python3 - "$1" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5); f = s.makefile("rb"); f.readline()
-s.sendall(b"CAPA\r\n"); lines = []
-while True:
-    l = f.readline()
-    if not l or l.strip() == b".": break
-    lines.append(l)
-sys.exit(0 if any(l.strip() == b"STLS" for l in lines) else 1)
-PY
-}
+no_stls() { ! python3 "$TOOLS/starttls.py" pop3-stls "$1"; }
 check "POP off: CAPA no longer lists STLS" no_stls "${P[pop]}"
 ctl set pop.tls.incoming on >/dev/null
 check "POP on: the POP3S port opens again" wait_until 10 port_open "${P[pops]}"
@@ -162,7 +132,8 @@ check "the SMTP listener was opened exactly once (same socket all along)" test "
 # Swap under load.
 FPS=("$FPB")
 $PROBE load 12 "${P[smtp]}:smtp" "${P[smtps]}:implicit" "${P[submission]}:smtp" >"$D/load.out" 2>&1 & LOAD=$!
-sleep 1
+load_started() { grep -q '^started' "$D/load.out"; }
+wait_until 10 load_started   # the swaps begin once handshakes are under way
 for i in $(seq 1 20); do
   newcert "S$i"; FPS+=("$(fpfile "$D/new/S$i.crt")")
   install_pair "S$i"
@@ -180,5 +151,5 @@ done < <(grep '^fp ' "$D/load.out")
 check "swap under load: every handshake presented an installed certificate" test "$unknown" = 0
 check "swap under load: more than one certificate was seen during the run" test "$(grep -c '^fp ' "$D/load.out")" -gt 1
 
-kill -TERM "$SVC_PID"; wait "$SVC_PID"; SVC_PID=
+e2e_stop
 finish

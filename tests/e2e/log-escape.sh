@@ -10,45 +10,14 @@ set -u
 B=$(cd "${1:?linux build dir}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 T_SUITE=log-escape
-. "$HERE/../lib.sh"
-D=$(mktemp -d)
-SVC_PID=
-cleanup() { [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
-ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
+. "$HERE/lib-e2e.sh"
 LOG=$D/ismail-service.log
-declare -A P
-for k in smtp submission smtps pop pops imap imaps http https; do P[$k]=$(free_port); done
-ctl set listen.address 127.0.0.1 server.hostname mail.ismail.test smtp.port ${P[smtp]} \
-  submission.port ${P[submission]} smtps.port ${P[smtps]} pop.port ${P[pop]} pops.port ${P[pops]} \
-  imap.port ${P[imap]} imaps.port ${P[imaps]} http.port ${P[http]} https.port ${P[https]} \
-  smtp.tls.incoming off pop.tls.incoming off imap.tls.incoming off >/dev/null
-"$B/service/ismail-service" --data "$D" >"$D/console.log" 2>&1 & SVC_PID=$!
-service_up "service up" "$SVC_PID" "$D/console.log" 20 port_open "${P[submission]}"
+e2e_ports
+ctl set server.hostname mail.ismail.test smtp.tls.incoming off pop.tls.incoming off imap.tls.incoming off >/dev/null
+e2e_start_service "service up" port_open "${P[submission]}"
 
 # client PROTO PORT: a failed login whose user name holds control characters.
-client() {
-  python3 - "$1" "$2" <<'PY'
-import base64, socket, sys
-proto, port = sys.argv[1], int(sys.argv[2])
-s = socket.create_connection(("127.0.0.1", port), timeout=10)
-f = s.makefile("rb")
-def reply():
-    l = f.readline()
-    while proto == "smtp" and l[3:4] == b"-":
-        l = f.readline()
-    return l
-reply()
-if proto == "pop3":
-    s.sendall(b"USER pop\x1b[31mred\tx\x7fy\r\n"); reply()
-    s.sendall(b"PASS wrong\r\n"); print(reply().decode(errors="replace").strip())
-else:
-    s.sendall(b"EHLO client.test\r\n"); reply()
-    cred = base64.b64encode(b"\0smtp\x1b[31mred\r\nfake: line\0wrong")
-    s.sendall(b"AUTH PLAIN " + cred + b"\r\n"); print(reply().decode(errors="replace").strip())
-s.sendall(b"QUIT\r\n")
-PY
-}
+client() { python3 "$TOOLS/badlogin.py" "$1" "$2"; }
 echo "pop3: $(client pop3 "${P[pop]}")"
 echo "smtp: $(client smtp "${P[submission]}")"
 logged() { grep -qF -- "$1" "$LOG"; }

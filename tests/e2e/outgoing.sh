@@ -30,39 +30,27 @@
 #   tests/e2e/outgoing.sh <linux build dir>
 set -u
 B=$(cd "${1:?linux build dir}" && pwd)
-SVC=${ISMAIL_SERVICE:-$B/service/ismail-service}
-CTLBIN=${ISMAIL_CTL:-$B/ctl/ismailctl}
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
 T_SUITE=outgoing
-. "$HERE/../lib.sh"
+. "$HERE/lib-e2e.sh"
+SVC=$E2E_SVC
 
-# aiosmtpd comes from Debian (python3-aiosmtpd), for the system's python.
+# aiosmtpd comes from Debian (python3-aiosmtpd, in cmake/bootstrap.sh's
+# package list), for the system's python. Without it the suite fails.
 PYS=/usr/bin/python3
 [ -x "$PYS" ] || PYS=python3
 if ! "$PYS" -c 'import aiosmtpd' 2>/dev/null; then
-  echo "installing python3-aiosmtpd (the independent receiver)"
-  { apt-get install -y python3-aiosmtpd || { apt-get update && apt-get install -y python3-aiosmtpd; }; } >/dev/null 2>&1
-fi
-if ! "$PYS" -c 'import aiosmtpd' 2>/dev/null; then
-  fail "aiosmtpd available" "install python3-aiosmtpd (apt-get install python3-aiosmtpd)"
+  fail "aiosmtpd available" "install python3-aiosmtpd (make bootstrap, or apt-get install python3-aiosmtpd)"
   finish
 fi
 
-D=$(mktemp -d)
-PIDS=()
+# Two instances: the sender S (ctl) and the receiver R1 (r1ctl), each with
+# its own data folder under D.
 S_PID=; R1_PID=
-cleanup() {
-  [ -n "$S_PID" ] && kill "$S_PID" 2>/dev/null
-  [ -n "$R1_PID" ] && kill "$R1_PID" 2>/dev/null
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  if [ -n "${KEEP:-}" ]; then echo "kept $D"; else rm -rf "$D"; fi
-}
-trap cleanup EXIT
+E2E_AT_EXIT+=('[ -n "$S_PID" ] && kill "$S_PID" 2>/dev/null' '[ -n "$R1_PID" ] && kill "$R1_PID" 2>/dev/null')
 S=$D/s; R1=$D/r1
-ctl() { "$CTLBIN" --data "$S" "$@"; }
-r1ctl() { "$CTLBIN" --data "$R1" "$@"; }
+ctl() { "$E2E_CTL" --data "$S" "$@"; }
+r1ctl() { "$E2E_CTL" --data "$R1" "$@"; }
 SLOG=$S/ismail-service.log
 
 # ---- a test CA and three server certificates ----
@@ -81,11 +69,10 @@ leaf good localhost; leaf wrong wrong.invalid; leaf dom dom.test
 check "test setup: certificates from the test CA" openssl verify -CAfile "$D/ca.crt" "$D/good.crt" "$D/wrong.crt" "$D/dom.crt"
 
 # ---- the receivers ----
-port_open() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2).close()' "$1" 2>/dev/null; }
 receiver() { # receiver NAME PORT [--cert C --key K | --tarpit]
   local n=$1 p=$2; shift 2
-  "$PYS" "$HERE/smtp_receiver.py" --port "$p" --log "$D/$n.log" "$@" >"$D/$n.out" 2>&1 &
-  PIDS+=($!)
+  "$PYS" "$HERE/../tools/smtp_receiver.py" --port "$p" --log "$D/$n.log" "$@" >"$D/$n.out" 2>&1 &
+  E2E_PIDS+=($!)
   wait_until 15 port_open "$p"
 }
 PA=$(free_port); PW=$(free_port); PDM=$(free_port); PN=$(free_port); PT=$(free_port); PH=$(free_port); PDEAD=$(free_port)
@@ -98,18 +85,10 @@ receiver H "$PH" --hello
 all_listen() { port_open "$PA" && port_open "$PW" && port_open "$PDM" && port_open "$PN" && port_open "$PT" && port_open "$PH"; }
 check "the independent receivers listen" all_listen
 
-# ports: smtp submission smtps pop pops imap imaps http https
-ports_for() { local a=() i; for i in 1 2 3 4 5 6 7 8 9; do a+=("$(free_port)"); done; echo "${a[@]}"; }
-set_ports() { # set_ports CTLFUNC HOSTNAME PORTS...
-  local f=$1 h=$2; shift 2
-  $f set listen.address 127.0.0.1 server.hostname "$h" smtp.port "$1" submission.port "$2" smtps.port "$3" \
-    pop.port "$4" pops.port "$5" imap.port "$6" imaps.port "$7" http.port "$8" https.port "$9" >/dev/null
-}
-
 # R1: ISMail as a receiver, TLS with the test CA's certificate for localhost.
-read -r -a RP <<<"$(ports_for)"
-PR1=${RP[0]}
-set_ports r1ctl localhost "${RP[@]}"
+e2e_ports r1ctl
+PR1=${P[smtp]}
+r1ctl set server.hostname localhost >/dev/null
 r1ctl set smtp.tls.incoming on >/dev/null
 mkdir -p "$R1/ssl.crt" "$R1/ssl.key"; chmod 700 "$R1/ssl.key"
 cp "$D/good.crt" "$R1/ssl.crt/localhost.crt"; cp "$D/good.key" "$R1/ssl.key/localhost.key"; chmod 600 "$R1/ssl.key/localhost.key"
@@ -122,8 +101,9 @@ starttls_ok() { out=$(echo | timeout 10 openssl s_client -connect "127.0.0.1:$1"
 check "R1 offers STARTTLS with the test CA's certificate for localhost" wait_until 10 starttls_ok "$PR1"
 
 # S: the sender.
-read -r -a SP <<<"$(ports_for)"
-set_ports ctl sender.test "${SP[@]}"
+e2e_ports ctl
+PSUB=${P[submission]}
+ctl set server.hostname sender.test >/dev/null
 ctl set smtp.tls.ca_file "$D/ca.crt" >/dev/null
 ctl localdomain add sender.test >/dev/null
 echo 'sender-password-1' >"$D/spw"
@@ -155,24 +135,10 @@ inject() { # inject FROM TO SUBJECT
   ctl queue inject --from "$1" --to "$2" "$D/msg.$N_MSG" >/dev/null
 }
 # recv LOG SUBJECT FIELD: the field of the message with that subject (first), "" when none
-recv() {
-  python3 - "$D/$1.log" "$2" "$3" <<'PY'
-import json, sys
-for l in open(sys.argv[1]):
-    e = json.loads(l)
-    if e["event"] == "message" and ("Subject: %s\r\n" % sys.argv[2]) in e["data"]:
-        v = e.get(sys.argv[3])
-        print(json.dumps(v) if not isinstance(v, str) else v)
-        break
-PY
-}
-recv_count() { python3 -c '
-import json, sys
-print(sum(1 for l in open(sys.argv[1]) for e in [json.loads(l)] if e["event"] == "message" and ("Subject: %s\r\n" % sys.argv[2]) in e["data"]))' "$D/$1.log" "$2"; }
+recv() { python3 "$TOOLS/recvlog.py" field "$D/$1.log" "$2" "$3"; }
+recv_count() { python3 "$TOOLS/recvlog.py" count "$D/$1.log" "$2"; }
 got() { [ "$(recv_count "$1" "$2")" -ge 1 ]; }
-events() { python3 -c '
-import json, sys
-print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["event"] == sys.argv[2]))' "$D/$1.log" "$2"; }
+events() { python3 "$TOOLS/recvlog.py" events "$D/$1.log" "$2"; }
 # item FIELD DOMAIN: a field of the first queue item for DOMAIN ("" when none)
 item() {
   ctl --json queue list 2>/dev/null | python3 -c '
@@ -185,16 +151,7 @@ items_for() { ctl --json queue list 2>/dev/null | python3 -c '
 import json, sys; print(sum(1 for it in json.load(sys.stdin) if it["domain"] == sys.argv[1]))' "$1"; }
 deferred() { local a; a=$(item attempts "$1"); [ -n "$a" ] && [ "$a" -ge 1 ]; }
 # mailbox DB ADDRESS SUBJECT: the stored message with that subject
-mailbox() {
-  python3 - "$1" "$2" "$3" <<'PY'
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-for (d,) in c.execute("SELECT m.data FROM messages m JOIN accounts a ON a.id = m.account WHERE a.address = ?", (sys.argv[2],)):
-    d = d.decode("utf-8", "replace") if isinstance(d, bytes) else d
-    if sys.argv[3] in d:
-        print(d); break
-PY
-}
+mailbox() { python3 "$TOOLS/maildb.py" message "$1" "$2" "$3"; }
 in_mailbox() { [ -n "$(mailbox "$@")" ]; }
 
 # ---- start the sender ----
@@ -283,12 +240,7 @@ check "9: ...multipart/report with Final-Recipient, Status 5.1.1 and the origina
 inject alice@sender.test x@hello.test c11
 hello_seen() { [ "$(events H hello)" -ge 1 ]; }
 check "11: H read the sender's ClientHello" wait_until 20 hello_seen
-hello_field() { python3 -c '
-import json, sys
-for l in open(sys.argv[1]):
-    e = json.loads(l)
-    if e["event"] == "hello":
-        print(" ".join(e[sys.argv[2]])); break' "$D/H.log" "$1"; }
+hello_field() { python3 "$TOOLS/recvlog.py" hello "$D/H.log" "$1"; }
 check "11: the groups offered are the profile's ($(hello_field groups))" test "$(hello_field groups)" = "X25519 P-256 P-384"
 check "11: one key share, X25519 ($(hello_field key_shares))" test "$(hello_field key_shares)" = "X25519"
 wait_until 20 deferred hello.test
@@ -320,25 +272,29 @@ check "8: ...and the queue has none of them left" wait_until 10 none_left
 inject alice@sender.test x@slow.test c8-slow
 hanging() { [ "$(events T connect)" -ge 1 ]; }
 check "8: a delivery to a server that never answers is under way" wait_until 20 hanging
+# Prompt: the stop cuts the delivery short (the log says it was abandoned)
+# rather than waiting for the receiver or a timeout.
 t0=$(date +%s%N)
-kill -TERM "$S_PID"; wait "$S_PID"; S_PID=
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-check "8: the service stopped within 2 s while the delivery hung (${ms} ms)" test "$ms" -lt 2000
+kill -TERM "$S_PID"
+stopped_abandoning() {
+  ! kill -0 "$S_PID" 2>/dev/null && grep -q 'to slow.test .*abandoned: the service is stopping' "$SLOG"
+}
+wait_until 30 stopped_abandoning; rc=$?
+echo "    stopped after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+check "8: the service stops while the delivery hangs, abandoning it" test "$rc" = 0
+wait "$S_PID"; S_PID=
 check "8: the abandoned delivery is still queued, not counted as an attempt" test "$(item attempts slow.test)" = 0
 ctl route add slow.test localhost "$PA" >/dev/null
 n0=$(threads_started)
 start_sender "$n0"
 check "8: after the restart it is delivered" wait_until 30 got A c8-slow
 check "8: ...exactly once" test "$(recv_count A c8-slow)" = 1
-dups=$(python3 -c '
-import json, sys, collections
-c = collections.Counter(e["data"].split("Subject: ")[1].split("\r\n")[0] for l in open(sys.argv[1]) for e in [json.loads(l)] if e["event"] == "message")
-print(" ".join(k for k, v in c.items() if v > 1))' "$D/A.log")
+dups=$(python3 "$TOOLS/recvlog.py" dups "$D/A.log")
 check "8: no message reached A twice${dups:+ ($dups)}" test -z "$dups"
 
 # 10: authenticated submission queues mail for other domains.
 printf 'From: <alice@sender.test>\r\nTo: <x@good.test>\r\nSubject: c10-submission\r\n\r\nSubmitted with curl.\r\n' >"$D/sub.eml"
-curl -s --url "smtp://127.0.0.1:${SP[1]}" --mail-from alice@sender.test --mail-rcpt x@good.test \
+curl -s --url "smtp://127.0.0.1:$PSUB" --mail-from alice@sender.test --mail-rcpt x@good.test \
   --user 'alice@sender.test:sender-password-1' --upload-file "$D/sub.eml" >"$D/curl.out" 2>&1
 check "10: submission with curl (authenticated) reaches the remote receiver" wait_until 20 got A c10-submission
 

@@ -10,26 +10,18 @@ set -u
 B=$(cd "${1:?linux build dir}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 T_SUITE=protocols
-. "$HERE/../lib.sh"
-PROBE="python3 $HERE/tlsprobe.py"
-D=$(mktemp -d)
-SVC_PID=
-cleanup() { [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
-ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
+. "$HERE/lib-e2e.sh"
+PROBE="python3 $TOOLS/tlsprobe.py"
 H=mail.ismail.test
-declare -A P
-for k in smtp submission smtps pop pops imap imaps http https web; do P[$k]=$(free_port); done
-ctl set listen.address 127.0.0.1 server.hostname $H smtp.port ${P[smtp]} submission.port ${P[submission]} \
-  smtps.port ${P[smtps]} pop.port ${P[pop]} pops.port ${P[pops]} imap.port ${P[imap]} imaps.port ${P[imaps]} \
-  http.port ${P[http]} https.port ${P[https]} smtp.tls.incoming on pop.tls.incoming on imap.tls.incoming on >/dev/null
+e2e_ports
+P[web]=$(free_port)
+ctl set server.hostname $H smtp.tls.incoming on pop.tls.incoming on imap.tls.incoming on >/dev/null
 ctl localdomain add ismail.test >/dev/null
 printf 'correct-horse-battery\n' >"$D/pw"
 ctl user add alice@ismail.test --password-file "$D/pw" >/dev/null
 U="alice@ismail.test:correct-horse-battery"
 
-"$B/service/ismail-service" --data "$D" >"$D/console.log" 2>&1 & SVC_PID=$!
-service_up "service up with all listeners" "$SVC_PID" "$D/console.log" 20 port_open "${P[imaps]}"
+e2e_start_service "service up with all listeners" port_open "${P[imaps]}"
 
 # --- mail in: submission with STARTTLS + AUTH, and SMTPS ---
 mkmsg() { printf 'From: alice@ismail.test\r\nTo: alice@ismail.test\r\nSubject: %s\r\nMessage-ID: <%s@ismail.test>\r\n\r\nbody line for %s\r\n' "$1" "$1" "$1" >"$D/$1.eml"; }
@@ -65,54 +57,13 @@ check "openssl s_client -starttls imap" sc "${P[imap]}" imap
 check "swaks with STARTTLS on the MX port" bash -c "swaks --server 127.0.0.1:${P[smtp]} --tls --to alice@ismail.test --from bob@example.org --silent 2 >/dev/null"
 
 # --- STARTTLS injection: nothing smuggled after STARTTLS/STLS is answered ---
-inject() { python3 - "$1" "$2" <<'PY'
-import socket, ssl, sys
-port, proto = int(sys.argv[1]), sys.argv[2]
-s = socket.create_connection(("127.0.0.1", port), timeout=5); f = s.makefile("rb"); f.readline()
-if proto == "smtp":
-    s.sendall(b"EHLO x\r\n")
-    while f.readline()[3:4] == b"-": pass
-    s.sendall(b"STARTTLS\r\nEHLO smuggled\r\n"); ok = f.readline().startswith(b"220"); after = b"NOOP\r\n"; good = b"250"
-elif proto == "pop3":
-    s.sendall(b"STLS\r\nCAPA\r\n"); ok = f.readline().startswith(b"+OK"); after = b"CAPA\r\n"; good = b"+OK"
-else:
-    s.sendall(b"a STARTTLS\r\nb CAPABILITY\r\n"); ok = f.readline().startswith(b"a OK"); after = b"c NOOP\r\n"; good = b"c OK"
-c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
-t = c.wrap_socket(s); t.settimeout(1.5)
-try:
-    extra = t.recv(200); smuggled = True
-except (socket.timeout, TimeoutError):
-    smuggled = False
-t.settimeout(5); t.sendall(after); reply = t.recv(200)
-sys.exit(0 if ok and not smuggled and reply.startswith(good) else 1)
-PY
-}
+inject() { python3 "$TOOLS/starttls.py" inject "$1" "$2" >/dev/null; }
 check "STARTTLS injection (SMTP): the smuggled EHLO is not answered" inject "${P[smtp]}" smtp
 check "STARTTLS injection (POP3): the smuggled CAPA is not answered" inject "${P[pop]}" pop3
 check "STARTTLS injection (IMAP): the smuggled CAPABILITY is not answered" inject "${P[imap]}" imap
 
 # --- credentials before TLS refused when TLS is on ---
-plain_refused() { python3 - "$1" "$2" <<'PY'
-import base64, socket, sys
-port, proto = int(sys.argv[1]), sys.argv[2]
-s = socket.create_connection(("127.0.0.1", port), timeout=5); f = s.makefile("rb"); f.readline()
-if proto == "smtp":
-    s.sendall(b"EHLO x\r\n"); caps = []
-    while True:
-        l = f.readline(); caps.append(l)
-        if l[3:4] != b"-": break
-    s.sendall(b"AUTH PLAIN " + base64.b64encode(b"\0alice@ismail.test\0correct-horse-battery") + b"\r\n")
-    r = f.readline(); sys.exit(0 if r.startswith(b"538") and not any(b"AUTH" in c for c in caps) else 1)
-elif proto == "pop3":
-    s.sendall(b"USER alice@ismail.test\r\n"); r1 = f.readline()
-    s.sendall(b"PASS correct-horse-battery\r\n"); r2 = f.readline()
-    sys.exit(0 if r2.startswith(b"-ERR") else 1)
-else:
-    s.sendall(b"a CAPABILITY\r\n"); cap = f.readline(); f.readline()
-    s.sendall(b"b LOGIN alice@ismail.test correct-horse-battery\r\n"); r = f.readline()
-    sys.exit(0 if b"LOGINDISABLED" in cap and r.startswith(b"b NO") else 1)
-PY
-}
+plain_refused() { python3 "$TOOLS/starttls.py" plain-login "$1" "$2" alice@ismail.test correct-horse-battery; }
 check "credentials before TLS refused on submission (538, no AUTH offered)" plain_refused "${P[submission]}" smtp
 check "credentials before TLS refused on POP3" plain_refused "${P[pop]}" pop3
 check "credentials before TLS refused on IMAP (LOGINDISABLED)" plain_refused "${P[imap]}" imap
@@ -161,38 +112,12 @@ if command -v testssl >/dev/null; then
   pair "pop3s ${P[pops]}" "imap ${P[imap]} imap"
   pair "imaps ${P[imaps]}" "https ${P[web]}"
   for name in smtp smtps submission pop3 pop3s imap imaps https; do
-    verdict=$(python3 - "$D/ts-$name.json" <<'PY'
-import json, sys
-try:
-    findings = json.load(open(sys.argv[1]))
-except Exception as e:
-    print("no JSON from testssl: %r" % e); sys.exit(1)
-# Trust findings of the self-signed test certificate, and notes about the
-# scanning machine itself, are expected; anything else MEDIUM or above fails.
-expected = {"cert_trust", "cert_chain_of_trust", "cert_revocation", "cert_ocspURL", "cert_crlDistributionPoints",
-            "engine_problem", "service", "scanProblem"}
-bad = [f for f in findings if f.get("severity") in ("MEDIUM", "HIGH", "CRITICAL") and f["id"] not in expected]
-prot = {f["id"]: f["finding"] for f in findings if f["id"] in ("SSLv2", "SSLv3", "TLS1", "TLS1_1", "TLS1_2", "TLS1_3")}
-offered = sorted(k for k, v in prot.items() if v.startswith("offered"))
-groups = [f["finding"] for f in findings if f["id"] in ("PFS_ECDHE_curves", "FS_ECDHE_curves")]
-problems = ["%s %s: %s" % (f["id"], f["severity"], f["finding"][:80]) for f in bad]
-if offered != ["TLS1_2", "TLS1_3"]:
-    problems.append("protocols offered: %s" % offered)
-if not groups:
-    problems.append("testssl reported no key exchange groups")
-elif set(groups[0].split()) - {"prime256v1", "secp384r1", "X25519"}:
-    problems.append("groups beyond the policy's: %s" % groups[0])
-if not prot:
-    problems.append("testssl reported no protocols (did it run?)")
-print("; ".join(problems) if problems else "clean: %s, groups %s" % (" ".join(offered), groups[0] if groups else "?"))
-sys.exit(1 if problems else 0)
-PY
-)
+    verdict=$(python3 "$TOOLS/testssl-verdict.py" "$D/ts-$name.json")
     if [ $? = 0 ]; then pass "testssl.sh $name: $verdict"; else fail "testssl.sh $name" "$verdict"; fi
   done
 else
   fail "testssl.sh" "testssl.sh is not installed (cmake/bootstrap.sh installs it)"
 fi
 
-kill -TERM "$SVC_PID"; wait "$SVC_PID"; SVC_PID=
+e2e_stop
 finish

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Attacks on the real service over loopback, each of which worked before the
-# service limited it (tests/e2e/attacks.py runs them and prints numbers):
+# service limited it (tests/tools/attacks.py runs them and prints numbers):
 #   - an IMAP LIST pattern of 254 '*' that kept a worker busy for hours;
 #   - clients that pipeline FETCH 1:* / RETR and never read (output held in memory);
 #   - 2,000 idle connections from one address under a limit of 1,024 open files;
@@ -11,39 +11,21 @@ set -u
 B=$(cd "${1:?linux build dir}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 T_SUITE=security
-. "$HERE/../lib.sh"
-ATTACK="python3 $HERE/attacks.py"
-D=$(mktemp -d)
-SVC_PID=
-cleanup() { [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
-ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
+. "$HERE/lib-e2e.sh"
+ATTACK="python3 $TOOLS/attacks.py"
 num() { sed -nE "s/.*(^| )$1=([0-9.]+).*/\2/p" <<<"$2"; }
-port_open() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2).close()' "$1" 2>/dev/null; }
 
-declare -A P
-for k in smtp submission smtps pop pops imap imaps http https; do P[$k]=$(free_port); done
-ctl set listen.address 127.0.0.1 server.hostname mail.ismail.test smtp.port ${P[smtp]} \
-  submission.port ${P[submission]} smtps.port ${P[smtps]} pop.port ${P[pop]} pops.port ${P[pops]} \
-  imap.port ${P[imap]} imaps.port ${P[imaps]} http.port ${P[http]} https.port ${P[https]} >/dev/null
+e2e_ports
+ctl set server.hostname mail.ismail.test >/dev/null
 ctl localdomain add ismail.test >/dev/null
 for u in alice bob carol; do printf 'correct-horse-battery\n' >"$D/pw"; ctl user add $u@ismail.test --password-file "$D/pw" >/dev/null; done
 PW=correct-horse-battery
 
 start() { # start [prlimit args]: the service on $D, waiting for its ports
-  "$@" "$B/service/ismail-service" --data "$D" >"$D/console.log" 2>&1 & SVC_PID=$!
+  e2e_launch "$@"
   wait_until 20 port_open "${P[imap]}"
 }
-stop() { kill "$SVC_PID" 2>/dev/null; wait "$SVC_PID" 2>/dev/null; SVC_PID=; }
-# set_applied KEY VALUE: sets a value on the running service and waits until
-# the service has applied a revision after it (the log is kept across restarts,
-# so lines are counted from before the change).
-applies() { grep -c 'applied settings revision' "$D/ismail-service.log"; }
-applied_more_than() { [ "$(applies)" -gt "$1" ]; }
-set_applied() {
-  local before; before=$(applies)
-  ctl set "$1" "$2" >/dev/null && wait_until 10 applied_more_than "$before"
-}
+stop() { e2e_stop; }
 
 check "service up" start env
 

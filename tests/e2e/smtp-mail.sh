@@ -9,13 +9,7 @@
 set -u
 B=$(cd "${1:?linux build dir}" && pwd)
 T_SUITE=smtp-mail
-. "$(dirname "$0")/../lib.sh"
-
-D=$(mktemp -d)
-SVC_PID=
-cleanup() { [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
-ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
+. "$(dirname "$0")/lib-e2e.sh"
 quiet() { "$@" >/dev/null 2>&1; }
 
 ALICE=alice@example.test ALICE_PW='Alice pass 1'
@@ -39,46 +33,25 @@ out=$(printf 'short\n' | ctl user add carol@example.test 2>&1); rc=$?
 check "user add with a short password: exit 3" test "$rc" = 3
 check "user add with a short password: says at least 8 characters" has "$out" "at least 8 characters"
 hash_ok() {
-  python3 - "$D/mail.db" "$ALICE_PW" <<'PY'
-import sqlite3, sys
-h = sqlite3.connect(sys.argv[1]).execute("SELECT password FROM accounts WHERE address='alice@example.test'").fetchone()[0]
-sys.exit(0 if h.startswith("pbkdf2-sha256$") and sys.argv[2] not in h else 1)
-PY
+  local h; h=$(python3 "$TOOLS/maildb.py" password "$D/mail.db" alice@example.test) &&
+    [[ "$h" == pbkdf2-sha256\$* ]] && [[ "$h" != *"$ALICE_PW"* ]]
 }
 check "the store keeps a PBKDF2 hash, not the password" hash_ok
 
 # Every listener on a free loopback port.
-args=()
-for k in $(ctl show | awk '$1 ~ /\.port$/ {print $1}'); do args+=("$k" "$(free_port)"); done
-ctl set listen.address 127.0.0.1 smtp.tls.incoming on server.hostname mail.ismail.test "${args[@]}" >/dev/null ||
-  { fail setup "ismailctl set failed"; finish; }
-P_SMTP=$(ctl get smtp.port); P_SUB=$(ctl get submission.port); P_SMTPS=$(ctl get smtps.port)
+e2e_ports
+ctl set smtp.tls.incoming on server.hostname mail.ismail.test >/dev/null || { fail setup "ismailctl set failed"; finish; }
+P_SMTP=${P[smtp]}; P_SUB=${P[submission]}; P_SMTPS=${P[smtps]}
 
-"$B/service/ismail-service" --data "$D" >"$D/console.log" 2>&1 &
-SVC_PID=$!
 has_starttls() { smtp_ehlo "$1" 2>/dev/null | grep -q '^250-STARTTLS'; }
-port_open() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=2).close()' "$1" 2>/dev/null; }
-check "service answers with STARTTLS on the submission port" wait_until 20 has_starttls "$P_SUB"
+e2e_start_service "service answers with STARTTLS on the submission port" has_starttls "$P_SUB"
 check "SMTPS port open" wait_until 10 port_open "$P_SMTPS"
 
 # ---- helpers reading DATA/mail.db ----
 # message ADDRESS TOKEN: prints the stored message of ADDRESS containing TOKEN.
-message() {
-  python3 - "$D/mail.db" "$1" "$2" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-rows = db.execute("SELECT m.data FROM messages m JOIN accounts a ON a.id = m.account"
-                  " WHERE a.address = ? ORDER BY m.uid", (sys.argv[2],)).fetchall()
-for (data,) in rows:
-    text = bytes(data).decode("utf-8", "replace")
-    if sys.argv[3] in text:
-        sys.stdout.write(text)
-        sys.exit(0)
-sys.exit(1)
-PY
-}
+message() { python3 "$TOOLS/maildb.py" message "$D/mail.db" "$1" "$2"; }
 stored() { message "$@" >/dev/null; }
-count() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM messages m JOIN accounts a ON a.id=m.account WHERE a.address=?", (sys.argv[2],)).fetchone()[0])' "$D/mail.db" "$1"; }
+count() { python3 "$TOOLS/maildb.py" count "$D/mail.db" "$1"; }
 
 # ---- submission: swaks, STARTTLS + AUTH PLAIN ----
 # swaks needs Perl's Net::SSLeay for --tls (Debian: libnet-ssleay-perl).
@@ -136,27 +109,7 @@ check "MX: no AUTH letter without AUTH" not has "$msg" "ESMTPSA"
 # ---- refusals, checked on the wire ----
 # dialog PORT LINE...: sends each line after reading the previous reply;
 # prints every reply line. "STARTTLS" upgrades the connection.
-dialog() {
-  python3 - "$@" <<'PY'
-import socket, ssl, sys
-port, lines = int(sys.argv[1]), sys.argv[2:]
-s = socket.create_connection(("127.0.0.1", port), timeout=10)
-f = s.makefile("rb")
-def reply():
-    while True:
-        l = f.readline().decode(errors="replace")
-        print(l.rstrip())
-        if not l or l[3:4] != "-":
-            return l
-reply()
-for l in lines:
-    s.sendall(l.encode() + b"\r\n")
-    r = reply()
-    if l == "STARTTLS" and r.startswith("220"):
-        ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-        s = ctx.wrap_socket(s); f = s.makefile("rb")
-PY
-}
+dialog() { python3 "$TOOLS/smtp.py" dialog "$@"; }
 out=$(dialog "$P_SMTP" "EHLO x" "MAIL FROM:<a@remote.test>" "RCPT TO:<someone@elsewhere.test>" "RCPT TO:<nobody@example.test>" QUIT)
 check "MX: relaying refused with 550 5.7.1" has "$out" "550 5.7.1 <someone@elsewhere.test>: relaying denied"
 check "MX: unknown local user refused with 550 5.1.1" has "$out" "550 5.1.1 <nobody@example.test>"
@@ -179,23 +132,7 @@ check "SIZE over smtp.max_message_mb (50 MB) refused with 552 5.3.4" has "$out" 
 check "authenticated mail to another server: accepted for delivery (queued)" has "$out" "250 2.1.5 Recipient <friend@elsewhere.test> OK (for delivery to another server)"
 
 # Pipelining: everything up to DATA in one write, the replies in order.
-pipelined() {
-  python3 - "$P_SMTP" "$ALICE" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-f = s.makefile("rb")
-f.readline()
-s.sendall(("EHLO p\r\nMAIL FROM:<p@remote.test>\r\nRCPT TO:<%s>\r\nRCPT TO:<ghost@example.test>\r\nDATA\r\n" % sys.argv[2]).encode())
-codes = []
-while len(codes) < 5:
-    l = f.readline().decode()
-    if l[3:4] != "-":
-        codes.append(l[:3])
-s.sendall(b"Subject: e2e-pipelined\r\n\r\nbody\r\n.\r\nQUIT\r\n")
-codes.append(f.readline().decode()[:3])
-print(" ".join(codes))
-PY
-}
+pipelined() { python3 "$TOOLS/smtp.py" pipelined "$P_SMTP" "$ALICE"; }
 check "pipelined EHLO/MAIL/RCPT/RCPT/DATA answered in order" test "$(pipelined)" = "250 250 250 550 354 250"
 check "pipelined message delivered" stored "$ALICE" e2e-pipelined
 
@@ -208,7 +145,6 @@ check "mail for a removed account: 550 5.1.1" has "$out" "550 5.1.1"
 check "localdomain remove refused while it has accounts" not quiet ctl localdomain remove example.test
 
 kill -TERM "$SVC_PID"
-stopped() { ! kill -0 "$SVC_PID" 2>/dev/null; }
-check "service stops cleanly" wait_until 10 stopped
-wait "$SVC_PID" 2>/dev/null; SVC_PID=
+check "service stops cleanly" wait_until 10 e2e_stopped
+e2e_stop
 finish

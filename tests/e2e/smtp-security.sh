@@ -15,13 +15,7 @@
 set -u
 B=$(cd "${1:?linux build dir}" && pwd)
 T_SUITE=smtp-security
-. "$(dirname "$0")/../lib.sh"
-
-D=$(mktemp -d)
-SVC_PID=
-cleanup() { [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
-ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
+. "$(dirname "$0")/lib-e2e.sh"
 quiet() { "$@" >/dev/null 2>&1; }
 has() { [[ "$1" == *"$2"* ]]; }
 
@@ -30,107 +24,28 @@ BOB=bob@example.test BOB_PW='Bob-password-2'
 quiet ctl localdomain add example.test || { fail setup "ismailctl localdomain add failed"; finish; }
 printf '%s\n' "$ALICE_PW" | quiet ctl user add "$ALICE"
 printf '%s\n' "$BOB_PW" | quiet ctl user add "$BOB"
-args=()
-for k in $(ctl show | awk '$1 ~ /\.port$/ {print $1}'); do args+=("$k" "$(free_port)"); done
-ctl set listen.address 127.0.0.1 smtp.tls.incoming on server.hostname mail.ismail.test "${args[@]}" >/dev/null ||
-  { fail setup "ismailctl set failed"; finish; }
-P_SMTP=$(ctl get smtp.port); P_SUB=$(ctl get submission.port)
+e2e_ports
+ctl set smtp.tls.incoming on server.hostname mail.ismail.test >/dev/null || { fail setup "ismailctl set failed"; finish; }
+P_SMTP=${P[smtp]}; P_SUB=${P[submission]}
 
-"$B/service/ismail-service" --data "$D" >"$D/console.log" 2>&1 &
-SVC_PID=$!
 ehlo_ok() { smtp_ehlo "$1" 2>/dev/null | grep -q '^250 '; }
-service_up "service answers on the SMTP port" "$SVC_PID" "$D/console.log" 20 ehlo_ok "$P_SMTP"
+e2e_start_service "service answers on the SMTP port" ehlo_ok "$P_SMTP"
 
 # ---- helpers ----
 # count ADDRESS [TOKEN]: messages stored for ADDRESS (containing TOKEN).
-count() {
-  python3 - "$D/mail.db" "$1" "${2:-}" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-rows = db.execute("SELECT m.data FROM messages m JOIN accounts a ON a.id = m.account WHERE a.address = ?",
-                  (sys.argv[2],)).fetchall()
-print(sum(1 for (d,) in rows if sys.argv[3].encode() in bytes(d)))
-PY
-}
+count() { python3 "$TOOLS/maildb.py" count "$D/mail.db" "$1" "${2:-}"; }
 # dialog PORT LINE...: sends each line (CRLF added) after reading the previous
 # reply; prints every reply line; "STARTTLS" upgrades the connection.
-dialog() {
-  python3 - "$@" <<'PY'
-import socket, ssl, sys
-port, lines = int(sys.argv[1]), sys.argv[2:]
-s = socket.create_connection(("127.0.0.1", port), timeout=20)
-f = s.makefile("rb")
-def reply():
-    while True:
-        l = f.readline().decode(errors="replace")
-        print(l.rstrip())
-        if not l or l[3:4] != "-":
-            return l
-reply()
-for l in lines:
-    s.sendall(l.encode() + b"\r\n")
-    r = reply()
-    if l == "STARTTLS" and r.startswith("220"):
-        ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-        s = ctx.wrap_socket(s); f = s.makefile("rb")
-PY
-}
-sized() { # sized BYTES TAG: sends a message of about BYTES, prints the reply to the dot
-  python3 - "$P_SMTP" "$1" "$2" <<'PY'
-import socket, sys
-port, size, tag = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
-s = socket.create_connection(("127.0.0.1", port), timeout=30)
-f = s.makefile("rb")
-def reply():
-    while True:
-        l = f.readline().decode(errors="replace")
-        if not l or l[3:4] != "-":
-            return l.rstrip()
-reply()
-for c in (b"EHLO s.test", b"MAIL FROM:<s@remote.test>", b"RCPT TO:<alice@example.test>", b"DATA"):
-    s.sendall(c + b"\r\n"); reply()
-s.sendall(b"Subject: " + tag + b"\r\n\r\n" + (b"z" * 998 + b"\r\n") * (size // 1000) + b".\r\n")
-print(reply())
-PY
-}
-applied_latest() {
-  local s
-  s=$(ctl --json status) && python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["up_to_date"] else 1)' <<<"$s"
-}
+dialog() { python3 "$TOOLS/smtp.py" dialog "$@"; }
+# sized BYTES TAG: sends a message of about BYTES, prints the reply to the dot
+sized() { python3 "$TOOLS/smtp.py" sized "$P_SMTP" "$1" "$2" alice@example.test; }
 
 # ---- A. smuggling ----
 # smuggle PORT TAG END: one transaction for alice whose text holds END (a
 # "." between line ends) and then a complete second transaction for bob,
 # then the real end and a NOOP as a marker. Prints the replies that came
 # after the 354, one a line, up to and including the NOOP's (or the close).
-smuggle() {
-  python3 - "$@" <<'PY'
-import socket, sys
-port, tag, end = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode().decode("unicode_escape").encode()
-s = socket.create_connection(("127.0.0.1", port), timeout=20)
-f = s.makefile("rb")
-def reply():
-    while True:
-        l = f.readline().decode(errors="replace")
-        if not l or l[3:4] != "-":
-            return l.rstrip()
-reply()
-for c in (b"EHLO smuggler.test", b"MAIL FROM:<sender@remote.test>", b"RCPT TO:<alice@example.test>", b"DATA"):
-    s.sendall(c + b"\r\n")
-    reply()
-s.sendall(b"Subject: outer-" + tag.encode() + b"\r\n\r\nfirst message" + end +
-          b"MAIL FROM:<evil@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n"
-          b"Subject: smuggled-" + tag.encode() + b"\r\n\r\nsecond message\r\n.\r\nNOOP\r\n")
-# Every reply up to the NOOP's: the first one tells whether the message
-# ended at END (250, then replies to the smuggled commands) or at the real
-# end (554).
-while True:
-    l = reply()
-    print(l)
-    if not l or l == "250 2.0.0 OK":
-        break
-PY
-}
+smuggle() { python3 "$TOOLS/smtp.py" smuggle "$@"; }
 for v in 'lf-dot-lf:\n.\n' 'lf-dot-crlf:\n.\r\n' 'crlf-dot-lf:\r\n.\n'; do
   tag=${v%%:*} end=${v#*:}
   out=$(smuggle "$P_SMTP" "$tag" "$end")
@@ -144,24 +59,7 @@ for v in 'lf-dot-lf:\n.\n' 'lf-dot-crlf:\n.\r\n' 'crlf-dot-lf:\r\n.\n'; do
 done
 # bare_cmd PORT BYTES: sends EHLO, then BYTES; prints the reply and "closed"
 # when the server then closes the connection.
-bare_cmd() {
-  python3 - "$@" <<'PY'
-import socket, sys
-port, data = int(sys.argv[1]), sys.argv[2].encode().decode("unicode_escape").encode()
-s = socket.create_connection(("127.0.0.1", port), timeout=20)
-f = s.makefile("rb")
-def reply():
-    while True:
-        l = f.readline().decode(errors="replace")
-        if not l or l[3:4] != "-":
-            return l.rstrip()
-reply()
-s.sendall(b"EHLO bare.test\r\n"); reply()
-s.sendall(data)
-print(reply())
-print("closed" if f.readline() == b"" else "open")
-PY
-}
+bare_cmd() { python3 "$TOOLS/smtp.py" bare "$@"; }
 out=$(bare_cmd "$P_SMTP" 'NOOP\nNOOP\r\n')
 check "a command ended by a bare LF is refused with 521 5.5.2 naming it" \
   has "$out" "521 5.5.2 Error: bare <LF> received; lines must end with <CR><LF>"
@@ -175,62 +73,10 @@ check "a message with proper line ends still goes through" has "$(sized 3000 e2e
 # hold PORT PID N BYTES [BUDGET_TEST]: N concurrent sessions each send BYTES
 # of DATA without the final dot; once the service has taken them all in
 # (spool files of that size open in it), prints "RSS_KB SPOOLED_BYTES FILES".
-hold() {
-  python3 - "$@" <<'PY'
-import os, socket, sys, threading, time
-port, pid, n, size = (int(x) for x in sys.argv[1:5])
-def reply(f):
-    while True:
-        l = f.readline().decode(errors="replace")
-        if not l or l[3:4] != "-":
-            return l
-socks, errors = [], []
-def session(i):
-    try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=120)
-        f = s.makefile("rb")
-        reply(f)
-        for c in (b"EHLO hold%d.test" % i, b"MAIL FROM:<h%d@remote.test>" % i, b"RCPT TO:<alice@example.test>", b"DATA"):
-            s.sendall(c + b"\r\n")
-            r = reply(f)
-        if not r.startswith("354"):
-            raise RuntimeError("DATA answered " + r)
-        chunk = (b"x" * 998 + b"\r\n") * 64
-        sent = 0
-        while sent < size:
-            s.sendall(chunk[: size - sent])
-            sent += min(len(chunk), size - sent)
-        socks.append((s, f))
-    except Exception as e:
-        errors.append(repr(e))
-ts = [threading.Thread(target=session, args=(i,)) for i in range(n)]
-for t in ts: t.start()
-for t in ts: t.join()
-def spooled():
-    total = files = 0
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            if "/spool/" in os.readlink("/proc/%d/fd/%s" % (pid, fd)):
-                total += os.stat("/proc/%d/fd/%s" % (pid, fd)).st_size
-                files += 1
-        except OSError:
-            pass
-    return total, files
-deadline = time.time() + 60
-while True:  # until the service has read what was sent (spooled data lags the socket)
-    total, files = spooled()
-    if total >= n * (size - 70000) or time.time() > deadline:
-        break
-    time.sleep(0.2)
-rss = [int(l.split()[1]) for l in open("/proc/%d/status" % pid) if l.startswith("VmRSS:")][0]
-print(rss, total, files, len(errors), *errors[:1])
-for s, f in socks:
-    s.close()
-PY
-}
+hold() { python3 "$TOOLS/smtp.py" hold "$@"; }
 rss0=$(awk '/^VmRSS:/ {print $2}' "/proc/$SVC_PID/status")
 quiet ctl set smtp.data_budget_per_ip_mb 1000   # this case is about memory, not the budget
-check "data budget raised for the memory case (applied)" wait_until 20 applied_latest
+check "data budget raised for the memory case (applied)" wait_applied
 read -r rss spooled files errs _ <<<"$(hold "$P_SMTP" "$SVC_PID" 20 $((10 * 1024 * 1024)))"
 echo "memory: service RSS ${rss0} KiB before, ${rss} KiB with 20 sessions holding 10 MB each; ${spooled} bytes in ${files} spool files"
 check "20 sessions sent 10 MB of DATA each without errors" test "${errs:-1}" = 0
@@ -244,44 +90,8 @@ check "and leaves no file in the spool folder" test "$(spool_files)" = 0
 
 # The budget: one address may have smtp.data_budget_per_ip_mb in transit.
 quiet ctl set smtp.data_budget_per_ip_mb 2
-check "data budget of 2 MB applied" wait_until 20 applied_latest
-budget() {
-  python3 - "$P_SMTP" "$SVC_PID" <<'PY'
-import os, socket, sys, time
-port, pid = int(sys.argv[1]), int(sys.argv[2])
-def reply(f):
-    while True:
-        l = f.readline().decode(errors="replace")
-        if not l or l[3:4] != "-":
-            return l.rstrip()
-def start(tag):
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    f = s.makefile("rb")
-    reply(f)
-    for c in (b"EHLO b.test", b"MAIL FROM:<b@remote.test>", b"RCPT TO:<alice@example.test>", b"DATA"):
-        s.sendall(c + b"\r\n"); reply(f)
-    s.sendall(b"Subject: " + tag + b"\r\n\r\n" + (b"y" * 998 + b"\r\n") * 1500)  # 1.5 MB
-    return s, f
-def spooled():
-    t = 0
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            if "/spool/" in os.readlink("/proc/%d/fd/%s" % (pid, fd)):
-                t += os.stat("/proc/%d/fd/%s" % (pid, fd)).st_size
-        except OSError:
-            pass
-    return t
-a = start(b"e2e-budget-first")
-deadline = time.time() + 30
-while spooled() < 1400000 and time.time() < deadline:  # the first one is held by the service
-    time.sleep(0.1)
-b = start(b"e2e-budget-second")
-b[0].sendall(b".\r\n")
-print(reply(b[1]))
-a[0].sendall(b".\r\n")
-print(reply(a[1]))
-PY
-}
+check "data budget of 2 MB applied" wait_applied
+budget() { python3 "$TOOLS/smtp.py" budget "$P_SMTP" "$SVC_PID"; }
 out=$(budget)
 check "over the address's budget: 452 4.3.1 after the dot" \
   has "$(head -1 <<<"$out")" "452 4.3.1 Too much mail in transit from your address; try again later"
@@ -291,8 +101,9 @@ quiet ctl set smtp.data_budget_per_ip_mb 200
 
 # smtp.max_message_mb applied live.
 quiet ctl set smtp.max_message_mb 1
-check "smtp.max_message_mb 1 applied" wait_until 20 applied_latest
-check "EHLO advertises the new SIZE" bash -c "$(declare -f smtp_ehlo); smtp_ehlo $P_SMTP | grep -x '250-SIZE 1048576' >/dev/null"
+check "smtp.max_message_mb 1 applied" wait_applied
+size_advertised() { smtp_ehlo "$P_SMTP" | grep -qx "250-SIZE $1"; }
+check "EHLO advertises the new SIZE" size_advertised 1048576
 out=$(dialog "$P_SMTP" "EHLO x" "MAIL FROM:<a@remote.test> SIZE=2000000" QUIT)
 check "MAIL FROM SIZE= above it: 552" has "$out" "552 5.3.4 Message size exceeds fixed maximum message size (1048576 bytes)"
 out=$(sized 1500000 e2e-too-big)
@@ -326,30 +137,7 @@ check "port 25 from another domain's sender still delivers" test "$(count "$BOB"
 # ---- D. address probing ----
 # probe PORT N: N RCPTs to unknown users in one session; prints the seconds
 # each reply took, then the total.
-probe() {
-  python3 - "$@" <<'PY'
-import socket, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
-s = socket.create_connection(("127.0.0.1", port), timeout=60)
-f = s.makefile("rb")
-def reply():
-    while True:
-        l = f.readline().decode(errors="replace")
-        if not l or l[3:4] != "-":
-            return l
-reply()
-for c in (b"EHLO prober.test", b"MAIL FROM:<p@remote.test>"):
-    s.sendall(c + b"\r\n"); reply()
-t0, times = time.monotonic(), []
-for i in range(n):
-    t = time.monotonic()
-    s.sendall(b"RCPT TO:<ghost%d@example.test>\r\n" % i)
-    if not reply().startswith("550 5.1.1"):
-        print("unexpected reply"); sys.exit(1)
-    times.append(time.monotonic() - t)
-print(" ".join("%.2f" % x for x in times), "%.2f" % (time.monotonic() - t0))
-PY
-}
+probe() { python3 "$TOOLS/smtp.py" probe "$@"; }
 read -r -a times <<<"$(probe "$P_SMTP" 8)"
 echo "probing: reply times ${times[*]:0:8} s, total ${times[8]:-?} s"
 fast3() { python3 -c 'import sys; sys.exit(0 if all(float(x) < 0.5 for x in sys.argv[1:4]) else 1)' "${times[@]}"; }
@@ -362,7 +150,7 @@ check "the 4th waits about a second, the 8th about five" \
 
 # ---- E. logins: the lockout is answered with the wait (last: it locks 127.0.0.1 out) ----
 quiet ctl set auth.max_failures 2
-check "auth.max_failures 2 applied" wait_until 20 applied_latest
+check "auth.max_failures 2 applied" wait_applied
 BAD=$(printf '\0%s\0%s' "$ALICE" wrong-password | base64 -w0)
 out=$(dialog "$P_SUB" "EHLO x" STARTTLS "EHLO x" "AUTH PLAIN $BAD" "AUTH PLAIN $BAD" "AUTH PLAIN $BAD" QUIT)
 check "wrong passwords get 535 5.7.8" has "$out" "535 5.7.8 Authentication credentials invalid"
@@ -373,7 +161,6 @@ out=$(dialog "$P_SUB" "EHLO x" STARTTLS "EHLO x" "AUTH PLAIN $GOOD" QUIT)
 check "during the lockout even the right password is refused with 454" has "$out" "454 4.7.0 Too many failed logins"
 
 kill -TERM "$SVC_PID"
-stopped() { ! kill -0 "$SVC_PID" 2>/dev/null; }
-check "service stops cleanly" wait_until 10 stopped
-wait "$SVC_PID" 2>/dev/null; SVC_PID=
+check "service stops cleanly" wait_until 10 e2e_stopped
+e2e_stop
 finish

@@ -13,25 +13,14 @@ set -u
 B=$(cd "${1:?linux build dir}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 T_SUITE=status-page
-. "$HERE/../lib.sh"
-D=$(mktemp -d)
-SVC_PID=; NS=
-cleanup() {
-  [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; wait 2>/dev/null
-  [ -n "$NS" ] && ip netns del "$NS" 2>/dev/null   # takes the veth pair with it
-  rm -rf "$D"
-}
-trap cleanup EXIT
-ctl() { "$B/ctl/ismailctl" --data "$D" "$@"; }
-declare -A P
-for k in smtp submission smtps pop pops imap imaps http https; do P[$k]=$(free_port); done
-ctl set listen.address 127.0.0.1 server.hostname mail.ismail.test smtp.port ${P[smtp]} \
-  submission.port ${P[submission]} smtps.port ${P[smtps]} pop.port ${P[pop]} pops.port ${P[pops]} \
-  imap.port ${P[imap]} imaps.port ${P[imaps]} http.port ${P[http]} https.port ${P[https]} >/dev/null
+. "$HERE/lib-e2e.sh"
+NS=
+E2E_AT_EXIT+=('[ -n "$NS" ] && ip netns del "$NS" 2>/dev/null')   # takes the veth pair with it
+e2e_ports
+ctl set server.hostname mail.ismail.test >/dev/null
 mkdir -p "$D/www/.well-known"
 echo "public file" >"$D/www/.well-known/probe.txt"
-"$B/service/ismail-service" --data "$D" >"$D/console.log" 2>&1 & SVC_PID=$!
-service_up "service up" "$SVC_PID" "$D/console.log" 20 port_open "${P[http]}"
+e2e_start_service "service up" port_open "${P[http]}"
 
 # fetch [ip netns exec NS] URL: prints "CODE" then the body.
 fetch() { "$@" -sk --max-time 10 -o "$D/body" -w '%{http_code}' 2>/dev/null; echo; cat "$D/body" 2>/dev/null; }

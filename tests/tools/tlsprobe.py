@@ -4,7 +4,9 @@
   tlsprobe.py fp PORT MODE [SNI]        SHA-256 fingerprint of the leaf (AA:BB:..)
   tlsprobe.py load SECONDS PORT:MODE... full handshakes in a loop, one thread per
                                         port; prints "ok N fail M" and one line per
-                                        distinct fingerprint seen ("fp FP COUNT")
+                                        distinct fingerprint seen ("fp FP COUNT");
+                                        "started" (flushed) once the first
+                                        handshake has completed
   tlsprobe.py hold PORT MODE            opens a session, prints "ready", then on each
                                         line from stdin sends NOOP and prints the reply
 MODE: implicit | smtp | pop3 | imap (STARTTLS / STLS first).
@@ -75,6 +77,8 @@ def cmd_load(seconds, targets):
                 with lock:
                     counts["ok"] += 1
                     fps[fp] = fps.get(fp, 0) + 1
+                    if counts["ok"] == 1:
+                        print("started", flush=True)
             except Exception as e:
                 with lock:
                     counts["fail"] += 1

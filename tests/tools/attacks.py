@@ -239,6 +239,7 @@ def cmd_guess(port, src, user, password):
 
 def cmd_noop_latency(port, user, password, secs, guess_port, guessers):
     stop = time.time() + float(secs)
+    guessing = threading.Semaphore(0)  # released once per guesser, at its first guess
     def guesser(i):
         n = 0
         while time.time() < stop and n < 200:
@@ -246,6 +247,8 @@ def cmd_noop_latency(port, user, password, secs, guess_port, guessers):
                 s = connect(int(guess_port), f"127.0.1.{i + 1}")
                 read_until(s, b"\r\n", time.time() + 5)
                 s.sendall(b"USER nobody@example.test\r\nPASS wrong-%d\r\n" % n)
+                if n == 0:
+                    guessing.release()
                 read_until(s, b"-ERR [AUTH]", time.time() + 10)
                 s.close()
             except OSError:
@@ -257,7 +260,8 @@ def cmd_noop_latency(port, user, password, secs, guess_port, guessers):
         t.start()
     lat = []
     k = 0
-    time.sleep(0.5)  # the guessers are connected and hashing
+    for _ in threads:  # every guesser is connected and has its first password being checked
+        guessing.acquire(timeout=10)
     while time.time() < stop and k < 2000:
         t0 = time.time()
         s.sendall(b"n%d NOOP\r\n" % k)
