@@ -24,6 +24,14 @@ int ism_str_ieq(const char *a, const char *b)
     return ism_str_icmp(a, b) == 0;
 }
 
+int ism_str_ieq_bytes(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ism_str_lower(a[i]) != ism_str_lower(b[i]))
+            return 0;
+    return 1;
+}
+
 int ism_str_iprefix(const char *s, size_t len, const char *prefix)
 {
     size_t n = strlen(prefix);

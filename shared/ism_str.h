@@ -28,6 +28,10 @@ int ism_str_ieq(const char *a, const char *b);
 /* 1 when the len bytes at a equal the whole of b ignoring ASCII case. */
 int ism_str_ieqn(const char *a, size_t len, const char *b);
 
+/* 1 when the first n bytes of a and of b are equal ignoring ASCII case
+ * (both must have at least n bytes). */
+int ism_str_ieq_bytes(const char *a, const char *b, size_t n);
+
 /* 1 when the len bytes at s begin with prefix, ignoring ASCII case. */
 int ism_str_iprefix(const char *s, size_t len, const char *prefix);
 

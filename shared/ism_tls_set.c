@@ -4,6 +4,7 @@
 #include "ism_log.h"
 #include "ism_paths.h"
 #include "ism_platform.h"
+#include "ism_str.h"
 #include "ism_tls.h"
 
 #include <openssl/err.h>
@@ -34,29 +35,8 @@ struct ism_tls_set {
     size_t n, cap;
     ism_tls_candidate *cand; /* one per entry, for ism_tls_choose */
     char hostname[256];
+    const char *ciphers; /* tls.ciphers, while the set is being built (NULL after) */
 };
-
-static char lc(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-}
-
-static int lower_eq(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++)
-        if (lc(*a) != lc(*b))
-            return 0;
-    return *a == *b;
-}
-
-/* Compares n bytes of a and b case-insensitively (ASCII). */
-static int lower_eqn(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (lc(a[i]) != lc(b[i]))
-            return 0;
-    return 1;
-}
 
 /* ---- the choice ---- */
 
@@ -74,7 +54,7 @@ int ism_tls_name_match(const char *pattern, const char *host)
     size_t pn = name_len(pattern), hn = name_len(host);
     if (pn == 0 || hn == 0)
         return 0;
-    if (pn == hn && lower_eqn(pattern, host, pn))
+    if (pn == hn && ism_str_ieq_bytes(pattern, host, pn))
         return 2;
     if (pn < 2 || pattern[0] != '*' || pattern[1] != '.')
         return 0;
@@ -90,7 +70,7 @@ int ism_tls_name_match(const char *pattern, const char *host)
     size_t label = hn - rn - 1;
     if (host[label] != '.' || memchr(host, '.', label) || memchr(host, '*', label))
         return 0;
-    return lower_eqn(rest, host + label + 1, rn) ? 1 : 0;
+    return ism_str_ieq_bytes(rest, host + label + 1, rn) ? 1 : 0;
 }
 
 static int valid_at(const ism_tls_candidate *c, int64_t now)
@@ -166,7 +146,7 @@ static void add_name(entry *e, size_t *used, size_t cap, const unsigned char *p,
             return;
     char *d = e->names_buf + *used;
     for (int i = 0; i < len; i++)
-        d[i] = lc((char)p[i]);
+        d[i] = ism_str_lower((char)p[i]);
     d[len] = '\0';
     e->names[e->cand.n_names++] = d;
     *used += (size_t)len + 1;
@@ -221,7 +201,7 @@ static int64_t now_s(void)
 static const entry *find(const ism_tls_set *s, const char *name)
 {
     for (size_t i = 0; name && i < s->n; i++)
-        if (lower_eq(s->e[i].name, name))
+        if (ism_str_ieq(s->e[i].name, name))
             return &s->e[i];
     return NULL;
 }
@@ -239,8 +219,6 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
         SSL_set_SSL_CTX(ssl, ism_tls_gen_ctx(s->e[i].gen));
     return SSL_TLSEXT_ERR_OK;
 }
-
-static const char *set_ciphers; /* set during one build (builds run on one thread) */
 
 /* Applies the set-wide options to a context before it joins the set; on
  * failure g is released. strict: refuse a certificate outside its validity
@@ -262,11 +240,11 @@ static int prepare(ism_tls_set *s, ism_tls_gen *g, const char *what, int strict,
                             X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0))
         ism_log(ISM_LOG_WARN, "%s: the certificate is outside its validity period; it is served only to names "
                 "no valid certificate has", what);
-    if (set_ciphers && *set_ciphers && SSL_CTX_set_cipher_list(ism_tls_gen_ctx(g), set_ciphers) != 1) {
+    if (s->ciphers && *s->ciphers && SSL_CTX_set_cipher_list(ism_tls_gen_ctx(g), s->ciphers) != 1) {
         ism_tls_gen_unref(g);
         ERR_clear_error();
         return ism_err_set(err, ISM_E_TLS, "tls.ciphers: OpenSSL accepts no cipher in '%s'; fix or empty it",
-                           set_ciphers);
+                           s->ciphers);
     }
     /* Our order (AEAD, forward secrecy first) rather than the client's:
      * scanners and auditors expect a server to choose. */
@@ -371,7 +349,7 @@ static void scan_one(const char *file, void *arg)
     if (c->failed)
         return;
     snprintf(name, sizeof name, "%.*s", (int)(strlen(file) - 4), file);
-    if (lower_eq(name, c->spec->default_name) || find(c->set, name))
+    if (ism_str_ieq(name, c->spec->default_name) || find(c->set, name))
         return;
     ism_paths_file(crt, sizeof crt, c->spec->crt_dir, file, NULL);
     ism_paths_file(key, sizeof key, c->spec->key_dir, name, ".key");
@@ -390,7 +368,7 @@ int ism_tls_set_build(ism_tls_set **out, const ism_tls_set_spec *spec, ism_err *
     if (!s)
         return ism_err_set(err, ISM_E_TLS, "out of memory");
     atomic_init(&s->refs, 1);
-    set_ciphers = spec->ciphers;
+    s->ciphers = spec->ciphers;
     ism_paths_file(crt, sizeof crt, spec->crt_dir, spec->default_name, ".crt");
     ism_paths_file(key, sizeof key, spec->key_dir, spec->default_name, ".key");
     snprintf(s->hostname, sizeof s->hostname, "%s", spec->default_name);
@@ -398,7 +376,7 @@ int ism_tls_set_build(ism_tls_set **out, const ism_tls_set_spec *spec, ism_err *
         goto fail;
     for (size_t i = 0; i < spec->n_web; i++) {
         const ism_web_domain *w = &spec->web[i];
-        if (find(s, w->domain) && !lower_eq(w->domain, spec->default_name))
+        if (find(s, w->domain) && !ism_str_ieq(w->domain, spec->default_name))
             continue; /* listed twice */
         ism_paths_resolve(crt, sizeof crt, spec->crt_dir, w->cert_file);
         ism_paths_resolve(key, sizeof key, spec->key_dir, w->key_file);
@@ -416,7 +394,7 @@ int ism_tls_set_build(ism_tls_set **out, const ism_tls_set_spec *spec, ism_err *
                 goto fail;
             }
         }
-        if (lower_eq(w->domain, spec->default_name)) {
+        if (ism_str_ieq(w->domain, spec->default_name)) {
             /* The web domain's own files win over the host's certificate. */
             if (prepare(s, g, crt, 1, err))
                 goto fail;
@@ -439,6 +417,7 @@ int ism_tls_set_build(ism_tls_set **out, const ism_tls_set_spec *spec, ism_err *
         s->cand[i] = s->e[i].cand;
         s->cand[i].names = s->e[i].names; /* the entries moved as the table grew */
     }
+    s->ciphers = NULL; /* the spec's strings are the caller's */
     *out = s;
     return 0;
 fail:
@@ -469,7 +448,7 @@ void ism_tls_set_unref(ism_tls_set *s)
 static size_t start_entry(const ism_tls_set *s, const char *name, int64_t now)
 {
     for (size_t i = 0; name && i < s->n; i++)
-        if (s->e[i].web && lower_eq(s->e[i].name, name))
+        if (s->e[i].web && ism_str_ieq(s->e[i].name, name))
             return i;
     int i = ism_tls_choose(s->cand, s->n, name, s->hostname, now);
     return i < 0 ? 0 : (size_t)i;

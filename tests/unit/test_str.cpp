@@ -63,3 +63,10 @@ TEST(Str, LowerAllFoldsInPlace)
     char s[] = "Mail.EXAMPLE.com[1]";
     STRCMP_EQUAL("mail.example.com[1]", ism_str_lower_all(s));
 }
+
+TEST(Str, ByteCompareStopsAtN)
+{
+    CHECK_TRUE(ism_str_ieq_bytes("Mail.Example.", "mail.example.com", 13));
+    CHECK_FALSE(ism_str_ieq_bytes("Mail.Example.", "mail.examplE-com", 13));
+    CHECK_TRUE(ism_str_ieq_bytes("x", "y", 0));
+}
