@@ -5,11 +5,11 @@
  * cannot move the cursor or recolour the terminal of whoever reads the log. */
 #include "ism_log.h"
 #include "ism_platform.h"
+#include "ism_time.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static FILE *log_file;
 static int log_stderr = 1;
@@ -73,14 +73,9 @@ void ism_log(ism_log_level level, const char *fmt, ...)
     static const char *names[] = {"debug", "info", "warning", "error"};
     char msg[1200], line[1200], when[32];
     int64_t ms = ism_time_wall_ms();
-    time_t t = (time_t)(ms / 1000);
-    struct tm tmv;
-#ifdef _WIN32
-    gmtime_s(&tmv, &t);
-#else
-    gmtime_r(&t, &tmv);
-#endif
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tmv);
+    ism_utc u;
+    ism_utc_from_ms(ms, &u);
+    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d", u.year, u.month, u.day, u.hour, u.min, u.sec);
     va_list ap;
     va_start(ap, fmt);
     if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
