@@ -272,8 +272,11 @@ if sc:
                                  f"with both sharing 2 otherwise idle cores the ratio is bounded at about {fmt(2 / (srv + cli) / (1 / max(srv, cli)), 2)} ×")
                 targets.append((f"Scaling, {key}: both cores ≥ 1.8 × one", f"{fmt(ratio, 2)} ×", "≥ 1.80",
                                 "met" if ratio and ratio >= 1.8 else "missed (bounded by the machine, see above)"))
-                targets.append((f"Scaling proxy, {key}: per-core rate with two workers on two cores ≥ 90 % of one worker on one core",
-                                f"{fmt(eff * 100 if eff else None)} %", "≥ 90 %", "met" if eff and eff >= 0.9 else "missed"))
+                # An indicator, not a target: it does not show the 1.8 x the
+                # scaling target asks for, so it is never reported as met.
+                targets.append((f"Per-core efficiency, {key} (indicator for the scaling target above, not the target): two workers on two cores against one on one",
+                                f"{fmt(eff * 100 if eff else None)} %", "(90 % would mean no contention)",
+                                "indicator only: " + ("no contention seen" if eff and eff >= 0.9 else "contention seen")))
 
     sw_ = sel("scaleworkers")
     wk1 = "/".join(sorted({r.get("one", "?") for r in sw_})) or "?"
@@ -284,7 +287,7 @@ if sc:
     p("faithful 1.8 × needs the load generator on other cores): " + "; ".join(notes) + ". What this machine can show is the")
     p("per-core efficiency: handshakes per second of server CPU with two workers spread over both cores against one worker on")
     p("one core. At 0.9 or more the workers do not slow each other (no lock or cache-line contention worth the name), so with")
-    p("cores to spare for the clients the rate would scale to at least 1.8 ×; the proxy is reported as such, not as the target.")
+    p("cores to spare for the clients the rate could scale toward 1.8 ×; this is an indicator, not a measurement of the target, and is never counted as meeting it.")
 
 # ---- certificate swaps ----
 sw = sel("swap")
