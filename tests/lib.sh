@@ -19,6 +19,10 @@ T_PORTS_FILE=${T_PORTS_FILE:-/tmp/ismail-test-ports.$$}
 pass() { T_PASSED=$((T_PASSED + 1)); echo "PASS: $1"; }
 fail() { T_FAILED=$((T_FAILED + 1)); echo "FAIL: $1: ${2:-}"; }
 skip() { T_SKIPPED=$((T_SKIPPED + 1)); echo "SKIP: $1: ${2:-}"; }
+# setup_done MSG: a set-up step (a display, a Wine prefix, a screenshot) went
+# well. Not a check: it is shown but not counted. A set-up step that fails
+# is a failure (fail).
+setup_done() { echo "SETUP: $1"; }
 # check NAME CMD...: passes when CMD succeeds.
 check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command failed: $*"; fi; }
 

@@ -47,7 +47,7 @@ if [ -n "$missing" ]; then
     fail "prerequisites" "missing:$missing"
     finish
 fi
-pass "prerequisites (native ismailctl, driver, MSI, wine64, Xvfb, openssl)"
+setup_done "prerequisites (native ismailctl, driver, MSI, wine64, Xvfb, openssl)"
 
 # ---- a fresh prefix, cleaned up whatever happens ---------------------------
 WORK=$(mktemp -d /tmp/ismail-e2e-msi.XXXXXX)
@@ -90,14 +90,14 @@ XVFB_PID=$!
 if wait_until 15 test -s "$WORK/display"; then
     DISPLAY=":$(head -1 "$WORK/display")"
     export DISPLAY
-    pass "Xvfb on $DISPLAY"
+    setup_done "Xvfb on $DISPLAY"
 else
     fail "Xvfb" "$(cat "$WORK/xvfb.log")"
     finish
 fi
 
 if timeout 120 "$WINE" wineboot --init >"$WORK/wineboot.log" 2>&1; then
-    pass "wineboot --init (fresh prefix $WINEPREFIX)"
+    setup_done "wineboot --init (fresh prefix $WINEPREFIX)"
 else
     fail "wineboot --init" "$(tail -3 "$WORK/wineboot.log")"
     finish
@@ -119,7 +119,7 @@ server_up() {
     return 1
 }
 if wait_until 10 server_up; then
-    pass "persistent wineserver for the prefix"
+    setup_done "persistent wineserver for the prefix"
 else
     fail "persistent wineserver for the prefix" "no socket $SERVER_DIR_NAME/socket"
 fi
@@ -274,7 +274,7 @@ rm -f "$SHOT"
 if import -display "$DISPLAY" -window root "$SHOT" 2>"$WORK/import.log" &&
    [ "$(head -c 8 "$SHOT" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] &&
    [ "$(/usr/bin/convert "$SHOT" -format '%k' info: 2>/dev/null || echo 0)" -gt 2 ]; then
-    pass "screenshot of the manager: $SHOT"
+    setup_done "screenshot of the manager: $SHOT"
 else
     fail "screenshot of the manager" "$(cat "$WORK/import.log")"
 fi

@@ -178,7 +178,7 @@ else
 fi
 
 if /usr/bin/import -window root "$SHOT" 2>"$d/import.err"; then
-  pass "screenshot: $SHOT"
+  setup_done "screenshot: $SHOT"
 else
   fail screenshot "$(cat "$d/import.err")"
 fi

@@ -65,7 +65,7 @@ if [ -n "$missing" ]; then
     fail "prerequisites" "missing:$missing"
     finish
 fi
-pass "prerequisites (MSI, native ismailctl, acl-read.exe, wine64, openssl)"
+setup_done "prerequisites (MSI, native ismailctl, acl-read.exe, wine64, openssl)"
 
 WORK=$(mktemp -d /tmp/ismail-manual-cmdline.XXXXXX)
 export WINEPREFIX=$WORK/prefix
@@ -111,7 +111,7 @@ window() {
 }
 
 if timeout 120 "$WINE" wineboot --init >"$WORK/wineboot.log" 2>&1; then
-    pass "wineboot --init (fresh prefix)"
+    setup_done "wineboot --init (fresh prefix)"
 else
     fail "wineboot --init" "$(tail -3 "$WORK/wineboot.log")"
     finish
@@ -326,6 +326,7 @@ if [ "$others_read" = 1 ]; then
 else
     echo "NOTE: openssl.exe made req.key with mode $mode_before under Wine: others cannot read it, so there is"
     echo "NOTE: nothing for the service to refuse here; the refusal is checked by wine-dacl and manual-keys."
+    skip "the service refuses the key others can read, naming both remedies" "openssl.exe under Wine made req.key with mode $mode_before: others cannot read it"
 fi
 out=$(W "$CTL_WIN" cert protect $DOM); rc=$?
 if [ "$rc" = 0 ] && grep -qE "ssl.key.$DOM.key: (restricted to the administrators \(it was readable by .*\)|already readable by the administrators only)" <<<"$out"; then
