@@ -198,10 +198,13 @@ static int64_t now_s(void)
     return ism_time_wall_ms() / 1000;
 }
 
-static const entry *find(const ism_tls_set *s, const char *name)
+/* The entry named `name`: a web SSL domain's (web 1) or a certificate
+ * file's (web 0). A web SSL domain and a mail certificate file may share a
+ * name: each keeps its own files and names. */
+static const entry *find(const ism_tls_set *s, const char *name, int web)
 {
     for (size_t i = 0; name && i < s->n; i++)
-        if (ism_str_ieq(s->e[i].name, name))
+        if (!s->e[i].web == !web && ism_str_ieq(s->e[i].name, name))
             return &s->e[i];
     return NULL;
 }
@@ -214,7 +217,14 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
     (void)alert;
     const ism_tls_set *s = arg;
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    int i = name ? ism_tls_best_match(s->cand, s->n, name, now_s()) : -1;
+    if (!name)
+        return SSL_TLSEXT_ERR_OK;
+    /* A web SSL domain's listener asked for its own domain keeps the
+     * domain's own files, even when a mail certificate also names it. */
+    const entry *web = find(s, name, 1);
+    if (web && ism_tls_gen_ctx(web->gen) == SSL_get_SSL_CTX(ssl))
+        return SSL_TLSEXT_ERR_OK;
+    int i = ism_tls_best_match(s->cand, s->n, name, now_s());
     if (i >= 0 && ism_tls_gen_ctx(s->e[i].gen) != SSL_get_SSL_CTX(ssl))
         SSL_set_SSL_CTX(ssl, ism_tls_gen_ctx(s->e[i].gen));
     return SSL_TLSEXT_ERR_OK;
@@ -349,7 +359,7 @@ static void scan_one(const char *file, void *arg)
     if (c->failed)
         return;
     snprintf(name, sizeof name, "%.*s", (int)(strlen(file) - 4), file);
-    if (ism_str_ieq(name, c->spec->default_name) || find(c->set, name))
+    if (ism_str_ieq(name, c->spec->default_name) || find(c->set, name, 0))
         return;
     ism_paths_file(crt, sizeof crt, c->spec->crt_dir, file, NULL);
     ism_paths_file(key, sizeof key, c->spec->key_dir, name, ".key");
@@ -376,7 +386,7 @@ int ism_tls_set_build(ism_tls_set **out, const ism_tls_set_spec *spec, ism_err *
         goto fail;
     for (size_t i = 0; i < spec->n_web; i++) {
         const ism_web_domain *w = &spec->web[i];
-        if (find(s, w->domain) && !ism_str_ieq(w->domain, spec->default_name))
+        if (find(s, w->domain, 1) && !ism_str_ieq(w->domain, spec->default_name))
             continue; /* listed twice */
         ism_paths_resolve(crt, sizeof crt, spec->crt_dir, w->cert_file);
         ism_paths_resolve(key, sizeof key, spec->key_dir, w->key_file);

@@ -356,3 +356,36 @@ TEST(TlsSetNames, AnExpiredHostCertificateOrAnUnreadableOneFailsTheSetNamingTheF
     LONGS_EQUAL(-1, build("host.test", &err));
     STRCMP_CONTAINS("junk.example.crt", err.msg);
 }
+
+// A web SSL domain named like a mail certificate file keeps its own files on
+// its HTTPS listener, and the mail listeners still get every name the mail
+// certificate carries.
+TEST(TlsSetNames, AWebDomainNamedLikeAMailCertificateHidesNoneOfItsNames)
+{
+    selfsign("host.test");
+    std::string mail = put("example.com", "example.com", "DNS:example.com,DNS:mail.example.com", -1, 90);
+    std::string web = put("web-example", "example.com", "DNS:example.com", -1, 60);
+    ism_web_domain w = {};
+    strcpy(w.domain, "example.com");
+    strcpy(w.ip, "127.0.0.1");
+    w.port = 8443;
+    strcpy(w.cert_file, "web-example.crt");
+    strcpy(w.key_file, "web-example.key");
+    ism_tls_set_unref(set);
+    set = nullptr;
+    ism_tls_set_spec spec = {};
+    spec.profile = "intermediate";
+    spec.crt_dir = crt.c_str();
+    spec.key_dir = key.c_str();
+    spec.default_name = "host.test";
+    spec.web = &w;
+    spec.n_web = 1;
+    ism_err err = {};
+    LONGS_EQUAL_TEXT(0, ism_tls_set_build(&set, &spec, &err), err.msg);
+    STRCMP_EQUAL("example.com.crt", served_file("mail.example.com").c_str());
+    STRCMP_EQUAL(mail.c_str(), ism_tls_set_fingerprint(set, "mail.example.com"));
+    SSL *ssl = ism_tls_set_new_ssl(set, "example.com"); // the HTTPS listener of the web domain
+    CHECK(ssl != nullptr);
+    STRCMP_EQUAL(web.c_str(), fp(SSL_get_certificate(ssl)).c_str());
+    SSL_free(ssl);
+}
