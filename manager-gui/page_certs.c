@@ -11,11 +11,15 @@
  * nothing written), asks for a password only when the core answers that a
  * file needs one (ISM_E_NEED_PASSWORD / ISM_E_BAD_PASSWORD), shows the plan,
  * and on Install commits exactly that plan (ism_cert_install_commit) and wakes
- * the service (ism_store_touch). */
+ * the service (ism_store_touch). A certificate whose private key others can
+ * read is marked "key not private" (the service refuses such a key); its
+ * "Restrict access" button restricts the key to the administrators
+ * (ism_key_protect_name) and wakes the service, which then loads it. */
 #include "app.h"
 #include "resource.h"
 
 #include "ism_cert.h"
+#include "ism_keyprotect.h"
 #include "ism_platform.h"
 
 #include <commctrl.h>
@@ -119,6 +123,20 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(a, b);
 }
 
+/* Whether the selected certificate's key is marked "not private" (the
+ * column the list was filled with from the core's key state). */
+static int selected_key_exposed(HWND page)
+{
+    HWND lv = GetDlgItem(page, IDC_CERT_LIST);
+    int row = mgr_lv_selected(lv);
+    char shown[64], word_np[64];
+    if (row < 0)
+        return 0;
+    mgr_lv_get(lv, row, 3, shown, sizeof shown);
+    key_word(ISM_KEY_NOT_PRIVATE, word_np, sizeof word_np);
+    return word_np[0] && strcmp(shown, word_np) == 0;
+}
+
 static void update_buttons(HWND page)
 {
     int csr = mgr_lv_selected(GetDlgItem(page, IDC_CSR_LIST)) >= 0;
@@ -126,6 +144,7 @@ static void update_buttons(HWND page)
     mgr_enable(page, IDC_CSR_VIEW, csr, IDC_CSR_LIST);
     mgr_enable(page, IDC_CERT_VIEW, crt, IDC_CERT_LIST);
     mgr_enable(page, IDC_CERT_REMOVE, crt, IDC_CERT_LIST);
+    mgr_enable(page, IDC_CERT_PROTECT, crt && selected_key_exposed(page), IDC_CERT_LIST);
 }
 
 static void fill_csrs(HWND page, const char *select)
@@ -1111,6 +1130,40 @@ static void remove_cert(HWND page)
     update_buttons(page);
 }
 
+/* ---- Restrict access ---- */
+
+/* Restricts the selected certificate's private key to the administrators,
+ * as `ismailctl cert protect DOMAIN` does, then wakes the service: it checks
+ * a key's permissions only when it loads it, and permissions are not part of
+ * what it watches. Says what was done, or the core's error (naming the file
+ * and why). */
+static void protect_key(HWND page)
+{
+    HWND top = mgr_top(page);
+    char domain[256], path[FILE_MAX], was[300] = "";
+    if (!selected_domain(GetDlgItem(page, IDC_CERT_LIST), domain, sizeof domain))
+        return;
+    ism_err err = {0};
+    ism_status before;
+    int64_t t0, t0_wall;
+    mgr_status_before(&before, &t0, &t0_wall);
+    path[0] = '\0';
+    int r = ism_key_protect_name(&g_app.paths, domain, path, sizeof path, was, sizeof was, &err);
+    if (r < 0) {
+        mgr_box(top, MB_OK | MB_ICONWARNING, IDS_PROTECT_FAILED, err.msg, NULL);
+    } else if (ism_store_touch(g_app.store, &err)) {
+        mgr_box(top, MB_OK | MB_ICONWARNING, IDS_TOUCH_FAILED, err.msg, NULL);
+    } else {
+        /* The list first: the message then stands over what it says. */
+        fill_certs(page, domain);
+        update_buttons(page);
+        mgr_box(top, MB_OK | MB_ICONINFORMATION, r > 0 ? IDS_PROTECTED : IDS_ALREADY_PRIVATE, path, was);
+        mgr_after_write(&before, t0, t0_wall);
+    }
+    fill_certs(page, domain);
+    update_buttons(page);
+}
+
 /* ---- the page ---- */
 
 /* Runs one of the page's actions (a control id), one at a time: a key
@@ -1128,6 +1181,7 @@ static void run(HWND page, int action)
     case IDC_CERT_INSTALL: install(page); break;
     case IDC_CERT_VIEW: view(page, 0); break;
     case IDC_CERT_REMOVE: remove_cert(page); break;
+    case IDC_CERT_PROTECT: protect_key(page); break;
     }
     busy = 0;
 }

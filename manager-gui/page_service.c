@@ -142,26 +142,33 @@ static void word(UINT ids, char *out, size_t outsz)
     mgr_text_utf8(out, outsz, ids, NULL, NULL);
 }
 
-/* "FILE (names a, b; expires DATE[, expired])" for certificate c. */
+/* "FILE (names a, b; expires DATE[, EXPIRED])" for certificate c, in the
+ * string table's words. */
 static void describe_cert(const ism_cert_state *c, char *out, size_t outsz)
 {
     const char *base = c->file;
     for (const char *p = c->file; *p; p++)
         if (*p == '\\' || *p == '/')
             base = p + 1;
-    char until[140];
+    char until[140], none[64], mark[64] = "";
     local_time(c->not_after * 1000, until, sizeof until);
+    word(IDS_SVC_CERT_NO_NAMES, none, sizeof none);
     int64_t now = (int64_t)time(NULL);
-    snprintf(out, outsz, "%s (%s; expires %s%s)", base, c->names[0] ? c->names : "no names", until,
-             now > c->not_after ? ", EXPIRED" : now < c->not_before ? ", not valid yet" : "");
+    if (now > c->not_after)
+        word(IDS_SVC_CERT_EXPIRED, mark, sizeof mark);
+    else if (now < c->not_before)
+        word(IDS_SVC_CERT_NOT_YET, mark, sizeof mark);
+    wchar_t *w = mgr_format(IDS_SVC_CERT, base, c->names[0] ? c->names : none, until, mark);
+    mgr_narrow(w, out, outsz);
+    free(w);
 }
 
 /* For a TLS listener: which certificate serves clients without SNI (the
  * listener's fingerprint), and which serves which SNI names. malloc'd. */
 static char *cert_lines(const ism_listener_state *l)
 {
-    size_t cap = 600 * (size_t)(g_svc.n_certs + 2), n = 0;
-    char *out = malloc(cap), one[1000];
+    size_t cap = 1200 * (size_t)(g_svc.n_certs + 2), n = 0;
+    char *out = malloc(cap), one[1000], line[1200];
     if (!out || !g_svc.n_certs) {
         free(out);
         return NULL;
@@ -170,16 +177,20 @@ static char *cert_lines(const ism_listener_state *l)
     for (int i = 0; i < g_svc.n_certs; i++)
         if (strcmp(g_svc.certs[i].fingerprint, l->fingerprint) == 0) {
             describe_cert(&g_svc.certs[i], one, sizeof one);
-            n += (size_t)snprintf(out + n, cap - n, "\r\nClients without SNI, or with a name no certificate "
-                                  "matches: %s", one);
+            mgr_text_utf8(line, sizeof line, IDS_SVC_CERT_NO_SNI, one, NULL);
+            n += (size_t)snprintf(out + n, cap - n, "\r\n%s", line);
             break;
         }
-    n += (size_t)snprintf(out + n, cap - n, "\r\nBy the client's SNI name:");
-    for (int i = 0; i < g_svc.n_certs && n < MGR_TEXT_MAX - 600; i++) { /* the control holds MGR_TEXT_MAX */
+    word(IDS_SVC_CERT_BY_SNI, line, sizeof line);
+    n += (size_t)snprintf(out + n, cap - n, "\r\n%s", line);
+    for (int i = 0; i < g_svc.n_certs && n < MGR_TEXT_MAX - 1200; i++) { /* the control holds MGR_TEXT_MAX */
         const ism_cert_state *c = &g_svc.certs[i];
         describe_cert(c, one, sizeof one);
-        n += (size_t)snprintf(out + n, cap - n, "\r\n  %s%s", one,
-                              c->fallback ? ": only when no certificate matches (the host's self-signed one)" : "");
+        if (c->fallback)
+            mgr_text_utf8(line, sizeof line, IDS_SVC_CERT_FALLBACK, one, NULL);
+        else
+            snprintf(line, sizeof line, "%s", one);
+        n += (size_t)snprintf(out + n, cap - n, "\r\n  %s", line);
     }
     return out;
 }

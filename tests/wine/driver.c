@@ -80,7 +80,7 @@ static const struct {
     /* SSL Certificates */
     {"csr-list", IDC_CSR_LIST}, {"csr-new", IDC_CSR_NEW}, {"csr-view", IDC_CSR_VIEW}, {"csr-folder", IDC_CSR_FOLDER},
     {"cert-list", IDC_CERT_LIST}, {"cert-install", IDC_CERT_INSTALL}, {"cert-view", IDC_CERT_VIEW},
-    {"cert-remove", IDC_CERT_REMOVE}, {"cert-folder", IDC_CERT_FOLDER},
+    {"cert-remove", IDC_CERT_REMOVE}, {"cert-folder", IDC_CERT_FOLDER}, {"cert-protect", IDC_CERT_PROTECT},
     /* New CSR */
     {"csr-country", IDC_CSR_COUNTRY}, {"csr-state", IDC_CSR_STATE}, {"csr-locality", IDC_CSR_LOCALITY},
     {"csr-org", IDC_CSR_ORG}, {"csr-unit", IDC_CSR_UNIT}, {"csr-cn", IDC_CSR_CN}, {"csr-email", IDC_CSR_EMAIL},

@@ -19,11 +19,19 @@
 #                     test CA signed from the CSR is installed after the checks
 #                     are confirmed, and the service serves its fingerprint at
 #                     once (SNI, openssl s_client); so is a PFX file, after its
-#                     password is asked; View shows it and copies its PEM
+#                     password is asked; View shows it and copies its PEM; a
+#                     key others can read (mode 644, as a key moved in from
+#                     Apache\install keeps) is marked "key not private" and
+#                     the service does not serve it; "Restrict access" leaves
+#                     no Everyone entry (acl-read.exe) and the service serves
+#                     that certificate at once
 #   Web SSL           a port of 70000 is refused in the dialog with nothing
 #                     changed; the domain saved is reached with curl over HTTPS
-#   Service           Running with its listeners; Stop closes the ports, Start
-#                     opens them again, Restart starts a new service process
+#   Service           Running with its listeners; the detail of a TLS listener
+#                     names each certificate's file and names, and the one for
+#                     clients without SNI (the CA-signed one once the host name
+#                     is mail.<its name>); Stop closes the ports, Start opens
+#                     them again, Restart starts a new service process
 # "Nothing changed" is a hash of the store's tables and of the three
 # certificate folders, taken before and after. A screenshot of each tab (and
 # of the dialogs) goes to build/screenshots/manager-<tab>.png; the paths are
@@ -51,12 +59,13 @@ WINE=${WINE:-/usr/lib/wine/wine64}
 WINESERVER=${WINESERVER:-/usr/lib/wine/wineserver}
 CTL_NATIVE=$LB/ctl/ismailctl
 DRIVER=$WB/manager-gui/ismail-driver.exe
+ACL_READ=$WB/tests/acl-read.exe
 SHOT_DIR=${ISMAIL_SCREENSHOT_DIR:-$ROOT/build/screenshots}
 T0=$(date +%s)
 
 # ---- what the test needs ---------------------------------------------------
 missing=""
-for f in "$WINE" "$WINESERVER" "$CTL_NATIVE" "$DRIVER" "$MSI"; do
+for f in "$WINE" "$WINESERVER" "$CTL_NATIVE" "$DRIVER" "$ACL_READ" "$MSI"; do
     [ -e "$f" ] || missing="$missing $f"
 done
 for c in Xvfb import openssl curl python3 sha256sum setsid; do
@@ -457,6 +466,56 @@ if [[ "$out" == "Remove the certificate for $SEP_CN?"* ]] && ! grep -q "^$SEP_CN
 else
     fail "Remove" "got '$out' $(drv_why)"
 fi
+# A key others can read, as a key made in Apache\install and moved into
+# ssl.key keeps (Wine keeps Unix permission bits: mode 644 is "Everyone may
+# read"): the service refuses it, the list marks it, "Restrict access" fixes it.
+EXP_CN=exposed.$CN
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$CERTS/exposed.key" \
+    -out "$CERTS/exposed.csr" -subj "/CN=$EXP_CN" >/dev/null 2>&1
+openssl x509 -req -in "$CERTS/exposed.csr" -CA "$CERTS/ca.pem" -CAkey "$CERTS/ca.key" -CAcreateserial -days 60 \
+    -extfile <(printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$EXP_CN") -out "$CERTS/exposed.pem" >/dev/null 2>&1
+EXP_FP=$(openssl x509 -in "$CERTS/exposed.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+EXP_KEY=$CONF/ssl.key/$EXP_CN.key
+EXP_KEY_WIN="$WIN_DIR\\Apache\\conf\\ssl.key\\$EXP_CN.key"
+acl() { timeout 60 "$WINE" "$ACL_READ" "$1" </dev/null 2>&1 | tr -d '\r'; }
+cat "$CERTS/exposed.pem" "$CERTS/ca.pem" >"$CONF/ssl.crt/$EXP_CN.crt"
+cp "$CERTS/exposed.key" "$EXP_KEY"
+chmod 644 "$EXP_KEY"
+acl_before=$(acl "$EXP_KEY_WIN")
+exp_served() { [ "$(served_for "$P_SMTPS" "$EXP_CN")" = "$EXP_FP" ] && [ "$(served_for "$P_SMTP" "$EXP_CN" smtp)" = "$EXP_FP" ]; }
+exp_refused() { "$CTL_NATIVE" --data "$DATA" status 2>/dev/null | grep -q "ssl.key.$EXP_CN.key: the private key file can be read by"; }
+if wait_until 30 exp_refused && ! exp_served; then
+    pass "a key others can read (mode $(stat -c %a "$EXP_KEY"), DACL '$acl_before'): the service refuses it and does not serve $EXP_CN"
+else
+    fail "the service refuses a key others can read" "$("$CTL_NATIVE" --data "$DATA" status 2>&1 | grep -i error | head -2)"
+fi
+# The list is read again when the tab is shown.
+out=$(drv tab "Web SSL" tab "SSL Certificates" list cert-list)
+en=$(drv pick cert-list "$CN" enabled cert-protect pick cert-list "$EXP_CN" enabled cert-protect | paste -sd' ')
+if grep -q "^$EXP_CN"$'\t'".*"$'\t'"not private"$'\t'"key not private$" <<<"$out" && [ "$en" = "0 1" ]; then
+    pass "SSL Certificates: $EXP_CN marked ($(grep "^$EXP_CN" <<<"$out" | cut -f4- | tr '\t' '/')); Restrict access enabled for it only (enabled: $en)"
+else
+    fail "key not private marked" "got '$out' enabled '$en' $(drv_why)"
+fi
+shot ssl-certificates-key-not-private
+out=$(drv click cert-protect box 30 ok list cert-list)
+acl_after=$(acl "$EXP_KEY_WIN")
+mode_after=$(stat -c %a "$EXP_KEY")
+if [[ "$out" == *"ssl.key\\$EXP_CN.key can now be read by the administrators only (it was "* ]] &&
+   grep -q "^$EXP_CN"$'\t'".*"$'\t'"match"$'\t'"ok$" <<<"$out" && [ $((8#$mode_after & 8#007)) -eq 0 ] &&
+   [ -n "$acl_after" ] && ! grep -q ';;;WD)' <<<"$acl_after"; then
+    pass "Restrict access: '$(head -1 <<<"$out")'; the list says match/ok; DACL '$acl_after' (no Everyone), mode $mode_after"
+else
+    fail "Restrict access" "got '$out' DACL '$acl_after' mode $mode_after $(drv_why)"
+fi
+if wait_until 30 exp_served; then
+    pass "the service serves $EXP_CN at once after Restrict access (SMTPS and STARTTLS, SNI): ${EXP_FP:0:23}..."
+else
+    fail "served after Restrict access" "SMTPS '$(served_for "$P_SMTPS" "$EXP_CN")', want '$EXP_FP'"
+fi
+out=$(drv pick cert-list "$CN" enabled cert-protect)
+[ "$out" = 0 ] && pass "Restrict access disabled again for a private key" || fail "Restrict access disabled" "got '$out'"
+
 out=$(drv pick cert-list "$CN" click cert-view dialog "Certificate: $CN" 20 get view-text)
 shot cert-view "Certificate: $CN"
 clip=$(drv dialog "Certificate: $CN" 10 click view-copy clipboard | head -1)
@@ -523,6 +582,23 @@ if [[ "$out" == Running*"(the latest)"* ]] && grep -q "^smtps"$'\t'"$P_SMTPS"$'\
     pass "Service: Running, the latest revision applied, listeners listed ($(grep -c $'\t' <<<"$out") rows)"
 else
     fail "Service tab" "got '$out' $(drv_why)"
+fi
+# The detail of a TLS listener: each certificate's file and names, and the
+# one clients without SNI get.
+detail_names() {
+    local d
+    d=$(drv tab Service pick listener-list smtps get listener-detail)
+    echo "$d" >"$WORK/detail.txt"
+    [[ "$d" == *"Clients without SNI, or with a name no certificate matches: "* ]] &&
+        [[ "$d" == *"By the client's SNI name:"* ]] &&
+        grep -qE "^  $CN\.crt \($CN(, mail\.$CN)?; expires " <<<"$d" &&
+        grep -qE "^  $EXP_CN\.crt \($EXP_CN; expires " <<<"$d" &&
+        grep -q "only when no certificate matches (the host's self-signed one)" <<<"$d"
+}
+if wait_until 20 detail_names; then
+    pass "Service: the smtps detail names each certificate's file and names ($(grep -c '^  ' "$WORK/detail.txt") certificates) and the one without SNI"
+else
+    fail "Service: certificates in the detail" "got '$(cat "$WORK/detail.txt")' $(drv_why)"
 fi
 drv pick listener-list smtps >/dev/null
 shot service
@@ -634,6 +710,24 @@ if [[ "$out" == "Stop serving $CN over HTTPS"* ]] && ! grep -q "^$CN"$'\t' <<<"$
 else
     fail "Web SSL delete" "got '$out' $(drv_why)"
 fi
+
+# With the host name mail.$CN (set on the Server tab above) and the web SSL
+# domain gone, clients without SNI get $CN's certificate, which names
+# mail.$CN: the Service tab says so.
+no_sni_ca() {
+    drv tab Service pick listener-list smtps get listener-detail >"$WORK/detail.txt"
+    grep -qE "^Clients without SNI, or with a name no certificate matches: $CN\.crt \($CN, mail\.$CN; expires " "$WORK/detail.txt"
+}
+no_sni_fp() {
+    echo | timeout 10 openssl s_client -connect "127.0.0.1:$P_SMTPS" -noservername 2>/dev/null |
+        openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2
+}
+if wait_until 20 no_sni_ca && [ "$(no_sni_fp)" = "$WANT_FP" ]; then
+    pass "Service: with host name mail.$CN the detail says clients without SNI get $CN.crt; SMTPS without SNI serves it (${WANT_FP:0:23}...)"
+else
+    fail "Service: certificate without SNI" "got '$(cat "$WORK/detail.txt")', served without SNI '$(no_sni_fp)' $(drv_why)"
+fi
+shot service-host-name
 
 drv close >/dev/null
 mgr_gone() { ! kill -0 "$MGR_PID" 2>/dev/null; }
