@@ -14,7 +14,6 @@
 #include "ctl.h"
 #include "ism_paths.h"
 #include "ism_platform.h"
-#include "ism_str.h"
 #include "ism_settings.h"
 #include "ism_store.h"
 #include "version.h"
