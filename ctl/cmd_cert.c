@@ -1,7 +1,7 @@
 /* cmd_cert: ismailctl's csr and cert commands, a thin layer over ism_cert.
  *
- *   csr new --cn DOMAIN [--country CC] [--state S] [--locality L] [--org O]
- *           [--unit OU] [--email E] [--san NAME ...] [--key TYPE]
+ *   csr new --cn DOMAIN --country CC --state S --locality L --org O
+ *           [--unit OU] --email E [--san NAME ...] [--key TYPE]
  *   csr show DOMAIN|FILE
  *   cert list | show DOMAIN|FILE | remove DOMAIN | selfsign DOMAIN
  *   cert install FILE [--domain D] [--key KEYFILE] [--ca CAFILE] [--password-file F] [--dry-run]
@@ -210,8 +210,8 @@ static int usage_error(const char *msg, const char *arg)
 {
     fprintf(stderr,
             "ismailctl: %s%s%s\n"
-            "Usage: ismailctl [--data DIR] [--json] [--force] csr new --cn DOMAIN [--country CC] [--state S]\n"
-            "                   [--locality L] [--org O] [--unit OU] [--email E] [--san NAME ...]\n"
+            "Usage: ismailctl [--data DIR] [--json] [--force] csr new --cn DOMAIN --country CC --state S\n"
+            "                   --locality L --org O [--unit OU] --email E [--san NAME ...]\n"
             "                   [--key rsa:2048|rsa:3072|rsa:4096|ec:P-256|ec:P-384]\n"
             "       ismailctl csr show DOMAIN|FILE\n"
             "       ismailctl cert list | show DOMAIN|FILE | remove DOMAIN | selfsign DOMAIN\n"
@@ -298,6 +298,28 @@ static int csr_new(ism_ctl *ctx, int argc, char **argv)
     }
     if (!have_cn)
         return usage_error("csr new needs --cn DOMAIN (the domain the certificate is for)", NULL);
+    /* The fields the manual asks for, in its order: the core's words, and the
+     * option that gives the field. */
+    static const struct {
+        ism_cert_field f;
+        size_t off;
+        const char *opt;
+    } required[] = {
+        {ISM_CF_COUNTRY, offsetof(ism_csr_req, country), "--country CC"},
+        {ISM_CF_STATE, offsetof(ism_csr_req, state), "--state S"},
+        {ISM_CF_LOCALITY, offsetof(ism_csr_req, locality), "--locality L"},
+        {ISM_CF_ORG, offsetof(ism_csr_req, org), "--org O"},
+        {ISM_CF_EMAIL, offsetof(ism_csr_req, email), "--email E"},
+    };
+    for (size_t k = 0; k < sizeof required / sizeof required[0]; k++) {
+        const char *v = (const char *)&req + required[k].off;
+        ism_err miss = {0};
+        if (!v[0] && ism_cert_field_missing(required[k].f, &miss)) {
+            char msg[sizeof miss.msg + 64];
+            snprintf(msg, sizeof msg, "%s; give it with %s", miss.msg, required[k].opt);
+            return usage_error(msg, NULL);
+        }
+    }
     ism_cert_result res;
     ism_err err = {0};
     int rc = ism_csr_new(&ctx->paths, &req, ctx->force, &res, &err);

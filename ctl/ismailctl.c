@@ -1,7 +1,11 @@
 /* ismailctl: the ISMail command line, the same on Windows and Linux.
  *
- *   ismailctl [--data DIR] [--json] show | get KEY | set KEY VALUE [KEY VALUE ...] |
- *             reset KEY [KEY ...] | status | domain add|edit|remove|list ...
+ *   ismailctl [--data DIR] [--json] [--force] COMMAND [SUBCOMMAND] ARGS...
+ *
+ * Every command is a row of one table (commands[] below): its words, the
+ * synopsis of its arguments, one line of help, its handler and what the
+ * handler needs. The dispatcher walks the table, and `ismailctl --help` is
+ * printed from it, so a command cannot be left out of the help.
  *
  * Exit codes: 0 ok, 2 usage, 3 invalid value, 4 store error.
  *
@@ -10,7 +14,6 @@
 #include "ctl.h"
 #include "ism_paths.h"
 #include "ism_platform.h"
-#include "ism_str.h"
 #include "ism_settings.h"
 #include "ism_store.h"
 #include "version.h"
@@ -21,34 +24,6 @@
 #include <time.h>
 
 enum { EXIT_OK = ISM_EXIT_OK, EXIT_USAGE = ISM_EXIT_USAGE, EXIT_INVALID = ISM_EXIT_INVALID, EXIT_STORE = ISM_EXIT_STORE };
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "Usage: ismailctl [--data DIR] COMMAND\n"
-            "Commands:\n"
-            "  show                         every setting: value, (default) when unchanged, description\n"
-            "  get KEY                      one setting's value\n"
-            "  set KEY VALUE [KEY VALUE...] change settings, all or none (one transaction)\n"
-            "  reset KEY [KEY...]           back to the default\n"
-            "  status                       what the service has applied\n"
-            "  reload                       make the service re-read settings and certificate files now\n"
-            "  csr new|show|list ...        certificate signing requests and keys ('ismailctl csr' for details)\n"
-            "  cert list|show|install|remove|selfsign ...  certificates ('ismailctl cert' for details)\n"
-            "  cert protect NAME|FILE       restrict a private key others can read to the administrators\n"
-            "  user add|passwd|remove|list ...             mail accounts ('ismailctl user' for details)\n"
-            "  localdomain add|remove|list ...             local mail domains\n"
-            "  domain list                  the web server's SSL domains\n"
-            "  domain add DOMAIN --ip IP [--port N] --cert FILE --key FILE [--ca FILE]   (port: https.port)\n"
-            "  domain edit DOMAIN [--ip IP] [--port N] [--cert FILE] [--key FILE] [--ca FILE]\n"
-            "  domain remove DOMAIN\n"
-            "                               FILEs are absolute or relative to ssl.crt (cert, ca) / ssl.key (key)\n"
-            "Options:\n"
-            "  --data DIR                   the data folder (store ismail.db); default: the installed one\n"
-            "  --json                       machine-readable output for show, get, status, domain list\n"
-            "Booleans accept on/off, yes/no, true/false, 1/0.\n"
-            "Exit codes: 0 ok, 2 usage, 3 invalid value, 4 store error.\n");
-}
 
 static int exit_for(const ism_err *err)
 {
@@ -70,23 +45,6 @@ static int fail(const ism_err *err)
     return ism_ctl_fail(err);
 }
 
-/* Command groups implemented in their own modules (ctl.h). */
-static const struct {
-    const char *word;
-    int (*run)(ism_ctl *ctx, int argc, char **argv);
-} groups[] = {
-    {"csr", ism_ctl_csr},
-    {"cert", ism_ctl_cert},
-    {"user", ism_ctl_user},
-    {"localdomain", ism_ctl_localdomain},
-    {"queue", ism_ctl_queue},
-    {"route", ism_ctl_route},
-    {"policy", ism_ctl_policy},
-};
-#define N_GROUPS (sizeof groups / sizeof groups[0])
-
-static int json;
-
 void ism_ctl_jstr(const char *s)
 {
     putchar('"');
@@ -102,8 +60,12 @@ void ism_ctl_jstr(const char *s)
     putchar('"');
 }
 
-static int cmd_show(ism_store *st)
+static int cmd_show(ism_ctl *ctx, int argc, char **argv)
 {
+    (void)argc;
+    (void)argv;
+    ism_store *st = ctx->store;
+    int json = ctx->json;
     ism_config cfg;
     ism_err err = {0};
     if (ism_store_load(st, &cfg, &err))
@@ -136,8 +98,12 @@ static int cmd_show(ism_store *st)
     return EXIT_OK;
 }
 
-static int cmd_get(ism_store *st, const char *key)
+static int cmd_get(ism_ctl *ctx, int argc, char **argv)
 {
+    (void)argc;
+    ism_store *st = ctx->store;
+    int json = ctx->json;
+    const char *key = argv[1];
     int id = ism_setting_find(key);
     if (id < 0) {
         fprintf(stderr, "ismailctl: %s: no such setting; 'ismailctl show' lists them all\n", key);
@@ -201,8 +167,12 @@ static void utc(char *out, size_t outsz, int64_t t)
         snprintf(out, outsz, "%lld", (long long)t);
 }
 
-static int cmd_status(ism_store *st)
+static int cmd_status(ism_ctl *ctx, int argc, char **argv)
 {
+    (void)argc;
+    (void)argv;
+    ism_store *st = ctx->store;
+    int json = ctx->json;
     static ism_status s;
     ism_err err = {0};
     int64_t rev = 0;
@@ -298,115 +268,184 @@ static int cmd_status(ism_store *st)
     return EXIT_OK;
 }
 
-static int cmd_domain_list(ism_store *st)
+static int cmd_reload(ism_ctl *ctx, int argc, char **argv)
 {
-    ism_web_domain *v;
-    size_t n;
+    (void)argc;
+    (void)argv;
     ism_err err = {0};
-    if (ism_store_domain_list(st, &v, &n, &err))
-        return fail(&err);
-    if (json)
-        printf("[");
-    for (size_t i = 0; i < n; i++) {
-        if (json) {
-            printf("%s\n  {\"domain\": ", i ? "," : "");
-            ism_ctl_jstr(v[i].domain);
-            printf(", \"ip\": ");
-            ism_ctl_jstr(v[i].ip);
-            printf(", \"port\": %d, \"cert\": ", v[i].port);
-            ism_ctl_jstr(v[i].cert_file);
-            printf(", \"key\": ");
-            ism_ctl_jstr(v[i].key_file);
-            printf(", \"ca\": ");
-            ism_ctl_jstr(v[i].ca_file);
-            printf("}");
-        } else {
-            printf("%-30s %-15s %-5d cert %s  key %s%s%s\n", v[i].domain, v[i].ip, v[i].port, v[i].cert_file,
-                   v[i].key_file, v[i].ca_file[0] ? "  ca " : "", v[i].ca_file);
-        }
-    }
-    if (json)
-        printf("%s]\n", n ? "\n" : "");
-    else if (n == 0)
-        printf("no web SSL domains configured\n");
-    free(v);
-    return EXIT_OK;
+    return ism_store_touch(ctx->store, &err) ? fail(&err) : EXIT_OK;
 }
 
-/* domain add|edit DOMAIN [--ip IP] [--port N] [--cert F] [--key F] [--ca F]
- * A new domain's port is the https.port setting unless --port says
- * otherwise, as in the manager's New dialog (https_port). */
-static int cmd_domain_put(ism_store *st, const ism_paths *paths, int add, int https_port, int nargs, char **args)
+/* set KEY VALUE [KEY VALUE...] and reset KEY [KEY...]: one transaction. */
+static int cmd_set(ism_ctl *ctx, int argc, char **argv)
 {
-    ism_web_domain d;
+    int set = strcmp(argv[0], "set") == 0, rc;
+    int nargs = argc - 1;
+    char **args = argv + 1;
+    size_t n = set ? (size_t)nargs / 2 : (size_t)nargs;
+    const char **keys = calloc(n, sizeof *keys), **vals = calloc(n, sizeof *vals);
     ism_err err = {0};
-    memset(&d, 0, sizeof d);
-    snprintf(d.domain, sizeof d.domain, "%s", args[0]);
-    d.port = https_port;
-    snprintf(d.ip, sizeof d.ip, "0.0.0.0");
-    if (!add) {
-        ism_web_domain *v;
-        size_t n, i;
-        if (ism_store_domain_list(st, &v, &n, &err))
-            return fail(&err);
-        for (i = 0; i < n && ism_str_icmp(v[i].domain, d.domain) != 0; i++) {
+    if (!keys || !vals) {
+        rc = EXIT_STORE;
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            keys[k] = set ? args[2 * k] : args[k];
+            vals[k] = set ? args[2 * k + 1] : NULL;
         }
-        if (i == n) {
-            free(v);
-            fprintf(stderr, "ismailctl: domain %s is not configured for SSL; use 'domain add' first\n", d.domain);
-            return EXIT_INVALID;
-        }
-        d = v[i];
-        free(v);
+        rc = ism_store_set(ctx->store, n, keys, vals, &err) ? fail(&err) : EXIT_OK;
     }
-    int have_ip = 0, have_cert = 0, have_key = 0;
-    for (int i = 1; i < nargs; i += 2) {
-        const char *opt = args[i], *val = i + 1 < nargs ? args[i + 1] : NULL;
-        if (!val) {
-            fprintf(stderr, "ismailctl: %s needs a value\n", opt);
-            return EXIT_USAGE;
-        }
-        if (strcmp(opt, "--ip") == 0) {
-            snprintf(d.ip, sizeof d.ip, "%s", val);
-            have_ip = 1;
-        } else if (strcmp(opt, "--port") == 0) {
-            char *end;
-            long p = strtol(val, &end, 10);
-            d.port = (*val && !*end && p > 0 && p < 65536) ? (int)p : -1;
-            if (d.port < 0) {
-                fprintf(stderr,
-                        "ismailctl: port: '%s' is not a TCP port from 1 to 65535 (without --port: https.port, %d)\n",
-                        val, https_port);
-                return EXIT_INVALID;
-            }
-        } else if (strcmp(opt, "--cert") == 0) {
-            snprintf(d.cert_file, sizeof d.cert_file, "%s", val);
-            have_cert = 1;
-        } else if (strcmp(opt, "--key") == 0) {
-            snprintf(d.key_file, sizeof d.key_file, "%s", val);
-            have_key = 1;
-        } else if (strcmp(opt, "--ca") == 0) {
-            snprintf(d.ca_file, sizeof d.ca_file, "%s", val);
-        } else {
-            fprintf(stderr, "ismailctl: unknown option '%s' for domain %s\n", opt, add ? "add" : "edit");
-            return EXIT_USAGE;
-        }
+    free(keys);
+    free(vals);
+    return rc;
+}
+
+/* What the dispatcher gets ready before a command's handler runs. */
+typedef enum {
+    NEEDS_STORE,  /* the store, open */
+    NEEDS_CONFIG, /* the store and the settings, the ssl.* folders applied to ctx->paths */
+} ctl_needs;
+
+enum {
+    ARGS_ANY = -1,   /* max_args: no upper bound */
+    ARGS_PAIRS = 1,  /* flags: the arguments come in pairs */
+    ARGS_GROUP = 2,  /* flags: the handler checks its subcommand and arguments itself */
+};
+
+typedef struct {
+    const char *name;     /* the command's word */
+    const char *sub;      /* its subcommand's word, NULL when none */
+    const char *args;     /* the synopsis of what follows the words */
+    const char *help;     /* one line for --help */
+    int (*run)(ism_ctl *ctx, int argc, char **argv); /* argv[0] is name, argv[1] sub (if any) */
+    ctl_needs needs;
+    int min_args, max_args; /* after the words; checked here unless ARGS_GROUP */
+    int flags;
+} ctl_command;
+
+/* Every command, in the order --help lists them. The rows of an ARGS_GROUP
+ * command share one handler that reads its subcommand; the help comes from
+ * every row. */
+static const ctl_command commands[] = {
+    {"show", NULL, "", "every setting: value, (default) when unchanged, description", cmd_show, NEEDS_STORE, 0, 0, 0},
+    {"get", NULL, "KEY", "one setting's value", cmd_get, NEEDS_STORE, 1, 1, 0},
+    {"set", NULL, "KEY VALUE [KEY VALUE...]", "change settings, all or none (one transaction)", cmd_set, NEEDS_STORE,
+     2, ARGS_ANY, ARGS_PAIRS},
+    {"reset", NULL, "KEY [KEY...]", "back to the default", cmd_set, NEEDS_STORE, 1, ARGS_ANY, 0},
+    {"status", NULL, "", "what the service has applied", cmd_status, NEEDS_STORE, 0, 0, 0},
+    {"reload", NULL, "", "make the service re-read settings and certificate files now", cmd_reload, NEEDS_STORE, 0,
+     0, 0},
+    {"csr", "new",
+     "--cn DOMAIN --country CC --state S --locality L --org O [--unit OU] --email E [--san NAME ...] "
+     "[--key TYPE]",
+     "a key and a certificate signing request (TYPE: rsa:2048, rsa:3072, rsa:4096, ec:P-256 or ec:P-384)", ism_ctl_csr,
+     NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"csr", "show", "DOMAIN|FILE", "a request's fields, names and key", ism_ctl_csr, NEEDS_CONFIG, 0, ARGS_ANY,
+     ARGS_GROUP},
+    {"cert", "list", "", "the installed certificates: expiry, key, status", ism_ctl_cert, NEEDS_CONFIG, 0, ARGS_ANY,
+     ARGS_GROUP},
+    {"cert", "show", "DOMAIN|FILE", "a certificate's names, issuer, chain, validity and key", ism_ctl_cert,
+     NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"cert", "install", "FILE [--domain D] [--key KEYFILE] [--ca CAFILE] [--password-file F] [--dry-run]",
+     "check a certificate with its key and chain, install it (--dry-run: the plan only)",
+     ism_ctl_cert, NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"cert", "remove", "DOMAIN", "remove a certificate and its key (kept as .bak)", ism_ctl_cert, NEEDS_CONFIG, 0,
+     ARGS_ANY, ARGS_GROUP},
+    {"cert", "selfsign", "DOMAIN", "a self-signed certificate for DOMAIN", ism_ctl_cert, NEEDS_CONFIG, 0, ARGS_ANY,
+     ARGS_GROUP},
+    {"cert", "protect", "NAME|FILE", "restrict a private key others can read to the administrators", ism_ctl_cert,
+     NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"user", "add", "ADDRESS [--password-file FILE]", "a mail account (password from standard input without the file)",
+     ism_ctl_user, NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"user", "passwd", "ADDRESS [--password-file FILE]", "a mail account's new password", ism_ctl_user, NEEDS_CONFIG,
+     0, ARGS_ANY, ARGS_GROUP},
+    {"user", "remove", "ADDRESS", "remove a mail account", ism_ctl_user, NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"user", "list", "", "the mail accounts", ism_ctl_user, NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"localdomain", "add", "DOMAIN", "a local mail domain", ism_ctl_localdomain, NEEDS_CONFIG, 0, ARGS_ANY,
+     ARGS_GROUP},
+    {"localdomain", "remove", "DOMAIN", "remove a local mail domain", ism_ctl_localdomain, NEEDS_CONFIG, 0, ARGS_ANY,
+     ARGS_GROUP},
+    {"localdomain", "list", "", "the local mail domains", ism_ctl_localdomain, NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"domain", "list", "", "the web server's SSL domains", ism_ctl_domain, NEEDS_CONFIG, 0, 0, 0},
+    {"domain", "add", "DOMAIN --ip IP [--port N] --cert FILE --key FILE [--ca FILE]",
+     "a web SSL domain (port: https.port without --port)", ism_ctl_domain, NEEDS_CONFIG, 1, ARGS_ANY, 0},
+    {"domain", "edit", "DOMAIN [--ip IP] [--port N] [--cert FILE] [--key FILE] [--ca FILE]",
+     "change a web SSL domain", ism_ctl_domain, NEEDS_CONFIG, 1, ARGS_ANY, 0},
+    {"domain", "remove", "DOMAIN", "remove a web SSL domain", ism_ctl_domain, NEEDS_CONFIG, 1, 1, 0},
+    {"queue", "list", "", "the outgoing mail queue", ism_ctl_queue, NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"queue", "retry", "ID|all", "try a queued message (or all) again now", ism_ctl_queue, NEEDS_CONFIG, 0, ARGS_ANY,
+     ARGS_GROUP},
+    {"queue", "remove", "ID", "remove a queued message", ism_ctl_queue, NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"queue", "inject", "--from ADDRESS --to ADDRESS [--to ADDRESS ...] FILE|-",
+     "queue a message as it is for delivery by the service", ism_ctl_queue, NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"route", "list", "", "the outgoing routes (smart hosts)", ism_ctl_route, NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"route", "add", "DOMAIN HOST [PORT]", "send mail for DOMAIN (* for the others) to HOST (PORT 25 if left out)",
+     ism_ctl_route, NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"route", "remove", "DOMAIN", "remove a route", ism_ctl_route, NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"policy", "list", "", "the outgoing TLS policies", ism_ctl_policy, NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"policy", "set", "DOMAIN none|may|encrypt|verify", "the TLS policy for mail to DOMAIN", ism_ctl_policy,
+     NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+    {"policy", "remove", "DOMAIN", "remove a TLS policy", ism_ctl_policy, NEEDS_CONFIG, 0, ARGS_ANY, ARGS_GROUP},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+/* The column where the help starts; a longer synopsis puts its help on the
+ * next line. */
+#define HELP_COLUMN 31
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: ismailctl [--data DIR] [--json] [--force] COMMAND\n"
+               "Commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        const ctl_command *c = &commands[i];
+        char words[1024];
+        snprintf(words, sizeof words, "%s%s%s%s%s", c->name, c->sub ? " " : "", c->sub ? c->sub : "",
+                 c->args[0] ? " " : "", c->args);
+        int n = fprintf(f, "  %s", words);
+        if (n >= HELP_COLUMN)
+            fprintf(f, "\n%*s%s\n", HELP_COLUMN, "", c->help);
+        else
+            fprintf(f, "%*s%s\n", HELP_COLUMN - n, "", c->help);
     }
-    if (add && (!have_ip || !have_cert || !have_key)) {
-        fprintf(stderr, "ismailctl: domain add needs --ip, --cert and --key\n");
-        return EXIT_USAGE;
+    fprintf(f, "  domain FILEs are absolute or relative to ssl.crt (cert, ca) / ssl.key (key).\n"
+               "Options:\n"
+               "  --data DIR                   the data folder (store ismail.db); default: the installed one\n"
+               "  --json                       machine-readable output for show, get, status and the list and\n"
+               "                               show commands\n"
+               "  --force                      replace what exists (csr new, cert selfsign); the old files are\n"
+               "                               kept as .bak\n"
+               "'ismailctl csr', 'ismailctl cert' and the others without a subcommand say more.\n"
+               "Booleans accept on/off, yes/no, true/false, 1/0.\n"
+               "Exit codes: 0 ok, 2 usage, 3 invalid value, 4 store error.\n");
+}
+
+/* The row for cmd and its arguments, or NULL. A group's command matches its
+ * first row whatever follows (its handler checks); the others match their
+ * words and the number of arguments. */
+static const ctl_command *find_command(const char *cmd, int nargs, char **args)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        const ctl_command *c = &commands[i];
+        if (strcmp(cmd, c->name) != 0)
+            continue;
+        if (c->flags & ARGS_GROUP)
+            return c;
+        int words = c->sub ? 1 : 0;
+        if (c->sub && (nargs < 1 || strcmp(args[0], c->sub) != 0))
+            continue;
+        int n = nargs - words;
+        if (n < c->min_args || (c->max_args != ARGS_ANY && n > c->max_args) || ((c->flags & ARGS_PAIRS) && n % 2))
+            continue;
+        return c;
     }
-    if (ism_web_domain_check(&d, &err) || ism_web_domain_check_files(&d, paths, &err) ||
-        ism_store_domain_put(st, &d, add ? ISM_DOMAIN_ADD : ISM_DOMAIN_EDIT, &err))
-        return fail(&err);
-    return EXIT_OK;
+    return NULL;
 }
 
 int main(int argc, char **argv)
 {
     ism_plat_private_umask();
     const char *data = NULL;
-    int force = 0;
+    int force = 0, json = 0;
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
@@ -431,84 +470,36 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    const char *cmd = argv[i++];
-    int nargs = argc - i;
-    char **args = argv + i;
-    int group = -1;
-    for (size_t g = 0; g < N_GROUPS; g++)
-        if (strcmp(cmd, groups[g].word) == 0)
-            group = (int)g;
-    if (group < 0 && !((strcmp(cmd, "show") == 0 && nargs == 0) || (strcmp(cmd, "reload") == 0 && nargs == 0) || (strcmp(cmd, "status") == 0 && nargs == 0) ||
-          (strcmp(cmd, "get") == 0 && nargs == 1) || (strcmp(cmd, "reset") == 0 && nargs >= 1) ||
-          (strcmp(cmd, "set") == 0 && nargs >= 2 && nargs % 2 == 0) ||
-          (strcmp(cmd, "domain") == 0 && nargs == 1 && strcmp(args[0], "list") == 0) ||
-          (strcmp(cmd, "domain") == 0 && nargs == 2 && strcmp(args[0], "remove") == 0) ||
-          (strcmp(cmd, "domain") == 0 && nargs >= 2 && (strcmp(args[0], "add") == 0 || strcmp(args[0], "edit") == 0)))) {
+    const char *cmd = argv[i];
+    const ctl_command *c = find_command(cmd, argc - i - 1, argv + i + 1);
+    if (!c) {
         fprintf(stderr, "ismailctl: wrong command or arguments: '%s'; 'ismailctl --help' lists the commands\n", cmd);
         return EXIT_USAGE;
     }
 
-    ism_paths paths;
+    ism_ctl ctx;
+    ism_config cfg;
     ism_err err = {0};
-    ism_store *st = NULL;
-    ism_paths_init(&paths, data);
+    memset(&ctx, 0, sizeof ctx);
+    ctx.json = json;
+    ctx.force = force;
+    ism_paths_init(&ctx.paths, data);
     /* A folder that exists is the service's to tighten (ism_paths_secure_data). */
-    if ((!ism_fs_exists(paths.data) && ism_fs_mkdirs(paths.data, 1, &err)) || ism_store_open(&st, paths.store, &err))
+    if ((!ism_fs_exists(ctx.paths.data) && ism_fs_mkdirs(ctx.paths.data, 1, &err)) ||
+        ism_store_open(&ctx.store, ctx.paths.store, &err))
         return fail(&err);
     int rc;
-    if (group >= 0) {
-        ism_config cfg;
-        if (ism_store_load(st, &cfg, &err)) {
-            rc = fail(&err);
-        } else {
-            ism_ctl ctx;
-            ism_paths_apply_config(&paths, &cfg);
-            ism_config_free(&cfg);
-            ctx.paths = paths;
-            ctx.store = st;
-            ctx.json = json;
-            ctx.force = force;
-            rc = groups[group].run(&ctx, argc - i + 1, argv + i - 1);
-        }
-    } else if (strcmp(cmd, "domain") == 0) {
-        ism_config cfg;
-        if (ism_store_load(st, &cfg, &err)) {
-            rc = fail(&err);
-        } else {
-            ism_paths_apply_config(&paths, &cfg);
-            int https_port = ism_config_int(&cfg, ISM_S_HTTPS_PORT);
-            ism_config_free(&cfg);
-            if (strcmp(args[0], "list") == 0)
-                rc = cmd_domain_list(st);
-            else if (strcmp(args[0], "remove") == 0)
-                rc = ism_store_domain_remove(st, ism_str_lower_all(args[1]), &err) ? fail(&err) : EXIT_OK;
-            else
-                rc = cmd_domain_put(st, &paths, strcmp(args[0], "add") == 0, https_port, nargs - 1, args + 1);
-        }
-    } else if (strcmp(cmd, "reload") == 0) {
-        rc = ism_store_touch(st, &err) ? fail(&err) : EXIT_OK;
-    } else if (strcmp(cmd, "show") == 0) {
-        rc = cmd_show(st);
-    } else if (strcmp(cmd, "get") == 0) {
-        rc = cmd_get(st, args[0]);
-    } else if (strcmp(cmd, "status") == 0) {
-        rc = cmd_status(st);
+    if (c->needs == NEEDS_CONFIG && ism_store_load(ctx.store, &cfg, &err)) {
+        rc = fail(&err);
     } else {
-        int set = strcmp(cmd, "set") == 0;
-        size_t n = set ? (size_t)nargs / 2 : (size_t)nargs;
-        const char **keys = calloc(n, sizeof *keys), **vals = calloc(n, sizeof *vals);
-        if (!keys || !vals) {
-            rc = EXIT_STORE;
-        } else {
-            for (size_t k = 0; k < n; k++) {
-                keys[k] = set ? args[2 * k] : args[k];
-                vals[k] = set ? args[2 * k + 1] : NULL;
-            }
-            rc = ism_store_set(st, n, keys, vals, &err) ? fail(&err) : EXIT_OK;
+        if (c->needs == NEEDS_CONFIG) {
+            ism_paths_apply_config(&ctx.paths, &cfg);
+            ctx.config = &cfg;
         }
-        free(keys);
-        free(vals);
+        rc = c->run(&ctx, argc - i, argv + i);
+        if (c->needs == NEEDS_CONFIG)
+            ism_config_free(&cfg);
     }
-    ism_store_close(st);
+    ism_store_close(ctx.store);
     return rc;
 }

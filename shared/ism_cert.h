@@ -77,11 +77,23 @@ typedef struct {
 /* Checks one field as typed and writes its canonical spelling to out (country
  * upper-cased, names lower-cased, spaces trimmed). Returns 0, or -1 with a
  * message (ISM_E_INVALID) that names the field and says what is allowed.
- * Only cn is required; the others may be empty. */
+ * Only cn must not be empty here (a field is checked as it is typed);
+ * ism_csr_req_check requires the others the manual asks for. */
 int ism_cert_field_check(ism_cert_field f, const char *value, char *out, size_t outsz, ism_err *err);
 
-/* Checks every field of req and canonicalises it in place. On failure *bad
- * (if not NULL) is the first wrong field. */
+/* 1 when the manual asks for field f in every request (each one but the
+ * organizational unit, the key type and the extra names), else 0. */
+int ism_cert_field_required(ism_cert_field f);
+
+/* For a required field left empty: sets err (ISM_E_INVALID) to "FIELD: the
+ * 'LABEL' is required: HINT" with the manual's label and hint and returns -1;
+ * returns 0 for a field that is not required. */
+int ism_cert_field_missing(ism_cert_field f, ism_err *err);
+
+/* Checks every field of req and canonicalises it in place: each field the
+ * manual asks for must be given (ism_cert_field_required), every field must
+ * pass ism_cert_field_check. On failure *bad (if not NULL) is the first wrong
+ * field, in the manual's order. */
 int ism_csr_req_check(ism_csr_req *req, ism_cert_field *bad, ism_err *err);
 
 /* Advice that does not stop anything (a CN starting with "mail." or "www.",

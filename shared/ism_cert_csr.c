@@ -318,6 +318,39 @@ int ism_cert_field_check(ism_cert_field f, const char *value, char *out, size_t 
     return 0;
 }
 
+/* What the manual says of each field of a request it asks for (every one
+ * but the Organizational Unit Name): its label and what to give. */
+static const struct {
+    ism_cert_field f;
+    const char *label, *hint;
+} required_fields[] = {
+    {ISM_CF_COUNTRY, "Country Name", "always a 2-letter code (e.g. US or CA)"},
+    {ISM_CF_STATE, "State or Province Name",
+     "the name of the state or province of the company or organization (e.g. California)"},
+    {ISM_CF_LOCALITY, "Locality Name", "the name of the city of the company or organization (e.g. Mountain View)"},
+    {ISM_CF_ORG, "Organization Name", "the name of the company (e.g. InstantServers, Inc.)"},
+    {ISM_CF_CN, "Common Name",
+     "the name of the domain, generally WITHOUT any 'mail' or 'www' prefix (e.g. instantservers.com)"},
+    {ISM_CF_EMAIL, "Email Address", "the mail account of the server administrator (e.g. postmaster@example.com)"},
+};
+
+int ism_cert_field_required(ism_cert_field f)
+{
+    for (size_t i = 0; i < sizeof required_fields / sizeof required_fields[0]; i++)
+        if (required_fields[i].f == f)
+            return 1;
+    return 0;
+}
+
+int ism_cert_field_missing(ism_cert_field f, ism_err *err)
+{
+    for (size_t i = 0; i < sizeof required_fields / sizeof required_fields[0]; i++)
+        if (required_fields[i].f == f)
+            return ism_err_set(err, ISM_E_INVALID, "%s: the '%s' is required: %s", field_names[f],
+                               required_fields[i].label, required_fields[i].hint);
+    return 0;
+}
+
 int ism_csr_req_check(ism_csr_req *req, ism_cert_field *bad, ism_err *err)
 {
     struct {
@@ -334,17 +367,22 @@ int ism_csr_req_check(ism_csr_req *req, ism_cert_field *bad, ism_err *err)
                   {ISM_CF_KEY, req->key, sizeof req->key}};
     if (bad)
         *bad = ISM_CF_NONE;
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        if (ism_cert_field_check(fields[i].f, fields[i].v, fields[i].v, fields[i].sz, err)) {
-            if (bad)
-                *bad = fields[i].f;
-            return -1;
-        }
-    }
+    /* The count first: it does not depend on the other fields (the manager
+     * asks for this message with a request that has only a common name). */
     if (req->n_san < 0 || req->n_san > ISM_CERT_MAX_SANS - 1) {
         if (bad)
             *bad = ISM_CF_SAN;
         return ism_err_set(err, ISM_E_INVALID, "san: at most %d extra names", ISM_CERT_MAX_SANS - 1);
+    }
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        char t[8];
+        trim(fields[i].v, t, sizeof t);
+        if ((!t[0] && ism_cert_field_required(fields[i].f) && ism_cert_field_missing(fields[i].f, err)) ||
+            ism_cert_field_check(fields[i].f, fields[i].v, fields[i].v, fields[i].sz, err)) {
+            if (bad)
+                *bad = fields[i].f;
+            return -1;
+        }
     }
     for (int i = 0; i < req->n_san; i++) {
         if (ism_cert_field_check(ISM_CF_SAN, req->san[i], req->san[i], sizeof req->san[i], err)) {

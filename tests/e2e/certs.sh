@@ -30,11 +30,31 @@ bad() {
   else fail "$name" "exit $rc, expected 3 naming '$word': $out"; fi
 }
 
+# Every field the manual asks for but the country and the e-mail (the checks
+# below give those themselves).
+SUBJ=(--state California --locality "Mountain View" --org "ISMail Tests, Inc.")
+
 # ---- a CSR and its key ----
-bad "country USA refused"         "country"  csr new --cn "$DOM" --country USA
-bad "rsa:1024 refused"            "key: RSA keys of 1024 bits are no longer safe" csr new --cn "$DOM" --key rsa:1024
-bad "a CN that is not a DNS name" "cn:"      csr new --cn "bad_name.test"
-bad "an e-mail that is not one"   "email:"   csr new --cn "$DOM" --email postmaster
+bad "country USA refused"         "country"  csr new --cn "$DOM" --country USA "${SUBJ[@]}" --email postmaster@$DOM
+bad "rsa:1024 refused"            "key: RSA keys of 1024 bits are no longer safe" csr new --cn "$DOM" --country US \
+  "${SUBJ[@]}" --email postmaster@$DOM --key rsa:1024
+bad "a CN that is not a DNS name" "cn:"      csr new --cn "bad_name.test" --country US "${SUBJ[@]}" --email postmaster@$DOM
+bad "an e-mail that is not one"   "email:"   csr new --cn "$DOM" --country US "${SUBJ[@]}" --email postmaster
+# missing NAME OPTION LABEL ARGS...: exit 2, the manual's label for the field and the option that gives it.
+missing() {
+  local name=$1 opt=$2 label=$3 out rc; shift 3
+  out=$(ctl csr new "$@" 2>&1 >/dev/null); rc=$?
+  if [ "$rc" = 2 ] && grep -qF -- "the '$label' is required" <<<"$out" && grep -qF -- "give it with $opt" <<<"$out"
+  then pass "$name: exit 2, '$(head -1 <<<"$out")'"
+  else fail "$name" "exit $rc, expected 2 naming '$label' and $opt: $out"; fi
+}
+missing "no country"  --country  "Country Name"           --cn "$DOM" "${SUBJ[@]}" --email postmaster@$DOM
+missing "no state"    --state    "State or Province Name" --cn "$DOM" --country US --locality L --org O --email a@$DOM
+missing "no locality" --locality "Locality Name"          --cn "$DOM" --country US --state S --org O --email a@$DOM
+missing "no org"      --org      "Organization Name"      --cn "$DOM" --country US --state S --locality L --email a@$DOM
+missing "no e-mail"   --email    "Email Address"          --cn "$DOM" --country US "${SUBJ[@]}"
+bad "an empty state is refused by the core" "state: the 'State or Province Name' is required" \
+  csr new --cn "$DOM" --country US --state " " --locality L --org O --email a@$DOM
 check "nothing was written by the refusals" test -z "$(ls -A "$D/ssl.key" "$D/ssl.csr" 2>/dev/null)"
 
 ctl csr new --cn "$DOM" --country us --state California --locality "Mountain View" --org "ISMail Tests, Inc." \
@@ -54,11 +74,13 @@ check "csr show reports the request as pending, key matching" \
   bash -c "'$B/ctl/ismailctl' --data '$D' csr show $DOM | grep -q '^status *pending' && \
            '$B/ctl/ismailctl' --data '$D' csr show $DOM | grep -q 'private key .*: match'"
 KEY_HASH=$(sha256sum <"$D/ssl.key/$DOM.key")
-bad "an existing key is not replaced without --force" "--force" csr new --cn "$DOM"
+bad "an existing key is not replaced without --force" "--force" csr new --cn "$DOM" --country US "${SUBJ[@]}" \
+  --email postmaster@$DOM
 check "the key is unchanged" test "$(sha256sum <"$D/ssl.key/$DOM.key")" = "$KEY_HASH"
-ctl --force csr new --cn mail.$DOM --key ec:P-256 >/dev/null 2>"$W/warn"
+ctl --force csr new --cn mail.$DOM --country US "${SUBJ[@]}" --email postmaster@$DOM --key ec:P-256 \
+  >/dev/null 2>"$W/warn"
 check "a CN with 'mail.' is made but warned about (the manual's advice)" grep -q "WITHOUT a 'mail' or 'www' prefix" "$W/warn"
-ctl --force csr new --cn mail.$DOM --key ec:P-256 >/dev/null 2>&1
+ctl --force csr new --cn mail.$DOM --country US "${SUBJ[@]}" --email postmaster@$DOM --key ec:P-256 >/dev/null 2>&1
 check "--force keeps the previous key as DOMAIN.key.YYYYMMDD-HHMMSS.bak, still 0600" \
   bash -c "ls '$D/ssl.key' | grep -qE '^mail\.$DOM\.key\.[0-9]{8}-[0-9]{6}\.bak$' && \
            test \"\$(stat -c %a '$D'/ssl.key/mail.$DOM.key.*.bak)\" = 600"

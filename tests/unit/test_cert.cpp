@@ -419,9 +419,20 @@ TEST(Cert, RsaLeafWithChainInstallsLeafThenChainAndServes)
     ism_tls_gen_unref(g);
 }
 
+// The fields the manual asks for in every request, but the common name.
+static void subject_fields(ism_csr_req &r)
+{
+    strcpy(r.country, "US");
+    strcpy(r.state, "California");
+    strcpy(r.locality, "Mountain View");
+    strcpy(r.org, "ISMail Tests");
+    strcpy(r.email, "postmaster@ismail.test");
+}
+
 TEST(Cert, EcdsaLeafSignedFromOurCsrInstallsWithTheCsrKey)
 {
     ism_csr_req r = {};
+    subject_fields(r);
     strcpy(r.cn, "ec.ismail.test");
     strcpy(r.country, "ca");
     strcpy(r.key, "ec:P-256");
@@ -738,6 +749,7 @@ TEST(Cert, CsrFieldsAreCheckedOneByOneNamingTheField)
 TEST(Cert, CsrRequestCheckReportsTheWrongField)
 {
     ism_csr_req r = {};
+    subject_fields(r);
     strcpy(r.cn, "example.com");
     strcpy(r.country, "USA");
     ism_cert_field bad = ISM_CF_NONE;
@@ -758,6 +770,59 @@ TEST(Cert, CsrRequestCheckReportsTheWrongField)
     strcpy(r.cn, "mail.example.com");
     LONGS_EQUAL(1, ism_csr_req_advice(&r, advice, sizeof advice));
     STRCMP_CONTAINS("WITHOUT a 'mail' or 'www' prefix", advice);
+}
+
+TEST(Cert, CsrRequestNeedsEveryFieldButTheOrganizationalUnit)
+{
+    static const struct {
+        ism_cert_field f;
+        const char *words;
+    } required[] = {
+        {ISM_CF_COUNTRY, "country: the 'Country Name' is required: always a 2-letter code (e.g. US or CA)"},
+        {ISM_CF_STATE, "state: the 'State or Province Name' is required"},
+        {ISM_CF_LOCALITY, "locality: the 'Locality Name' is required"},
+        {ISM_CF_ORG, "org: the 'Organization Name' is required"},
+        {ISM_CF_CN, "cn: the 'Common Name' is required: the name of the domain, generally WITHOUT any 'mail' or 'www'"},
+        {ISM_CF_EMAIL, "email: the 'Email Address' is required: the mail account of the server administrator"},
+    };
+    for (auto &c : required) {
+        ism_csr_req r = {};
+        subject_fields(r);
+        strcpy(r.cn, "example.com");
+        char *v = c.f == ISM_CF_COUNTRY ? r.country : c.f == ISM_CF_STATE ? r.state : c.f == ISM_CF_LOCALITY ? r.locality
+                  : c.f == ISM_CF_ORG ? r.org : c.f == ISM_CF_CN ? r.cn : r.email;
+        strcpy(v, " ");  // spaces only: as good as left out
+        ism_cert_field bad = ISM_CF_NONE;
+        err = {};
+        LONGS_EQUAL_TEXT(-1, ism_csr_req_check(&r, &bad, &err), ism_cert_field_name(c.f));
+        LONGS_EQUAL_TEXT(c.f, bad, ism_cert_field_name(c.f));
+        LONGS_EQUAL(ISM_E_INVALID, err.kind);
+        STRCMP_CONTAINS(c.words, err.msg);
+        CHECK(ism_cert_field_required(c.f));
+        // Nothing is written for a request that misses a field.
+        std::string before = folders_hash(p);
+        LONGS_EQUAL(-1, ism_csr_new(&p, &r, 0, &res, &err));
+        STRCMP_EQUAL(ism_cert_field_name(c.f), res.check[res.n_checks - 1].what);
+        STRCMP_EQUAL(before.c_str(), folders_hash(p).c_str());
+    }
+    // The organizational unit, the key type and the extra names may be left out.
+    CHECK(!ism_cert_field_required(ISM_CF_UNIT));
+    CHECK(!ism_cert_field_required(ISM_CF_KEY));
+    CHECK(!ism_cert_field_required(ISM_CF_SAN));
+    LONGS_EQUAL(0, ism_cert_field_missing(ISM_CF_UNIT, &err));
+    ism_csr_req r = {};
+    subject_fields(r);
+    strcpy(r.cn, "example.com");
+    LONGS_EQUAL_TEXT(0, ism_csr_req_check(&r, NULL, &err), err.msg);
+    // Too many extra names is said first, whatever the other fields (the
+    // manager asks for that message with a request that has only a name).
+    ism_csr_req probe = {};
+    strcpy(probe.cn, "example.com");
+    probe.n_san = ISM_CERT_MAX_SANS;
+    ism_cert_field bad = ISM_CF_NONE;
+    LONGS_EQUAL(-1, ism_csr_req_check(&probe, &bad, &err));
+    LONGS_EQUAL(ISM_CF_SAN, bad);
+    STRCMP_CONTAINS("extra names", err.msg);
 }
 
 TEST(Cert, CsrNewWritesAVerifiableRequestWithTheFieldsAndSans)
@@ -794,6 +859,7 @@ TEST(Cert, CsrNewWritesAVerifiableRequestWithTheFieldsAndSans)
 TEST(Cert, CsrNewNeverReplacesAKeySilently)
 {
     ism_csr_req r = {};
+    subject_fields(r);
     strcpy(r.cn, "mail.example.test");
     strcpy(r.key, "ec:P-256");
     LONGS_EQUAL_TEXT(0, ism_csr_new(&p, &r, 0, &res, &err), err.msg);
@@ -816,6 +882,7 @@ TEST(Cert, CsrNewNeverReplacesAKeySilently)
 TEST(Cert, WeakKeyRequestIsRefusedBeforeAnythingIsWritten)
 {
     ism_csr_req r = {};
+    subject_fields(r);
     strcpy(r.cn, "example.test");
     strcpy(r.key, "rsa:1024");
     std::string before = folders_hash(p);
