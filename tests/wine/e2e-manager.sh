@@ -75,7 +75,7 @@ if [ -n "$missing" ]; then
     fail "prerequisites" "missing:$missing"
     finish
 fi
-pass "prerequisites (native ismailctl, driver, MSI, wine64, Xvfb, openssl, curl)"
+setup_done "prerequisites (native ismailctl, driver, MSI, wine64, Xvfb, openssl, curl)"
 
 # ---- a fresh prefix, cleaned up whatever happens ---------------------------
 WORK=$(mktemp -d /tmp/ismail-e2e-manager.XXXXXX)
@@ -113,14 +113,14 @@ XVFB_PID=$!
 if wait_until 15 test -s "$WORK/display"; then
     DISPLAY=":$(head -1 "$WORK/display")"
     export DISPLAY
-    pass "Xvfb on $DISPLAY"
+    setup_done "Xvfb on $DISPLAY"
 else
     fail "Xvfb" "$(cat "$WORK/xvfb.log")"
     finish
 fi
 
 if timeout 120 "$WINE" wineboot --init </dev/null >"$WORK/wineboot.log" 2>&1; then
-    pass "wineboot --init (fresh prefix $WINEPREFIX)"
+    setup_done "wineboot --init (fresh prefix $WINEPREFIX)"
 else
     fail "wineboot --init" "$(tail -3 "$WORK/wineboot.log")"
     finish
@@ -206,12 +206,22 @@ shot() {
     # believes the pointer is in the middle of the screen, over the manager,
     # until X tells it otherwise, so it crosses the window on its way out.
     command -v xdotool >/dev/null && xdotool mousemove 512 384 sleep 0.3 mousemove 0 0 2>/dev/null
-    sleep 1
-    if import -display "$DISPLAY" -window root "$f" 2>"$WORK/import.log" &&
+    # Painted and still: two pictures in a row the same (polled, not a fixed wait).
+    local last=""
+    settled() {
+        import -display "$DISPLAY" -window root "$f" 2>"$WORK/import.log" || return 1
+        local now
+        now=$(/usr/bin/convert "$f" rgba:- 2>/dev/null | sha256sum)
+        [ "$now" = "$last" ] && return 0
+        last=$now
+        return 1
+    }
+    wait_until 10 settled
+    if [ -s "$f" ] &&
        [ "$(head -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] &&
        [ "$(/usr/bin/convert "$f" -format '%k' info: 2>/dev/null || echo 0)" -gt 2 ]; then
         SHOTS+=("$f")
-        pass "screenshot: $f"
+        setup_done "screenshot: $f"
     else
         fail "screenshot $1" "$(cat "$WORK/import.log")"
     fi
