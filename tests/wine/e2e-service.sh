@@ -29,8 +29,8 @@
 #   7. POP3 and IMAP, STARTTLS and implicit TLS; a message sent and read back
 #   8. a CA-signed certificate for example.com and mail.example.com, copied in
 #      as example.com.crt, served by its names (SNI mail.example.com,
-#      example.com; no SNI once server.hostname is mail.example.com) on IMAPS
-#      and IMAP STARTTLS
+#      example.com; no SNI once server.hostname is mail.example.com) on every
+#      TLS listener: IMAPS, POP3S, SMTPS and STARTTLS on IMAP, POP3 and SMTP
 # Event log entries are observed through Wine's traces of ReportEventW (Wine
 # has no event log to read back): services.exe, and so the service, inherit
 # the debug channels of the session's first program, whose stderr is kept.
@@ -656,7 +656,7 @@ fi
 #    bare domain example.com naming example.com and mail.example.com, copied
 #    into ssl.crt as example.com.crt, serves SNI mail.example.com and
 #    example.com and, with server.hostname mail.example.com, clients without
-#    SNI, on IMAPS and IMAP STARTTLS
+#    SNI, on IMAPS, POP3S, SMTPS and STARTTLS on the IMAP, POP3 and SMTP ports
 # =============================================================================
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=ISMail Wine Test CA" \
     -keyout "$WORK/ca.key" -out "$WORK/ca.pem" >/dev/null 2>&1
@@ -670,6 +670,9 @@ cp "$WORK/example.com.key" "$INST/Apache/conf/ssl.key/example.com.key"
 chmod 600 "$INST/Apache/conf/ssl.key/example.com.key"   # as the folder's inherited list would (see 4.)
 FP_EX=$(file_fp "$WORK/example.com.crt")
 W "$CTL_WIN" reload >/dev/null
+# Every TLS listener of the mail protocols: implicit TLS and STARTTLS.
+NAMED_LISTENERS=("$P_IMAPS '' IMAPS" "$P_IMAP imap 'IMAP STARTTLS'" "$P_POPS '' POP3S" "$P_POP pop3 'POP3 STLS'"
+                 "${PORT[smtps.port]} '' SMTPS" "$P_SMTP smtp 'SMTP STARTTLS'")
 # named_ok PORT STARTTLS SNI: the CA-signed certificate is served, verified against the test CA for
 # mail.example.com (SNI "-": none sent).
 named_ok() {
@@ -680,7 +683,7 @@ named_ok() {
         grep -q 'Verify return code: 0 (ok)' <<<"$out" &&
         [ "$(openssl x509 -noout -fingerprint -sha256 <<<"$out" 2>/dev/null | sed 's/.*=//')" = "$FP_EX" ]
 }
-for t in "$P_IMAPS '' IMAPS" "$P_IMAP imap 'IMAP STARTTLS'"; do
+for t in "${NAMED_LISTENERS[@]}"; do
     eval "set -- $t"
     for sni in mail.example.com example.com; do
         if wait_until 20 named_ok "$1" "$2" "$sni"; then
@@ -691,7 +694,7 @@ for t in "$P_IMAPS '' IMAPS" "$P_IMAP imap 'IMAP STARTTLS'"; do
     done
 done
 W "$CTL_WIN" set server.hostname mail.example.com >/dev/null
-for t in "$P_IMAPS '' IMAPS" "$P_IMAP imap 'IMAP STARTTLS'"; do
+for t in "${NAMED_LISTENERS[@]}"; do
     eval "set -- $t"
     if wait_until 30 named_ok "$1" "$2" -; then
         pass "under Wine: $3, no SNI, server.hostname mail.example.com: the CA-signed example.com.crt"
