@@ -169,20 +169,26 @@ static void text_info(const ism_cert_info *in)
         printf("%-13s %s\n", "fix", fix_words(in->fix));
 }
 
+/* ', "checks": [...]': every check of r, for --json. */
+static void json_checks(const ism_cert_result *r)
+{
+    printf(", \"checks\": [");
+    for (int i = 0; i < r->n_checks; i++) {
+        printf("%s{", i ? ", " : "");
+        jkey("check", r->check[i].what, 0);
+        jkey("result", level_word(r->check[i].level), 1);
+        jkey("text", r->check[i].text, 1);
+        printf("}");
+    }
+}
+
 /* The checks of an operation: warnings on stderr; with --json the whole result. */
 static void print_result(const ism_ctl *ctx, const ism_cert_result *r, int ok)
 {
     if (ctx->json) {
         printf("{\"ok\": %s", ok ? "true" : "false");
         jkey("domain", r->domain, 1);
-        printf(", \"checks\": [");
-        for (int i = 0; i < r->n_checks; i++) {
-            printf("%s{", i ? ", " : "");
-            jkey("check", r->check[i].what, 0);
-            jkey("result", level_word(r->check[i].level), 1);
-            jkey("text", r->check[i].text, 1);
-            printf("}");
-        }
+        json_checks(r);
         printf("], \"written\": [");
         for (int i = 0; i < r->n_written; i++) {
             printf("%s", i ? ", " : "");
@@ -439,14 +445,7 @@ static void print_plan(const ism_ctl *ctx, const ism_cert_plan *pl)
         }
         printf("]");
         jkey("key_source", pl->key_source, 1);
-        printf(", \"checks\": [");
-        for (int i = 0; i < r->n_checks; i++) {
-            printf("%s{", i ? ", " : "");
-            jkey("check", r->check[i].what, 0);
-            jkey("result", level_word(r->check[i].level), 1);
-            jkey("text", r->check[i].text, 1);
-            printf("}");
-        }
+        json_checks(r);
         printf("], \"files\": [");
         for (int i = 0; i < pl->n_files; i++) {
             const ism_cert_plan_file *f = &pl->files[i];

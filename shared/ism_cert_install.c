@@ -791,18 +791,28 @@ static int retire(const char *path, int private_file, ism_cert_result *res, ism_
     return rc;
 }
 
+/* The start of remove and selfsign: res cleared and named after the domain
+ * (checked as the "domain" argument), and the domain's two files. */
+static int pair_paths(const ism_paths *p, const char *domain, ism_cert_result *res, char *crt, size_t crtsz,
+                      char *key, size_t keysz, char *d, size_t dsz, ism_err *err)
+{
+    memset(res, 0, sizeof *res);
+    if (ism_ci_domain_arg("domain", domain, d, dsz, err))
+        return -1;
+    copy(res->domain, sizeof res->domain, d);
+    ism_paths_file(crt, crtsz, p->crt, d, ".crt");
+    ism_paths_file(key, keysz, p->key, d, ".key");
+    return 0;
+}
+
 int ism_cert_remove(const ism_paths *p, const char *domain, ism_cert_result *res, ism_err *err)
 {
     char crt[ISM_PATH_MAX + 300], key[ISM_PATH_MAX + 300], d[256];
     ism_cert_result dummy;
     if (!res)
         res = &dummy;
-    memset(res, 0, sizeof *res);
-    if (ism_ci_domain_arg("domain", domain, d, sizeof d, err))
+    if (pair_paths(p, domain, res, crt, sizeof crt, key, sizeof key, d, sizeof d, err))
         return -1;
-    copy(res->domain, sizeof res->domain, d);
-    ism_paths_file(crt, sizeof crt, p->crt, d, ".crt");
-    ism_paths_file(key, sizeof key, p->key, d, ".key");
     if (!ism_fs_exists(crt) && !ism_fs_exists(key)) {
         res->fix = ISM_FIX_LIST;
         return ism_ci_fail_check(res, err, ISM_E_INVALID, "remove",
@@ -823,12 +833,8 @@ int ism_cert_selfsign(const ism_paths *p, const char *domain, int force, ism_cer
     ism_cert_result dummy;
     if (!res)
         res = &dummy;
-    memset(res, 0, sizeof *res);
-    if (ism_ci_domain_arg("domain", domain, d, sizeof d, err))
+    if (pair_paths(p, domain, res, crt, sizeof crt, key, sizeof key, d, sizeof d, err))
         return -1;
-    copy(res->domain, sizeof res->domain, d);
-    ism_paths_file(crt, sizeof crt, p->crt, d, ".crt");
-    ism_paths_file(key, sizeof key, p->key, d, ".key");
     if ((ism_fs_exists(crt) || ism_fs_exists(key)) && !force) {
         res->fix = ISM_FIX_FORCE;
         return ism_ci_fail_check(res, err, ISM_E_INVALID, "key",

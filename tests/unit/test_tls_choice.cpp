@@ -246,7 +246,7 @@ TEST_GROUP(TlsSetNames)
         X509_free(x);
         return r;
     }
-    int build(const char *host, ism_err *err)
+    int build(const char *host, ism_err *err, const ism_web_domain *web = nullptr, size_t n_web = 0)
     {
         ism_tls_set_unref(set);
         set = nullptr;
@@ -255,6 +255,8 @@ TEST_GROUP(TlsSetNames)
         spec.crt_dir = crt.c_str();
         spec.key_dir = key.c_str();
         spec.default_name = host;
+        spec.web = web;
+        spec.n_web = n_web;
         return ism_tls_set_build(&set, &spec, err);
     }
     std::string served_file(const char *sni)
@@ -371,17 +373,8 @@ TEST(TlsSetNames, AWebDomainNamedLikeAMailCertificateHidesNoneOfItsNames)
     w.port = 8443;
     strcpy(w.cert_file, "web-example.crt");
     strcpy(w.key_file, "web-example.key");
-    ism_tls_set_unref(set);
-    set = nullptr;
-    ism_tls_set_spec spec = {};
-    spec.profile = "intermediate";
-    spec.crt_dir = crt.c_str();
-    spec.key_dir = key.c_str();
-    spec.default_name = "host.test";
-    spec.web = &w;
-    spec.n_web = 1;
     ism_err err = {};
-    LONGS_EQUAL_TEXT(0, ism_tls_set_build(&set, &spec, &err), err.msg);
+    LONGS_EQUAL_TEXT(0, build("host.test", &err, &w, 1), err.msg);
     STRCMP_EQUAL("example.com.crt", served_file("mail.example.com").c_str());
     STRCMP_EQUAL(mail.c_str(), ism_tls_set_fingerprint(set, "mail.example.com"));
     SSL *ssl = ism_tls_set_new_ssl(set, "example.com"); // the HTTPS listener of the web domain
