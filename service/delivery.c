@@ -46,7 +46,7 @@ struct ism_delivery {
 
     /* the thread's own */
     ism_paths paths;
-    ism_store *store;
+    ism_delivery_settings src; /* the service's applied settings */
     ism_queue *queue;
     ism_mail *mail;
     ism_config cfg;
@@ -71,8 +71,8 @@ static int is_cancelled(void *arg)
 
 /* ---- settings and TLS context ---- */
 
-/* Re-reads the settings, routes and policies; keeps the last good ones when
- * the store cannot be read. Returns 0 when there is a snapshot to use. */
+/* Takes the service's applied settings, routes and policies; keeps the last
+ * ones when none can be had. Returns 0 when there is a snapshot to use. */
 static int refresh(ism_delivery *d)
 {
     ism_config cfg;
@@ -80,15 +80,11 @@ static int refresh(ism_delivery *d)
     ism_route *routes = NULL;
     ism_tls_policy_entry *pols = NULL;
     size_t nr = 0, np = 0;
-    if (ism_store_load(d->store, &cfg, &err) || ism_store_route_list(d->store, &routes, &nr, &err) ||
-        ism_store_policy_list(d->store, &pols, &np, &err)) {
+    if (d->src.snapshot(d->src.arg, &cfg, &routes, &nr, &pols, &np, &err)) {
         if (strcmp(d->load_error, err.msg) != 0) {
-            ism_log(ISM_LOG_ERROR, "outgoing: cannot read the settings (the last ones stay in use): %s", err.msg);
+            ism_log(ISM_LOG_ERROR, "outgoing: no settings to use (the last ones stay in use): %s", err.msg);
             snprintf(d->load_error, sizeof d->load_error, "%s", err.msg);
         }
-        ism_config_free(&cfg);
-        free(routes);
-        free(pols);
         return d->have_cfg ? 0 : -1;
     }
     d->load_error[0] = '\0';
@@ -487,7 +483,6 @@ static void free_all(ism_delivery *d)
         return;
     ism_queue_close(d->queue);
     ism_mail_close(d->mail);
-    ism_store_close(d->store);
     if (d->have_cfg)
         ism_config_free(&d->cfg);
     free(d->routes);
@@ -498,18 +493,18 @@ static void free_all(ism_delivery *d)
     free(d);
 }
 
-int ism_delivery_start(ism_delivery **out, const char *data_dir, ism_err *err)
+int ism_delivery_start(ism_delivery **out, const char *data_dir, const ism_delivery_settings *src, ism_err *err)
 {
     char qpath[ISM_PATH_MAX + 32], mpath[ISM_PATH_MAX + 32];
     ism_delivery *d = calloc(1, sizeof *d);
     if (!d)
         return ism_err_set(err, ISM_E_IO, "out of memory starting the delivery thread");
     atomic_init(&d->stopping, 0);
+    d->src = *src;
     ism_paths_init(&d->paths, data_dir);
     ism_paths_file(qpath, sizeof qpath, d->paths.data, "queue", ".db");
     ism_paths_file(mpath, sizeof mpath, d->paths.data, "mail", ".db");
-    if (ism_mutex_new(&d->mu, err) || ism_cond_new(&d->cv, err) || ism_store_open(&d->store, d->paths.store, err) ||
-        ism_queue_open(&d->queue, qpath, err))
+    if (ism_mutex_new(&d->mu, err) || ism_cond_new(&d->cv, err) || ism_queue_open(&d->queue, qpath, err))
         goto fail;
     ism_err merr = {0};
     if (ism_mail_open(&d->mail, mpath, &merr)) {

@@ -3,14 +3,19 @@
  * The thread takes due items from the queue (DATA/queue.db), delivers each
  * to its domain's next hop with the SMTP client, or to the local mail store
  * when the domain is local (bounces to local senders), and records the
- * result. It re-reads the settings, routes and TLS policies before each
- * item, so a changed checkbox applies to the next attempt. Between rounds
+ * result. It takes the settings, routes and TLS policies the service has
+ * applied (the same generation its listeners serve with) before each round,
+ * so a changed checkbox applies to the next attempt. Between rounds
  * it sleeps until the next item is due, a kick, or one second (to notice
  * mail queued and retries requested by ismailctl). */
 #ifndef ISM_DELIVERY_H
 #define ISM_DELIVERY_H
 
 #include "ism_error.h"
+#include "ism_settings.h"
+#include "ism_store.h"
+
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -18,12 +23,23 @@ extern "C" {
 
 typedef struct ism_delivery ism_delivery;
 
-/* Opens the settings store, the queue and the mail store under data_dir
- * (the --data folder, or NULL for the platform's) and starts the thread.
- * Fails, naming the file, when the store or the queue cannot be opened. A
- * mail store that cannot be opened is logged and tried again at each round;
- * until it opens mail waits (local domains cannot be told from others). */
-int ism_delivery_start(ism_delivery **out, const char *data_dir, ism_err *err);
+/* Where the thread takes its settings from: the service's applied snapshot.
+ * snapshot fills cfg (not initialised before) and the malloc'd routes and
+ * policies with copies of it, the thread's own until the next round; it
+ * returns 0, or -1 with err when none is applied. Called on the delivery
+ * thread. */
+typedef struct {
+    int (*snapshot)(void *arg, ism_config *cfg, ism_route **routes, size_t *n_routes,
+                    ism_tls_policy_entry **policies, size_t *n_policies, ism_err *err);
+    void *arg;
+} ism_delivery_settings;
+
+/* Opens the queue and the mail store under data_dir (the --data folder, or
+ * NULL for the platform's) and starts the thread, which takes its settings
+ * from src. Fails, naming the file, when the queue cannot be opened. A mail
+ * store that cannot be opened is logged and tried again at each round; until
+ * it opens mail waits (local domains cannot be told from others). */
+int ism_delivery_start(ism_delivery **out, const char *data_dir, const ism_delivery_settings *src, ism_err *err);
 
 /* A message was queued: look now instead of at the next timer. Cheap;
  * callable from any thread. */

@@ -107,6 +107,10 @@ typedef struct {
 typedef struct {
     atomic_int refs;
     ism_config cfg;
+    ism_route *routes;         /* outgoing routes and TLS policies (delivery.c) */
+    size_t n_routes;
+    ism_tls_policy_entry *policies;
+    size_t n_policies;
     ism_tls_set *tls;          /* NULL when TLS is unavailable */
     char hostname[256];
     char status_text[2048];
@@ -169,6 +173,8 @@ static void runtime_unref(runtime *rt)
     for (size_t i = 0; i < rt->nretired; i++)
         ism_sock_close(rt->retired[i]);
     ism_config_free(&rt->cfg);
+    free(rt->routes);
+    free(rt->policies);
     ism_tls_set_unref(rt->tls);
     free(rt);
 }
@@ -180,6 +186,30 @@ static runtime *runtime_get(server *sv)
     atomic_fetch_add(&rt->refs, 1);
     ism_mutex_unlock(sv->lock);
     return rt;
+}
+
+/* ism_delivery_settings: outgoing delivery takes copies of the generation
+ * the listeners serve with. Called on the delivery thread. */
+static int delivery_snapshot(void *arg, ism_config *cfg, ism_route **routes, size_t *n_routes,
+                             ism_tls_policy_entry **policies, size_t *n_policies, ism_err *err)
+{
+    runtime *rt = runtime_get(arg);
+    *routes = rt->n_routes ? malloc(rt->n_routes * sizeof **routes) : NULL;
+    *policies = rt->n_policies ? malloc(rt->n_policies * sizeof **policies) : NULL;
+    if ((rt->n_routes && !*routes) || (rt->n_policies && !*policies) || ism_config_copy(cfg, &rt->cfg)) {
+        free(*routes);
+        free(*policies);
+        runtime_unref(rt);
+        return ism_err_set(err, ISM_E_IO, "out of memory copying the settings");
+    }
+    if (rt->n_routes)
+        memcpy(*routes, rt->routes, rt->n_routes * sizeof **routes);
+    if (rt->n_policies)
+        memcpy(*policies, rt->policies, rt->n_policies * sizeof **policies);
+    *n_routes = rt->n_routes;
+    *n_policies = rt->n_policies;
+    runtime_unref(rt);
+    return 0;
 }
 
 static int tls_setting_on(const runtime *rt, const ism_proto_listener *d)
@@ -869,6 +899,8 @@ static void apply(server *sv)
     }
     atomic_init(&next->refs, 1);
     if (ism_store_load(sv->store, &next->cfg, &err) || ism_config_check(&next->cfg, &err) ||
+        ism_store_route_list(sv->store, &next->routes, &next->n_routes, &err) ||
+        ism_store_policy_list(sv->store, &next->policies, &next->n_policies, &err) ||
         (next->cfg.invalid[0] && ism_err_set(&err, ISM_E_INVALID, "%s", next->cfg.invalid))) {
         /* Nothing changes; the service goes on with what it has. */
         snprintf(sv->apply_error, sizeof sv->apply_error, "settings revision %lld not applied: %s",
@@ -1166,7 +1198,8 @@ int ism_server_run(const ism_server_opts *opts, ism_err *err)
         return -1;
     }
     ism_err derr = {0};
-    if (ism_delivery_start(&sv->delivery, opts->data_dir, &derr))
+    ism_delivery_settings dsrc = {delivery_snapshot, sv};
+    if (ism_delivery_start(&sv->delivery, opts->data_dir, &dsrc, &derr))
         ism_log(ISM_LOG_ERROR, "outgoing mail is not delivered: %s", derr.msg);
     int hashers = ism_plat_cpu_count() > 2 ? 2 : 1;
     if (ism_authpool_start(&sv->authpool, hashers, err) || workers_start(sv, err)) {

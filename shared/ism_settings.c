@@ -222,6 +222,26 @@ void ism_config_free(ism_config *cfg)
     }
 }
 
+int ism_config_copy(ism_config *dst, const ism_config *src)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->revision = src->revision;
+    snprintf(dst->invalid, sizeof dst->invalid, "%s", src->invalid);
+    for (int i = 0; i < ISM_SETTING_COUNT; i++)
+        if (!(dst->value[i] = strdup(src->value[i] ? src->value[i] : "")))
+            goto oom;
+    if (src->n_web) {
+        if (!(dst->web = malloc(src->n_web * sizeof *dst->web)))
+            goto oom;
+        memcpy(dst->web, src->web, src->n_web * sizeof *dst->web);
+        dst->n_web = src->n_web;
+    }
+    return 0;
+oom:
+    ism_config_free(dst);
+    return -1;
+}
+
 void ism_config_put(ism_config *cfg, ism_setting_id id, const char *canonical)
 {
     char *copy = strdup(canonical);

@@ -69,6 +69,9 @@ typedef struct {
 /* Fills cfg with the defaults. */
 void ism_config_init(ism_config *cfg);
 void ism_config_free(ism_config *cfg);
+/* dst (not initialised) becomes a copy of src: every value, the revision
+ * and the web SSL domains. 0, or -1 when out of memory (dst then empty). */
+int ism_config_copy(ism_config *dst, const ism_config *src);
 /* Replaces one value (copied). */
 void ism_config_put(ism_config *cfg, ism_setting_id id, const char *canonical);
 

@@ -176,3 +176,25 @@ TEST(Settings, HostnameIsTheSettingElseTheMachineName)
     STRCMP_EQUAL("mail.example.com", got);
     ism_config_free(&c);
 }
+
+TEST(Settings, CopyIsDeepAndWhole)
+{
+    ism_config a, b;
+    ism_config_init(&a);
+    ism_config_put(&a, ISM_S_SMTP_TLS_OUTGOING, "on");
+    a.revision = 42;
+    a.web = static_cast<ism_web_domain *>(calloc(1, sizeof *a.web));
+    strcpy(a.web[0].domain, "web.example.com");
+    a.n_web = 1;
+    LONGS_EQUAL(0, ism_config_copy(&b, &a));
+    ism_config_put(&a, ISM_S_SMTP_TLS_OUTGOING, "off");
+    strcpy(a.web[0].domain, "changed.example.com");
+    CHECK_TRUE(ism_config_bool(&b, ISM_S_SMTP_TLS_OUTGOING));
+    LONGS_EQUAL(42, b.revision);
+    LONGS_EQUAL(1, b.n_web);
+    STRCMP_EQUAL("web.example.com", b.web[0].domain);
+    for (int i = 0; i < ISM_SETTING_COUNT; i++)
+        CHECK(b.value[i] != nullptr && b.value[i] != a.value[i]);
+    ism_config_free(&a);
+    ism_config_free(&b);
+}
