@@ -94,7 +94,7 @@ asan_unit() {
 ASAN_LOGS=$LOGDIR/asan-reports
 rm -rf "$ASAN_LOGS"; mkdir -p "$ASAN_LOGS"
 asan_e2e() {
-  ASAN_OPTIONS=$ASAN_BASE:detect_leaks=1:log_path=$ASAN_LOGS/asan \
+  ISMAIL_E2E_VARIANT=asan ASAN_OPTIONS=$ASAN_BASE:detect_leaks=1:log_path=$ASAN_LOGS/asan \
     LSAN_OPTIONS=suppressions=$HERE/asan.supp:print_suppressions=0 \
     UBSAN_OPTIONS=$UBSAN_BASE:log_path=$ASAN_LOGS/ubsan "$@"
 }

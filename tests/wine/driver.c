@@ -267,6 +267,21 @@ static HWND control(const char *name, int *rc)
     return h;
 }
 
+/* An action goes only to a control a user could use: shown (with its page)
+ * and enabled. 0, or EXIT_CHECK with the reason on stderr. */
+static int usable(HWND h, const char *name)
+{
+    if (!IsWindowVisible(h)) {
+        fprintf(stderr, "driver: %s is hidden (is its tab shown?)\n", name);
+        return EXIT_CHECK;
+    }
+    if (!IsWindowEnabled(h)) {
+        fprintf(stderr, "driver: %s is disabled\n", name);
+        return EXIT_CHECK;
+    }
+    return 0;
+}
+
 static void get_text(HWND h, wchar_t *buf, size_t n)
 {
     DWORD_PTR r = 0;
@@ -748,13 +763,11 @@ int main(int argc, char **argv)
         } else if (strcmp(cmd, "click") == 0 && has1) {
             if (!(h = control(argv[++i], &rc)))
                 return rc;
-            if (!IsWindowEnabled(h)) {
-                fprintf(stderr, "driver: %s is disabled\n", argv[i]);
-                return EXIT_CHECK;
-            }
+            if ((rc = usable(h, argv[i])) != 0)
+                return rc;
             click(h);
         } else if (strcmp(cmd, "select") == 0 && i + 2 < argc) {
-            if (!(h = control(argv[++i], &rc)))
+            if (!(h = control(argv[++i], &rc)) || (rc = usable(h, argv[i])) != 0)
                 return rc;
             const char *value = argv[++i];
             if (MultiByteToWideChar(CP_UTF8, 0, value, -1, text, TEXT_MAX) <= 0)
@@ -783,7 +796,7 @@ int main(int argc, char **argv)
                 return rc;
             i += 2;
         } else if (strcmp(cmd, "set") == 0 && i + 2 < argc) {
-            if (!(h = control(argv[++i], &rc)))
+            if (!(h = control(argv[++i], &rc)) || (rc = usable(h, argv[i])) != 0)
                 return rc;
             if (!wide(argv[++i], text, TEXT_MAX))
                 return usage();
