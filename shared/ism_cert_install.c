@@ -295,6 +295,29 @@ static void fail_on(ism_cert_plan *plan, const char *what, const char *file, ism
     plan->res.fix = err->kind == ISM_E_NEED_PASSWORD || err->kind == ISM_E_BAD_PASSWORD ? ISM_FIX_PASSWORD : fix;
 }
 
+/* A refusal found by the plan itself: the check `what` fails with the
+ * message, the plan names `file` as the input it is about, and `fix` (unless
+ * ISM_FIX_NONE) says what would mend it. Returns -1. */
+static int refuse(ism_cert_plan *plan, ism_err *err, const char *file, ism_cert_fix fix, const char *what,
+                  const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+static int refuse(ism_cert_plan *plan, ism_err *err, const char *file, ism_cert_fix fix, const char *what,
+                  const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    copy(plan->file, sizeof plan->file, file);
+    if (fix != ISM_FIX_NONE)
+        plan->res.fix = fix;
+    return ism_ci_fail_check(&plan->res, err, ISM_E_INVALID, what, "%s", msg);
+}
+
 void ism_cert_plan_free(ism_cert_plan *plan)
 {
     if (!plan)
@@ -335,13 +358,12 @@ int ism_cert_install_plan(const ism_paths *p, const ism_cert_install_req *req, i
         goto out;
     }
     if (sk_X509_num(b.certs) == 0) {
-        copy(plan->file, sizeof plan->file, req->file);
-        ism_ci_fail_check(res, err, ISM_E_INVALID, "parse", "%s holds no certificate%s", req->file,
-                          b.req ? " but a certificate request (CSR): send that to the certificate authority, and "
-                                  "install the certificate it sends back"
-                          : b.n_keys ? " but a private key: give it as the key file, and the certificate as the "
-                                       "certificate file"
-                                     : "");
+        refuse(plan, err, req->file, ISM_FIX_NONE, "parse", "%s holds no certificate%s", req->file,
+               b.req ? " but a certificate request (CSR): send that to the certificate authority, and "
+               "install the certificate it sends back"
+               : b.n_keys ? " but a private key: give it as the key file, and the certificate as the "
+               "certificate file"
+               : "");
         goto out;
     }
     X509 *leaf = pick_leaf(b.certs, b.keys, b.n_keys);
@@ -396,21 +418,18 @@ int ism_cert_install_plan(const ism_paths *p, const ism_cert_install_req *req, i
     int64_t now = (int64_t)time(NULL);
     if (info->not_before > now) {
         ism_ci_fmt_time(info->not_before, when, sizeof when);
-        copy(plan->file, sizeof plan->file, req->file);
-        ism_ci_fail_check(res, err, ISM_E_INVALID, "validity",
-                          "the certificate in %s is not valid before %s; check this computer's clock, or install it "
-                          "from then on",
-                          req->file, when);
+        refuse(plan, err, req->file, ISM_FIX_NONE, "validity",
+               "the certificate in %s is not valid before %s; check this computer's clock, or install it "
+               "from then on",
+               req->file, when);
         goto out;
     }
     if (info->not_after < now) {
         ism_ci_fmt_time(info->not_after, when, sizeof when);
-        copy(plan->file, sizeof plan->file, req->file);
-        res->fix = ISM_FIX_NEW_CSR;
-        ism_ci_fail_check(res, err, ISM_E_INVALID, "validity",
-                          "the certificate in %s expired on %s; clients refuse it: renew it with the certificate "
-                          "authority",
-                          req->file, when);
+        refuse(plan, err, req->file, ISM_FIX_NEW_CSR, "validity",
+               "the certificate in %s expired on %s; clients refuse it: renew it with the certificate "
+               "authority",
+               req->file, when);
         goto out;
     }
     ism_ci_fmt_time(info->not_after, when, sizeof when);
@@ -422,9 +441,8 @@ int ism_cert_install_plan(const ism_paths *p, const ism_cert_install_req *req, i
     char refused[300];
     const char *fix = "";
     if (tls_refuses(leaf, 1, refused, sizeof refused, &fix)) {
-        copy(plan->file, sizeof plan->file, req->file);
-        ism_ci_fail_check(res, err, ISM_E_INVALID, "strength", "the certificate %s; the service could not use it: %s",
-                          refused, fix);
+        refuse(plan, err, req->file, ISM_FIX_NONE, "strength", "the certificate %s; the service could not use it: %s",
+               refused, fix);
         goto out;
     }
     if ((strcmp(info->key_type, "RSA") == 0 && info->key_bits < 2048) ||
@@ -440,9 +458,7 @@ int ism_cert_install_plan(const ism_paths *p, const ism_cert_install_req *req, i
             goto out;
         }
         if (kb.n_keys == 0) {
-            copy(plan->file, sizeof plan->file, req->key_file);
-            res->fix = ISM_FIX_KEY;
-            ism_ci_fail_check(res, err, ISM_E_INVALID, "key", "%s holds no private key", req->key_file);
+            refuse(plan, err, req->key_file, ISM_FIX_KEY, "key", "%s holds no private key", req->key_file);
             goto out;
         }
         key_obj = kb.keys[0];
@@ -465,22 +481,18 @@ int ism_cert_install_plan(const ism_paths *p, const ism_cert_install_req *req, i
         key_is_installed = 1;
         key_src = key;
     } else {
-        copy(plan->file, sizeof plan->file, req->file);
-        res->fix = ISM_FIX_KEY;
-        ism_ci_fail_check(res, err, ISM_E_INVALID, "key",
-                          "no private key: %s holds none and %s does not exist; the key made with the CSR is needed "
-                          "(or a PKCS#12/PFX file that holds it)",
-                          req->file, key);
+        refuse(plan, err, req->file, ISM_FIX_KEY, "key",
+               "no private key: %s holds none and %s does not exist; the key made with the CSR is needed "
+               "(or a PKCS#12/PFX file that holds it)",
+               req->file, key);
         goto out;
     }
     ERR_clear_error();
     if (X509_check_private_key(leaf, key_obj) != 1) {
-        copy(plan->file, sizeof plan->file, key_src);
-        res->fix = ISM_FIX_KEY;
-        ism_ci_fail_check(res, err, ISM_E_INVALID, "key",
-                          "the private key in %s does not match the certificate in %s (%s): it was made for another "
-                          "CSR; the key made with this certificate's CSR is needed",
-                          key_src, req->file, info->subject);
+        refuse(plan, err, key_src, ISM_FIX_KEY, "key",
+               "the private key in %s does not match the certificate in %s (%s): it was made for another "
+               "CSR; the key made with this certificate's CSR is needed",
+               key_src, req->file, info->subject);
         goto out;
     }
     ism_ci_add_check(res, ISM_CHECK_OK, "key", "the private key in %s matches the certificate", key_src);
@@ -494,9 +506,7 @@ int ism_cert_install_plan(const ism_paths *p, const ism_cert_install_req *req, i
             goto out;
         }
         if (sk_X509_num(cab.certs) == 0) {
-            copy(plan->file, sizeof plan->file, req->ca_file);
-            res->fix = ISM_FIX_CA;
-            ism_ci_fail_check(res, err, ISM_E_INVALID, "chain", "%s holds no CA certificate", req->ca_file);
+            refuse(plan, err, req->ca_file, ISM_FIX_CA, "chain", "%s holds no CA certificate", req->ca_file);
             goto out;
         }
         STACK_OF(X509) *untrusted = sk_X509_new_null();
@@ -522,11 +532,9 @@ int ism_cert_install_plan(const ism_paths *p, const ism_cert_install_req *req, i
             if (cur)
                 ism_ci_name_line(X509_get_subject_name(cur), at, sizeof at);
             sk_X509_free(untrusted);
-            copy(plan->file, sizeof plan->file, req->ca_file);
-            res->fix = ISM_FIX_CA;
-            ism_ci_fail_check(res, err, ISM_E_INVALID, "chain", "the chain does not build to %s: %s (at %s); %s",
-                              req->ca_file, X509_verify_cert_error_string(e), at[0] ? at : "the certificate",
-                              verify_hint(e));
+            refuse(plan, err, req->ca_file, ISM_FIX_CA, "chain", "the chain does not build to %s: %s (at %s); %s",
+                   req->ca_file, X509_verify_cert_error_string(e), at[0] ? at : "the certificate",
+                   verify_hint(e));
             goto out;
         }
         STACK_OF(X509) *vchain = X509_STORE_CTX_get0_chain(vctx);
@@ -565,12 +573,10 @@ int ism_cert_install_plan(const ism_paths *p, const ism_cert_install_req *req, i
         if (tls_refuses(x, 0, refused, sizeof refused, &fix)) {
             char subj[512];
             ism_ci_name_line(X509_get_subject_name(x), subj, sizeof subj);
-            copy(plan->file, sizeof plan->file, req->ca_file && req->ca_file[0] ? req->ca_file : req->file);
-            res->fix = ISM_FIX_CA;
-            ism_ci_fail_check(res, err, ISM_E_INVALID, "strength",
-                              "the chain certificate %.120s %s; the service could not use the chain: get the current "
-                              "chain from the certificate authority",
-                              subj, refused);
+            refuse(plan, err, req->ca_file && req->ca_file[0] ? req->ca_file : req->file, ISM_FIX_CA, "strength",
+                   "the chain certificate %.120s %s; the service could not use the chain: get the current "
+                   "chain from the certificate authority",
+                   subj, refused);
             goto out;
         }
     }
