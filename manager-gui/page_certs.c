@@ -716,6 +716,15 @@ static void view_save(HWND dlg, view_dlg *v)
         view_note(dlg, IDS_SAVED_PEM, out);
 }
 
+/* WM_CTLCOLORSTATIC for a read-only text that reads as a document: the
+ * window's colours, not greyed like a disabled field. */
+static INT_PTR document_colours(WPARAM wp)
+{
+    SetTextColor((HDC)wp, GetSysColor(COLOR_WINDOWTEXT));
+    SetBkColor((HDC)wp, GetSysColor(COLOR_WINDOW));
+    return (INT_PTR)GetSysColorBrush(COLOR_WINDOW);
+}
+
 static INT_PTR CALLBACK view_proc(HWND dlg, UINT msg, WPARAM wp, LPARAM lp)
 {
     view_dlg *v = (view_dlg *)GetWindowLongPtrW(dlg, DWLP_USER);
@@ -742,9 +751,7 @@ static INT_PTR CALLBACK view_proc(HWND dlg, UINT msg, WPARAM wp, LPARAM lp)
         /* The text reads as a document: on the window colour, not greyed
          * like a disabled field. */
         if (GetDlgCtrlID((HWND)lp) == IDC_VIEW_TEXT) {
-            SetTextColor((HDC)wp, GetSysColor(COLOR_WINDOWTEXT));
-            SetBkColor((HDC)wp, GetSysColor(COLOR_WINDOW));
-            return (INT_PTR)GetSysColorBrush(COLOR_WINDOW);
+            return document_colours(wp);
         }
         break;
     case WM_COMMAND:
@@ -1027,9 +1034,7 @@ static INT_PTR CALLBACK install_proc(HWND dlg, UINT msg, WPARAM wp, LPARAM lp)
     }
     case WM_CTLCOLORSTATIC:
         if (GetDlgCtrlID((HWND)lp) == IDC_IN_PLAN) {
-            SetTextColor((HDC)wp, GetSysColor(COLOR_WINDOWTEXT));
-            SetBkColor((HDC)wp, GetSysColor(COLOR_WINDOW));
-            return (INT_PTR)GetSysColorBrush(COLOR_WINDOW);
+            return document_colours(wp);
         }
         break;
     case WM_COMMAND:
